@@ -1,0 +1,3 @@
+from cisgram.cli import main
+
+main()

@@ -1,0 +1,412 @@
+"""Reference genomes: FASTA (plain or bgzip, through pysam/htslib) and 2bit (py2bit).
+
+A :class:`Genome` knows its chromosome sizes, checks region sets against them, and fetches
+sequence as a string or as one-hot arrays.
+
+Conventions
+-----------
+- Coordinates are 0-based, half-open (BED).
+- One-hot is ``float32`` shaped ``(4, L)`` for one region and ``(N, 4, L)`` for a batch, rows in
+  the order A, C, G, T. ``N`` (and any other IUPAC code) is all zeros. Soft-masked (lower-case)
+  bases are read as upper case.
+- Batch fetches read each chromosome once into a compact ``uint8`` code array (A=0, C=1, G=2,
+  T=3, other=4) and slice from it. The decoded chromosomes are kept in a small LRU cache bounded
+  by ``cache_bytes`` (one byte per base: chr1 is 249 MB), so random windows cost a slice and a
+  comparison, not a file read. Single fetches below the cache go straight to the file.
+
+Pitfalls
+--------
+- A gzip (not bgzip) FASTA cannot be indexed: recompress it with ``bgzip``.
+- A FASTA without ``.fai`` (and ``.gzi`` for bgzip) is indexed on first open; when its directory
+  is read-only the index is built in a temporary directory instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cisgram.errors import InputError
+from cisgram.files import is_gzipped, require_file
+
+log = logging.getLogger(__name__)
+
+# Byte -> code lookup: A/a=0, C/c=1, G/g=2, T/t=3, anything else (N, IUPAC) = 4.
+_CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _b in enumerate("ACGT"):
+    _CODE[ord(_b)] = _i
+    _CODE[ord(_b.lower())] = _i
+
+_TWOBIT_MAGIC = (0x1A412743).to_bytes(4, "little")
+
+
+def encode(seq: str | bytes) -> np.ndarray:
+    """DNA string -> ``uint8`` codes (A=0, C=1, G=2, T=3, other=4), case-insensitive."""
+    if isinstance(seq, str):
+        seq = seq.encode("ascii", errors="replace")
+    return _CODE[np.frombuffer(seq, dtype=np.uint8)]
+
+
+def codes_to_onehot(codes: np.ndarray) -> np.ndarray:
+    """Codes shaped ``(..., L)`` -> one-hot ``float32`` shaped ``(..., 4, L)``; code 4 -> zeros."""
+    codes = np.asarray(codes)
+    out = codes[..., None, :] == np.arange(4, dtype=np.uint8)[:, None]
+    return out.astype(np.float32)
+
+
+def one_hot(seq: str | bytes) -> np.ndarray:
+    """DNA string -> one-hot ``(4, L)`` float32 (A, C, G, T; N = zeros)."""
+    return codes_to_onehot(encode(seq))
+
+
+def reverse_complement_onehot(x: np.ndarray) -> np.ndarray:
+    """Reverse complement of one-hot ``(..., 4, L)``: flips both the base and the position axes."""
+    return x[..., ::-1, ::-1]
+
+
+def _chr_hint(missing: Sequence[str], known: Sequence[str]) -> str | None:
+    """Suggest a ``chr`` prefix fix when adding or removing it would match the genome."""
+    known_set = set(known)
+    if all(("chr" + c) in known_set for c in missing):
+        return "the genome uses a 'chr' prefix: add 'chr' to the chromosome names"
+    if all(c.startswith("chr") and c[3:] in known_set for c in missing):
+        return "the genome has no 'chr' prefix: remove 'chr' from the chromosome names"
+    return None
+
+
+def check_chromosomes(
+    chroms: Sequence[str],
+    sizes: dict[str, int],
+    *,
+    path: str | os.PathLike | None,
+    against: str = "the genome",
+) -> None:
+    """Raise :class:`InputError` when any of ``chroms`` is absent from ``sizes``.
+
+    The message lists a few names from both sides and suggests the ``chr`` prefix fix when it
+    would work.
+    """
+    missing = sorted(set(chroms) - set(sizes))
+    if not missing:
+        return
+    shown_missing = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+    known = list(sizes)
+    shown_known = ", ".join(known[:5]) + (" …" if len(known) > 5 else "")
+    raise InputError(
+        f"{len(missing)} chromosome name(s) not in {against}: {shown_missing} "
+        f"(it has: {shown_known})",
+        path=path,
+        hint=_chr_hint(missing, known) or "use the same chromosome naming as the genome",
+    )
+
+
+class Genome:
+    """A reference genome read from FASTA (plain or bgzip) or 2bit.
+
+    Parameters
+    ----------
+    path
+        ``.fa``/``.fasta`` (plain or bgzip, with or without ``.fai``/``.gzi``) or ``.2bit``.
+    cache_bytes
+        Upper bound on decoded chromosomes kept in memory for batch fetches (1 byte/base).
+
+    Examples
+    --------
+    >>> g = Genome("chr22.fa.gz")
+    >>> g.fetch("chr22", 20_000_000, 20_000_010)
+    'GATCCTGAGA'
+    >>> g.fetch_onehot_batch(["chr22"] * 2, [20_000_000, 30_000_000], [20_001_000, 30_001_000]).shape
+    (2, 4, 1000)
+    """
+
+    def __init__(self, path: str | os.PathLike, *, cache_bytes: int = 2 << 30):
+        self.path = require_file(path, "genome file")
+        self.cache_bytes = int(cache_bytes)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._tmpdir: tempfile.TemporaryDirectory | None = None
+        with open(self.path, "rb") as fh:
+            magic = fh.read(4)
+        if magic == _TWOBIT_MAGIC:
+            self.format = "2bit"
+            self._open_2bit()
+        else:
+            self.format = "fasta"
+            self._open_fasta()
+        if not self.sizes:
+            raise InputError("the genome holds no sequences", path=self.path)
+
+    # -- opening -------------------------------------------------------------------------------
+    def _open_2bit(self) -> None:
+        import py2bit
+
+        try:
+            self._tb = py2bit.open(str(self.path))
+        except RuntimeError as e:
+            raise InputError(f"not a readable 2bit file ({e})", path=self.path) from None
+        self.sizes = {k: int(v) for k, v in self._tb.chroms().items()}
+
+    def _open_fasta(self) -> None:
+        import pysam
+
+        with open(self.path, "rb") as fh:
+            head = fh.read(1 << 16)
+        gz = head[:2] == b"\x1f\x8b"
+        if not gz and not head.lstrip().startswith(b">"):
+            raise InputError(
+                "not a FASTA or 2bit file (a FASTA starts with '>' and a 2bit with its magic number)",
+                path=self.path,
+            )
+        if gz and not _is_bgzf(head):
+            raise InputError(
+                "this FASTA is gzip-compressed but not with bgzip, so it cannot be indexed",
+                path=self.path,
+                hint=f"recompress it: zcat {self.path} | bgzip > {self.path.with_suffix('')}.bgz.fa.gz",
+            )
+        fasta_path = self.path
+        fai = Path(str(self.path) + ".fai")
+        gzi = Path(str(self.path) + ".gzi")
+        needs_index = not fai.exists() or (gz and not gzi.exists())
+        if needs_index and not os.access(self.path.parent, os.W_OK):
+            # Index beside a link in a private temporary directory: the data stay read-only.
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="cisgram-faidx-")
+            fasta_path = Path(self._tmpdir.name) / self.path.name
+            os.symlink(self.path.resolve(), fasta_path)
+            for idx in (fai, gzi):
+                if idx.exists():
+                    shutil.copy(idx, Path(self._tmpdir.name) / idx.name)
+            log.info("indexing %s in %s (its directory is read-only)", self.path, self._tmpdir.name)
+        try:
+            self._fa = pysam.FastaFile(str(fasta_path))
+        except (OSError, ValueError) as e:
+            raise InputError(
+                f"cannot open or index this FASTA ({e})",
+                path=self.path,
+                hint="check that it is a valid FASTA; for a compressed one use bgzip and "
+                "`samtools faidx` to build .fai and .gzi",
+            ) from None
+        self.sizes = dict(zip(self._fa.references, (int(n) for n in self._fa.lengths), strict=True))
+
+    def __repr__(self) -> str:
+        return f"Genome({str(self.path)!r}, {len(self.sizes)} sequences, {sum(self.sizes.values()):,} bp)"
+
+    def __getstate__(self):  # pickling (data-loader workers) reopens the file
+        return {"path": self.path, "cache_bytes": self.cache_bytes}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"], cache_bytes=state["cache_bytes"])
+
+    # -- checks --------------------------------------------------------------------------------
+    @property
+    def chroms(self) -> list[str]:
+        return list(self.sizes)
+
+    def check_intervals(
+        self,
+        chroms: Sequence[str],
+        starts: Sequence[int],
+        ends: Sequence[int],
+        *,
+        path: str | os.PathLike | None = None,
+        lines: Sequence[int] | None = None,
+    ) -> None:
+        """Raise :class:`InputError` for unknown chromosomes, ``start >= end``, negative starts or
+        intervals past a chromosome's end. ``lines`` gives each record's line in ``path``."""
+        chroms = np.asarray(chroms, dtype=object)
+        starts = np.asarray(starts, dtype=np.int64)
+        ends = np.asarray(ends, dtype=np.int64)
+        check_chromosomes(list(dict.fromkeys(chroms)), self.sizes, path=path, against=f"the genome {self.path.name}")
+
+        def where(i: int) -> int | None:
+            return None if lines is None else int(lines[i])
+
+        bad = np.flatnonzero((starts < 0) | (starts >= ends))
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(
+                f"{bad.size} interval(s) with start < 0 or start >= end, first {chroms[i]}:{starts[i]}-{ends[i]}",
+                path=path,
+                line=where(i),
+                hint="coordinates are 0-based half-open (BED): start must be below end",
+            )
+        lengths = np.array([self.sizes[c] for c in chroms], dtype=np.int64) if chroms.size else np.zeros(0, np.int64)
+        past = np.flatnonzero(ends > lengths)
+        if past.size:
+            i = int(past[0])
+            raise InputError(
+                f"{past.size} interval(s) end past the chromosome end, first {chroms[i]}:{starts[i]}-{ends[i]} "
+                f"({chroms[i]} has {lengths[i]:,} bp in {self.path.name})",
+                path=path,
+                line=where(i),
+                hint="check that the regions were made for this genome assembly, or clip them",
+            )
+
+    # -- fetching ------------------------------------------------------------------------------
+    def _read(self, chrom: str, start: int, end: int) -> str:
+        if self.format == "2bit":
+            return self._tb.sequence(chrom, start, end)
+        return self._fa.fetch(chrom, start, end)
+
+    def _check_one(self, chrom: str, start: int, end: int) -> None:
+        if chrom not in self.sizes:
+            check_chromosomes([chrom], self.sizes, path=None, against=f"the genome {self.path.name}")
+        if start < 0 or start >= end or end > self.sizes[chrom]:
+            raise InputError(
+                f"interval {chrom}:{start}-{end} is empty or outside {chrom} (0-{self.sizes[chrom]:,})",
+                hint="coordinates are 0-based half-open (BED)",
+            )
+
+    def fetch(self, chrom: str, start: int, end: int) -> str:
+        """Sequence of ``chrom:start-end`` as an upper-case string."""
+        self._check_one(chrom, start, end)
+        return self._read(chrom, int(start), int(end)).upper()
+
+    def fetch_codes(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """``uint8`` codes (A=0, C=1, G=2, T=3, N=4) of ``chrom:start-end``, shape ``(L,)``."""
+        self._check_one(chrom, start, end)
+        if chrom in self._cache:
+            self._cache.move_to_end(chrom)
+            return self._cache[chrom][start:end].copy()
+        return encode(self._read(chrom, int(start), int(end)))
+
+    def fetch_onehot(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """One-hot ``(4, L)`` float32 of ``chrom:start-end``."""
+        return codes_to_onehot(self.fetch_codes(chrom, start, end))
+
+    def chromosome_codes(self, chrom: str) -> np.ndarray:
+        """The whole chromosome as ``uint8`` codes, decoded once and kept in the LRU cache."""
+        if chrom not in self.sizes:
+            check_chromosomes([chrom], self.sizes, path=None, against=f"the genome {self.path.name}")
+        if chrom in self._cache:
+            self._cache.move_to_end(chrom)
+            return self._cache[chrom]
+        codes = encode(self._read(chrom, 0, self.sizes[chrom]))
+        if codes.nbytes <= self.cache_bytes:
+            self._cache[chrom] = codes
+            while sum(a.nbytes for a in self._cache.values()) > self.cache_bytes:
+                self._cache.popitem(last=False)
+        return codes
+
+    def fetch_codes_batch(
+        self,
+        chroms: Sequence[str],
+        starts: Sequence[int],
+        ends: Sequence[int],
+        *,
+        pad: bool = False,
+    ) -> np.ndarray:
+        """Codes for many equal-length intervals, shape ``(N, L)`` ``uint8``.
+
+        With ``pad=True`` intervals may hang over a chromosome's ends; the overhang reads as N
+        (code 4). Otherwise such intervals raise :class:`InputError`.
+        """
+        chroms = np.asarray(chroms, dtype=object)
+        starts = np.asarray(starts, dtype=np.int64)
+        ends = np.asarray(ends, dtype=np.int64)
+        if not (chroms.shape == starts.shape == ends.shape):
+            raise ValueError("chroms, starts and ends must have the same length")
+        n = starts.size
+        if n == 0:
+            return np.zeros((0, 0), dtype=np.uint8)
+        widths = ends - starts
+        if np.any(widths != widths[0]) or widths[0] <= 0:
+            raise InputError(
+                "batch fetch needs intervals of one positive width "
+                f"(found widths {int(widths.min())} to {int(widths.max())})",
+                hint="resize the regions to a fixed width first (intervals.resize)",
+            )
+        width = int(widths[0])
+        if pad:
+            check_chromosomes(list(dict.fromkeys(chroms)), self.sizes, path=None, against=f"the genome {self.path.name}")
+        else:
+            self.check_intervals(chroms, starts, ends)
+        out = np.full((n, width), 4, dtype=np.uint8)
+        for chrom in dict.fromkeys(chroms):
+            idx = np.flatnonzero(chroms == chrom)
+            codes = self.chromosome_codes(chrom)
+            s = starts[idx]
+            ok = (s >= 0) & (s + width <= codes.size)
+            if ok.any():  # a strided view of all windows: one gather, no index arrays
+                windows = np.lib.stride_tricks.sliding_window_view(codes, width)
+                out[idx[ok]] = windows[s[ok]]
+            for i, st in zip(idx[~ok], s[~ok], strict=True):  # overhanging windows (pad=True)
+                lo, hi = max(st, 0), min(st + width, codes.size)
+                if lo < hi:
+                    out[i, lo - st : hi - st] = codes[lo:hi]
+        return out
+
+    def fetch_onehot_batch(
+        self,
+        chroms: Sequence[str],
+        starts: Sequence[int],
+        ends: Sequence[int],
+        *,
+        pad: bool = False,
+    ) -> np.ndarray:
+        """One-hot for many equal-length intervals, ``(N, 4, L)`` float32 (A, C, G, T; N = 0)."""
+        return codes_to_onehot(self.fetch_codes_batch(chroms, starts, ends, pad=pad))
+
+    def close(self) -> None:
+        if self.format == "2bit":
+            self._tb.close()
+        else:
+            self._fa.close()
+        self._cache.clear()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    def __enter__(self) -> Genome:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _is_bgzf(head: bytes) -> bool:
+    """BGZF blocks are gzip members with the FEXTRA flag and a 'BC' subfield."""
+    return len(head) >= 18 and head[3] & 4 and head[12:14] == b"BC"
+
+
+def read_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
+    """Read a two-column ``chrom<TAB>size`` file (UCSC ``.chrom.sizes`` or a ``.fai``)."""
+    p = require_file(path, "chromosome sizes file")
+    sizes: dict[str, int] = {}
+    with open(p) as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t") if "\t" in line else line.split()
+            try:
+                sizes[fields[0]] = int(fields[1])
+            except (IndexError, ValueError):
+                raise InputError(
+                    "expected 'chrom<TAB>size' with an integer size", path=p, line=n
+                ) from None
+    if not sizes:
+        raise InputError("no chromosome sizes found", path=p)
+    return sizes
+
+
+def open_genome(path: str | os.PathLike, **kwargs) -> Genome:
+    """Open a genome file (FASTA, bgzip FASTA or 2bit); see :class:`Genome`."""
+    return Genome(path, **kwargs)
+
+
+__all__ = [
+    "Genome",
+    "check_chromosomes",
+    "codes_to_onehot",
+    "encode",
+    "is_gzipped",
+    "one_hot",
+    "open_genome",
+    "read_chrom_sizes",
+    "reverse_complement_onehot",
+]

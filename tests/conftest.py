@@ -1,0 +1,38 @@
+"""Shared fixtures: paths to the real data in ../shared/data and to the bundled demo slice.
+
+Tests that need the full shared data take the ``shared`` fixture; it skips them with a clear
+reason when ../shared/data is absent (a fresh machine). CI always has it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CISGRAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """Root of the full real data (``../shared/data``); skips the test when it is absent."""
+    if not (SHARED / "hg38_chr22").is_dir():
+        pytest.skip(f"full real data not found at {SHARED} (set CISGRAM_SHARED_DATA to its path)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def chr22(shared) -> Path:
+    return shared / "hg38_chr22"
+
+
+@pytest.fixture(scope="session")
+def yeast(shared) -> Path:
+    return shared / "sacCer3"
+
+
+@pytest.fixture(scope="session")
+def motif_dir(shared) -> Path:
+    return shared / "motifs"

@@ -1,0 +1,188 @@
+"""Genome readers: FASTA (plain, bgzip), 2bit, one-hot, batch fetch, and their errors."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pysam
+import pytest
+
+from cisgram.datasets import demo
+from cisgram.errors import InputError
+from cisgram.genome import Genome, encode, one_hot, read_chrom_sizes, reverse_complement_onehot
+
+
+@pytest.fixture
+def small_fasta(tmp_path):
+    p = tmp_path / "g.fa"
+    p.write_text(">chrA\nACGTNacgtn\nGGCC\n>chrB\nTTTTAAAA\n")
+    return p
+
+
+def test_plain_fasta_sizes_fetch_and_softmask(small_fasta):
+    g = Genome(small_fasta)
+    assert g.sizes == {"chrA": 14, "chrB": 8}
+    assert g.fetch("chrA", 4, 12) == "NACGTNGG"  # lower case read as upper case
+    x = g.fetch_onehot("chrA", 0, 10)
+    assert x.shape == (4, 10) and x.dtype == np.float32
+    # A C G T N a c g t n
+    expected = np.zeros((4, 10), np.float32)
+    for j, _b in enumerate("ACGT"):
+        expected[j, [j, 5 + j]] = 1
+    np.testing.assert_array_equal(x, expected)
+
+
+def test_one_hot_and_reverse_complement():
+    x = one_hot("ACGTN")
+    np.testing.assert_array_equal(x.argmax(0)[:4], [0, 1, 2, 3])
+    assert x[:, 4].sum() == 0
+    rc = reverse_complement_onehot(x)
+    np.testing.assert_array_equal(rc, one_hot("NACGT"))  # ACGT is its own reverse complement
+    np.testing.assert_array_equal(reverse_complement_onehot(one_hot("AACG")), one_hot("CGTT"))
+    np.testing.assert_array_equal(encode("acgtRYN"), [0, 1, 2, 3, 4, 4, 4])
+
+
+def test_bgzip_fasta_matches_plain_and_batch(tmp_path, small_fasta):
+    bgz = tmp_path / "g.fa.gz"
+    pysam.tabix_compress(str(small_fasta), str(bgz))
+    a, b = Genome(small_fasta), Genome(bgz)
+    assert a.sizes == b.sizes
+    for chrom, s, e in [("chrA", 0, 14), ("chrA", 3, 9), ("chrB", 2, 8)]:
+        assert a.fetch(chrom, s, e) == b.fetch(chrom, s, e)
+    batch = b.fetch_onehot_batch(["chrA", "chrB", "chrA"], [0, 2, 8], [4, 6, 12])
+    assert batch.shape == (3, 4, 4)
+    np.testing.assert_array_equal(batch[1], one_hot("TTAA"))
+    np.testing.assert_array_equal(batch[2], one_hot("tnGG"))
+
+
+def test_batch_padding_past_ends(small_fasta):
+    g = Genome(small_fasta)
+    x = g.fetch_codes_batch(["chrB", "chrB"], [-2, 5], [4, 11], pad=True)
+    np.testing.assert_array_equal(x[0], [4, 4, 3, 3, 3, 3])
+    np.testing.assert_array_equal(x[1], [0, 0, 0, 4, 4, 4])
+    with pytest.raises(InputError, match="past the chromosome end"):
+        g.fetch_codes_batch(["chrB"], [5], [11])
+
+
+def test_chr22_bgzip_real(chr22):
+    g = Genome(chr22 / "genome" / "chr22.fa.gz")
+    assert g.sizes == {"chr22": 50_818_468}
+    assert set(g.fetch("chr22", 0, 1000)) == {"N"}  # chr22 starts with a long N run
+    rng = np.random.default_rng(1)
+    starts = rng.integers(11_000_000, 50_000_000, 300)
+    batch = g.fetch_onehot_batch(["chr22"] * 300, starts, starts + 1000)
+    fa = pysam.FastaFile(str(chr22 / "genome" / "chr22.fa.gz"))  # independent reader
+    for i in range(0, 300, 7):
+        np.testing.assert_array_equal(batch[i], one_hot(fa.fetch("chr22", int(starts[i]), int(starts[i]) + 1000)))
+    assert read_chrom_sizes(chr22 / "genome" / "chr22.chrom.sizes") == g.sizes
+
+
+def test_yeast_2bit_equals_fasta(yeast):
+    tb = Genome(yeast / "genome" / "sacCer3.2bit")
+    fa = Genome(yeast / "genome" / "sacCer3.fa.gz")
+    assert tb.format == "2bit" and fa.format == "fasta"
+    assert tb.sizes == fa.sizes and len(tb.sizes) == 17 and sum(tb.sizes.values()) == 12_157_105
+    for chrom in ["chrI", "chrXII", "chrM"]:
+        n = tb.sizes[chrom]
+        assert tb.fetch(chrom, 0, n) == fa.fetch(chrom, 0, n)
+    starts = np.arange(0, 200_000, 20_000)
+    np.testing.assert_array_equal(
+        tb.fetch_onehot_batch(["chrIV"] * 10, starts, starts + 500),
+        fa.fetch_onehot_batch(["chrIV"] * 10, starts, starts + 500),
+    )
+
+
+def test_demo_genome_matches_chr22_inside_slice(chr22):
+    d = demo()
+    g = Genome(d.genome)
+    ref = Genome(chr22 / "genome" / "chr22.fa.gz")
+    assert g.sizes == ref.sizes
+    chrom, s, e = d.region
+    assert g.fetch(chrom, s, s + 5000) == ref.fetch(chrom, s, s + 5000)
+    assert g.fetch(chrom, e - 5000, e) == ref.fetch(chrom, e - 5000, e)
+    assert set(g.fetch(chrom, e, e + 1000)) == {"N"}
+
+
+def test_demo_genome_reads_without_shared():
+    g = Genome(demo().genome)
+    seq = g.fetch("chr22", 20_000_000, 20_001_000)
+    assert len(seq) == 1000 and set(seq) <= set("ACGTN") and seq.count("N") < 1000
+
+
+def test_genome_pickles_for_workers(small_fasta):
+    import pickle
+
+    g = pickle.loads(pickle.dumps(Genome(small_fasta)))
+    assert g.fetch("chrB", 0, 4) == "TTTT"
+
+
+# -- bad input ----------------------------------------------------------------------------------
+def test_not_a_genome(tmp_path):
+    p = tmp_path / "peaks.bed"
+    p.write_text("chr1\t10\t20\n")
+    with pytest.raises(InputError) as e:
+        Genome(p)
+    assert str(p) in str(e.value) and "not a FASTA or 2bit" in str(e.value)
+
+
+def test_missing_and_empty_genome(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        Genome(tmp_path / "nope.fa")
+    (tmp_path / "empty.fa").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        Genome(tmp_path / "empty.fa")
+
+
+def test_plain_gzip_fasta_says_use_bgzip(tmp_path, small_fasta):
+    p = tmp_path / "g.fa.gz"
+    with gzip.open(p, "wb") as fh:
+        fh.write(small_fasta.read_bytes())
+    with pytest.raises(InputError) as e:
+        Genome(p)
+    assert str(p) in str(e.value) and "bgzip" in str(e.value)
+
+
+def test_unindexed_fasta_in_readonly_dir_is_indexed_elsewhere(tmp_path, small_fasta, monkeypatch):
+    bgz = tmp_path / "g.fa.gz"
+    pysam.tabix_compress(str(small_fasta), str(bgz))
+    # the directory reads as read-only (tests may run as root, which ignores permissions)
+    monkeypatch.setattr("cisgram.genome.os.access", lambda path, mode: False)
+    g = Genome(bgz)
+    assert g.fetch("chrB", 0, 4) == "TTTT"
+    assert not (tmp_path / "g.fa.gz.fai").exists() and not (tmp_path / "g.fa.gz.gzi").exists()
+    g.close()
+
+
+def test_unindexed_bgzip_fasta_gets_an_index(tmp_path, small_fasta):
+    bgz = tmp_path / "g.fa.gz"
+    pysam.tabix_compress(str(small_fasta), str(bgz))
+    assert Genome(bgz).fetch("chrA", 0, 4) == "ACGT"
+    assert (tmp_path / "g.fa.gz.fai").exists() and (tmp_path / "g.fa.gz.gzi").exists()
+
+
+def test_chromosome_naming_mismatch_suggests_prefix(small_fasta):
+    g = Genome(small_fasta)
+    with pytest.raises(InputError) as e:
+        g.check_intervals(["A"], [0], [5], path="regions.bed")
+    msg = str(e.value)
+    assert "regions.bed" in msg and "A" in msg and "chrA" in msg and "add 'chr'" in msg
+
+
+def test_interval_past_end_and_inverted(small_fasta):
+    g = Genome(small_fasta)
+    with pytest.raises(InputError) as e:
+        g.check_intervals(["chrA", "chrB"], [0, 5], [5, 9], path="r.bed", lines=[3, 4])
+    assert "r.bed, line 4" in str(e.value) and "past the chromosome end" in str(e.value)
+    with pytest.raises(InputError, match="start >= end"):
+        g.check_intervals(["chrA"], [5], [5], path="r.bed")
+    with pytest.raises(InputError, match="outside"):
+        g.fetch("chrA", 10, 20)
+
+
+def test_corrupt_2bit(tmp_path):
+    p = tmp_path / "bad.2bit"
+    p.write_bytes((0x1A412743).to_bytes(4, "little") + b"\x00" * 12 + b"garbage")
+    with pytest.raises(InputError) as e:
+        Genome(p)
+    assert str(p) in str(e.value)
