@@ -64,11 +64,13 @@ def info(
     from cisgram import summary
 
     g = summary.genome_summary(genome)
-    out.print(_table(f"genome {genome}", g["table"], ["chromosome", "length (bp)"]))
+    out.print(f"[bold]genome[/] {genome}", highlight=False)
+    out.print(_table(g["table"], ["chromosome", "length (bp)"]))
     out.print(f"{g['n_chroms']} sequence(s), {g['total_bp']:,} bp, format {g['format']}")
     for path in regions or []:
         r = summary.regions_summary(path, g["genome"])
-        out.print(_table(f"regions {path}", r["table"], ["chromosome", "regions"]))
+        out.print(f"[bold]regions[/] {path}", highlight=False)
+        out.print(_table(r["table"], ["chromosome", "regions"]))
         w = r["widths"]
         out.print(
             f"{r['n']:,} regions ({r['kind']}) on {r['n_chroms']} chromosome(s); width min {w['min']:,} / "
@@ -88,7 +90,7 @@ def demo(
     from cisgram.demo import run_demo
 
     with console.status("preparing the demo inputs…"):
-        s = run_demo(out_dir, width=width, progress=lambda msg: console.log(msg))
+        s = run_demo(out_dir, width=width, progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
     table = Table(title="cisgram demo: bundled chr22:19-29 Mb slice")
     for col in ("condition", "peaks", "union regions with signal", "mean coverage / region", "train", "val", "test"):
         table.add_column(col, justify="right" if col != "condition" else "left")
@@ -104,8 +106,8 @@ def demo(
     )
 
 
-def _table(title: str, rows: list[tuple], cols: list[str]) -> Table:
-    t = Table(title=title, title_justify="left")
+def _table(rows: list[tuple], cols: list[str]) -> Table:
+    t = Table()
     for c in cols:
         t.add_column(c, justify="left" if c == cols[0] else "right")
     for r in rows:

@@ -71,13 +71,22 @@ def reverse_complement_onehot(x: np.ndarray) -> np.ndarray:
     return x[..., ::-1, ::-1]
 
 
-def _chr_hint(missing: Sequence[str], known: Sequence[str]) -> str | None:
-    """Suggest a ``chr`` prefix fix when adding or removing it would match the genome."""
-    known_set = set(known)
-    if all(("chr" + c) in known_set for c in missing):
-        return "the genome uses a 'chr' prefix: add 'chr' to the chromosome names"
-    if all(c.startswith("chr") and c[3:] in known_set for c in missing):
-        return "the genome has no 'chr' prefix: remove 'chr' from the chromosome names"
+def chromosome_hint(missing: Sequence[str], available: Sequence[str], theirs: str = "genome") -> str | None:
+    """Suggest adding or removing the ``chr`` prefix when that maps ``missing`` names onto
+    ``available`` ones (named ``theirs`` in the message); None when it would not help."""
+    available = set(available)
+    add = [c for c in missing if not c.startswith("chr") and "chr" + c in available]
+    remove = [c for c in missing if c.startswith("chr") and c[3:] in available]
+    if add:
+        return (
+            f"the {theirs} names its chromosomes with a 'chr' prefix: add 'chr' to the other side's "
+            f"names (e.g. {add[0]} -> chr{add[0]})"
+        )
+    if remove:
+        return (
+            f"the {theirs} names its chromosomes without a 'chr' prefix: remove 'chr' from the other "
+            f"side's names (e.g. {remove[0]} -> {remove[0][3:]})"
+        )
     return None
 
 
@@ -103,7 +112,7 @@ def check_chromosomes(
         f"{len(missing)} chromosome name(s) not in {against}: {shown_missing} "
         f"(it has: {shown_known})",
         path=path,
-        hint=_chr_hint(missing, known) or "use the same chromosome naming as the genome",
+        hint=chromosome_hint(missing, known) or "use the same chromosome naming as the genome",
     )
 
 
@@ -402,6 +411,7 @@ def open_genome(path: str | os.PathLike, **kwargs) -> Genome:
 __all__ = [
     "Genome",
     "check_chromosomes",
+    "chromosome_hint",
     "codes_to_onehot",
     "encode",
     "is_gzipped",

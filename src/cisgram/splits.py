@@ -110,8 +110,15 @@ class Split:
         raise InputError(f"unknown split kind {d.get('kind')!r} (expected 'chroms' or 'blocks')", path=path)
 
     def save(self, path: str | os.PathLike) -> None:
+        """Write ``split.json`` (one block per line, so the file stays readable)."""
+        d = self.to_dict()
+        blocks = d.pop("blocks", None)
+        text = json.dumps(d, indent=1)
+        if blocks is not None:
+            rows = ",\n  ".join(json.dumps(b) for b in blocks)
+            text = text[:-2] + ',\n "blocks": [\n  ' + rows + "\n ]\n}"
         with atomic_write(path) as fh:
-            json.dump(self.to_dict(), fh, indent=1)
+            fh.write(text + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Split:
