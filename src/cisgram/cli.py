@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)  # sentences are not cut at 80 columns in pipes and logs
 
 
 def _version(value: bool) -> None:
