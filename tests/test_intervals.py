@@ -178,6 +178,21 @@ def test_chromosome_mismatch_and_past_end_against_genome(tmp_path, chr22):
         read_regions(p, genome={"chr22": 50_818_468})
 
 
+def test_chromosome_filter_and_empty_after_filtering(tmp_path, yeast):
+    path = yeast / "atac" / "hmmratac_accessible_regions.narrowPeak"
+    nuclear = read_regions(path, exclude=["chrM"])
+    assert len(nuclear) == 1605 - 46 and "chrM" not in set(nuclear["chrom"])
+    assert set(read_regions(path, chroms=["chrI", "chrII"])["chrom"]) == {"chrI", "chrII"}
+    with pytest.raises(InputError) as e:
+        read_regions(path, chroms=["I"])
+    assert str(path) in str(e.value) and "no regions left" in str(e.value) and "chrI" in str(e.value)
+    # line numbers still point into the file after filtering
+    p = _write(tmp_path, "r.bed", "chrM\t1\t5\nchr1\t10\t20\nchr1\t10\t999999\n")
+    with pytest.raises(InputError) as e:
+        read_regions(p, exclude=["chrM"], genome={"chr1": 1000})
+    assert f"{p}, line 3" in str(e.value) and "past the chromosome end" in str(e.value)
+
+
 def test_binary_file_is_reported(tmp_path):
     p = tmp_path / "x.bed"
     p.write_bytes(b"\xff\xfe\x00\x01" * 10)

@@ -78,7 +78,14 @@ def _to_float(values: pd.Series, column: str, path: Path, lines: np.ndarray, all
     return out
 
 
-def read_regions(path: str | os.PathLike, *, kind: str = "auto", genome=None) -> pd.DataFrame:
+def read_regions(
+    path: str | os.PathLike,
+    *,
+    kind: str = "auto",
+    genome=None,
+    chroms: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+) -> pd.DataFrame:
     """Read a BED (3 to 6+ columns) or narrowPeak file, gzip or plain, with or without header,
     ``track`` or ``browser`` lines.
 
@@ -90,6 +97,9 @@ def read_regions(path: str | os.PathLike, *, kind: str = "auto", genome=None) ->
     genome
         A :class:`cisgram.genome.Genome` (or ``dict`` of chromosome sizes) to check chromosome
         names and bounds against; errors then name the offending line.
+    chroms, exclude
+        Keep only regions on ``chroms`` (when given) and drop those on ``exclude`` (e.g.
+        ``["chrM"]``), before the genome check. Nothing left raises :class:`InputError`.
 
     Returns
     -------
@@ -184,6 +194,18 @@ def read_regions(path: str | os.PathLike, *, kind: str = "auto", genome=None) ->
                 line=int(numbers[i]),
                 hint="column 10 of a narrowPeak is the summit's offset from start, or -1",
             )
+    if chroms is not None or exclude:
+        keep = np.ones(len(df), dtype=bool) if chroms is None else df["chrom"].isin(list(chroms)).to_numpy()
+        keep &= ~df["chrom"].isin(list(exclude)).to_numpy()
+        if not keep.any():
+            present = ", ".join(list(dict.fromkeys(df["chrom"]))[:8])
+            raise InputError(
+                f"no regions left after keeping chromosomes {list(chroms) if chroms is not None else 'all'}"
+                f"{f' and dropping {list(exclude)}' if exclude else ''} (the file has: {present})",
+                path=p,
+                hint="check the chromosome names you asked for against the file's",
+            )
+        df, numbers = df[keep].reset_index(drop=True), numbers[keep]
     if genome is not None:
         check_regions(df, genome, path=p, lines=numbers)
     df.attrs["path"] = str(p)
