@@ -62,11 +62,16 @@ def test_info_bad_genome(tmp_path):
 def test_demo_runs_and_writes_outputs(tmp_path):
     r = run("demo", "--out", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stderr
-    s = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    assert s["n_regions"] > 800 and s["n_motifs"] == 100
+    out = tmp_path / "demo"
+    s = json.loads((out / "summary.json").read_text())
+    assert s["n_regions"] == 905 and s["n_motifs"] == 100
     assert {c["name"] for c in s["conditions"]} == {"K562", "GM12878", "MCF7"}
+    assert [c["peaks"] for c in s["conditions"]] == [408, 423, 477]
     # union regions cover every cell line's peaks: most regions carry signal in each cell line
     assert all(c["nonzero"] > 0.5 * s["n_regions"] for c in s["conditions"])
+    assert all(0 < c["mean_access"] < 1 for c in s["conditions"])
     assert sum(s["split_counts"].values()) == s["n_regions"] and min(s["split_counts"].values()) > 0
-    assert (tmp_path / "demo" / "regions.bed").exists() and (tmp_path / "demo" / "split.json").exists()
-    assert not list((tmp_path / "demo").glob(".*.tmp"))  # no temporary files left behind
+    for name in ("dataset.h5ad", "split.json", "prepare_report.html"):
+        assert (out / name).stat().st_size > 0
+    assert "905 union regions" in r.stdout
+    assert not list(out.glob(".*.tmp"))  # no temporary files left behind

@@ -92,17 +92,57 @@ def demo(
     with console.status("preparing the demo inputs…"):
         s = run_demo(out_dir, width=width, progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
     table = Table(title="cisgram demo: bundled chr22:19-29 Mb slice")
-    for col in ("condition", "peaks", "union regions with signal", "mean coverage / region", "train", "val", "test"):
+    for col in ("condition", "peaks", "regions with signal", "mean coverage", "mean access prob."):
         table.add_column(col, justify="right" if col != "condition" else "left")
     for c in s["conditions"]:
-        table.add_row(
-            c["name"], f"{c['peaks']:,}", f"{c['nonzero']:,}", f"{c['mean_coverage']:,.1f}",
-            *(f"{s['split_counts'][k]:,}" for k in ("train", "val", "test")),
-        )
+        table.add_row(c["name"], f"{c['peaks']:,}", f"{c['nonzero']:,}", f"{c['mean_coverage']:,.1f}", f"{c['mean_access']:.3f}")
     out.print(table)
+    sc = s["split_counts"]
     out.print(
-        f"{s['n_regions']:,} union regions of {width} bp ({s['n_near_tss']:,} within 1 kb of a TSS), "
-        f"{s['n_motifs']} motifs, {s['split']} split; outputs in {out_dir}/"
+        f"{s['n_regions']:,} union regions of {width} bp ({s['n_near_tss']:,} within 1 kb of a TSS, "
+        f"{s['n_constitutive']:,} constitutive); {s['split']} split: train {sc['train']:,} / val {sc['val']:,} / "
+        f"test {sc['test']:,}; {s['n_motifs']} motifs. Outputs in {out_dir}/: dataset.h5ad, prepare_report.html"
+    )
+
+
+@app.command()
+def prepare(
+    genome: Annotated[Path, typer.Option("--genome", "-g", help="FASTA (plain/bgzip) or 2bit genome.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Dataset to write (.h5ad); split.json and prepare_report.html go beside it.")],
+    peaks: Annotated[list[Path] | None, typer.Option("--peaks", "-p", help="Peak file(s), one per condition or a consensus set.")] = None,
+    tracks: Annotated[
+        list[str] | None, typer.Option("--tracks", "-t", help="NAME=PATH (bigWig or fragments) or NAME=PATH:BC1,BC2 (barcode pseudo-bulk).")
+    ] = None,
+    counts: Annotated[Path | None, typer.Option(help="A ready region x condition count table (chrom, start, end, conditions…) instead of tracks.")] = None,
+    width: Annotated[int, typer.Option(help="Region width (bp) around summits.")] = 500,
+    split: Annotated[str, typer.Option(help="auto | chroms | chroms:TEST[/VAL] | blocks[:SIZE].")] = "auto",
+    tss: Annotated[Path | None, typer.Option(help="TSS BED or GTF: adds distance to the nearest TSS.")] = None,
+    constitutive: Annotated[Path | None, typer.Option(help="BED of constitutive peaks (instead of the threshold rule).")] = None,
+    window: Annotated[int, typer.Option(help="Punctured window (bp) of the regional correction.")] = 20_000,
+    const_threshold: Annotated[float, typer.Option(help="log2 threshold of constitutive peaks in every condition.")] = -16.0,
+    exclude_chroms: Annotated[str, typer.Option(help="Comma-separated chromosomes to leave out.")] = "chrM,MT,M",
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    report: Annotated[bool, typer.Option(help="Write prepare_report.html beside the dataset.")] = True,
+) -> None:
+    """Build a dataset: union regions x conditions with counts, access probability and log CPM."""
+    from cisgram.data.dataset import prepare as build
+    from cisgram.report import prepare_report
+
+    with console.status("preparing the dataset…"):
+        adata = build(
+            genome, peaks or [], tracks or [], counts=counts, width=width, split=split, tss=tss,
+            constitutive=constitutive, window=window, const_threshold=const_threshold,
+            exclude_chroms=[c for c in exclude_chroms.split(",") if c], seed=seed, out=out_path,
+            progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False),
+        )
+        if report:
+            prepare_report(adata, out_path.parent / "prepare_report.html")
+    split_counts = adata.var["split"].value_counts()
+    const = adata.var["constitutive"].to_numpy(dtype=bool)
+    out.print(
+        f"{adata.n_vars:,} regions x {adata.n_obs} conditions ({', '.join(adata.obs_names)}); "
+        f"split {' / '.join(f'{k} {int(split_counts.get(k, 0)):,}' for k in ('train', 'val', 'test'))}; "
+        f"constitutive {const.sum():,} ({const.mean():.1%}); wrote {out_path}"
     )
 
 

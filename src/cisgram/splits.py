@@ -10,7 +10,10 @@ ones later) ``"train"``, ``"val"`` or ``"test"`` the same way.
   whole blocks are drawn (seeded) for test and val until they hold the requested fractions of the
   regions. Regions that overlap or touch (within ``gap`` bp) form one cluster, and a cluster goes
   wholly to the block of its first base, so overlapping or adjacent regions never sit on both
-  sides of a boundary. Never a random split per region: neighbouring regions leak.
+  sides of a boundary. Clusters longer than a block (tiled regions chain along a chromosome) are
+  cut at the block boundaries instead, and the few regions touching across a boundary between
+  different splits are labelled ``"gap"`` and left out of every split. Never a random split per
+  region: neighbouring regions leak.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from cisgram.files import atomic_write, require_file
 from cisgram.intervals import cluster_ids
 
 SPLITS = ("train", "val", "test")
+GAP = "gap"  # regions cut out between blocks of different splits (tiled regions only)
 MIN_BLOCK = 1_000_000
 
 
@@ -48,8 +52,8 @@ class Split:
     gap: int = 0
 
     def assign(self, regions: pd.DataFrame) -> np.ndarray:
-        """Label each region ``"train"``, ``"val"`` or ``"test"``; returns ``(n,)`` object array
-        in the input order."""
+        """Label each region ``"train"``, ``"val"`` or ``"test"`` (and, for tiled regions that
+        chain across block boundaries, ``"gap"`` at the cuts); ``(n,)`` object array in input order."""
         chrom = regions["chrom"].to_numpy()
         if self.kind == "chroms":
             out = np.full(chrom.size, "train", dtype=object)
@@ -71,18 +75,55 @@ class Split:
         start = regions["start"].to_numpy(dtype=np.int64)[order]
         end = regions["end"].to_numpy(dtype=np.int64)[order]
         cid = cluster_ids(chrom, start, end, gap=self.gap)
+        own = self._block_labels(chrom, start)  # the split of the block holding each region's start
         first = np.r_[0, np.flatnonzero(np.diff(cid)) + 1]  # first (leftmost) region of each cluster
-        labels = np.empty(first.size, dtype=object)
-        for c, blk in b.groupby("chrom", sort=False):
-            sel = np.flatnonzero(chrom[first] == c)
+        labels = own[first][cid]  # a cluster goes wholly to the block of its first base
+        # Clusters longer than a block (tiled regions chain along the chromosome) are cut at block
+        # boundaries instead: regions keep their own block, and the touching pairs that straddle
+        # a train/val/test boundary become "gap" (in no split), so no neighbours leak.
+        span_end = pd.Series(end).groupby(cid).transform("max").to_numpy()
+        long = (span_end - start[first][cid]) > (self.block_size or 0)
+        if long.any():
+            labels = np.where(long, own, labels).astype(object)
+            labels[self._cut_at_boundaries(chrom, start, end, long, labels)] = GAP
+        out = np.empty(chrom.size, dtype=object)
+        out[order] = labels
+        return out
+
+    def _cut_at_boundaries(self, chrom, start, end, long, labels) -> np.ndarray:
+        """Indices (into the sorted arrays) of long-cluster regions that touch a region across a
+        boundary between blocks of different splits: those reaching the boundary from the left,
+        and those starting within ``gap`` bp of the furthest such end on the right."""
+        cut: list[np.ndarray] = []
+        for c, blk in self.blocks.groupby("chrom", sort=False):
+            sel = np.flatnonzero((chrom == c) & long)
             if sel.size == 0:
                 continue
-            bstart = blk["start"].to_numpy()
-            k = np.searchsorted(bstart, start[first[sel]], side="right") - 1
+            s, e = start[sel], end[sel]
+            run = np.maximum.accumulate(e)  # furthest end among regions up to here
+            sp = blk["split"].to_numpy()
+            for bpos in blk["start"].to_numpy()[1:][sp[1:] != sp[:-1]]:
+                k = np.searchsorted(s, bpos, side="left") - 1  # last region starting left of bpos
+                if k < 0 or run[k] + self.gap < bpos:
+                    continue  # nothing on the left reaches the boundary
+                j = k
+                while j >= 0 and run[j] + self.gap >= bpos:  # walk back while something may reach
+                    if e[j] + self.gap >= bpos:
+                        cut.append(sel[j : j + 1])
+                    j -= 1
+                hi = np.searchsorted(s, run[k] + self.gap, side="right")
+                cut.append(sel[k + 1 : hi])
+        return np.concatenate(cut) if cut else np.zeros(0, dtype=np.int64)
+
+    def _block_labels(self, chrom: np.ndarray, start: np.ndarray) -> np.ndarray:
+        labels = np.empty(chrom.size, dtype=object)
+        for c, blk in self.blocks.groupby("chrom", sort=False):
+            sel = np.flatnonzero(chrom == c)
+            if sel.size == 0:
+                continue
+            k = np.searchsorted(blk["start"].to_numpy(), start[sel], side="right") - 1
             labels[sel] = blk["split"].to_numpy()[np.clip(k, 0, len(blk) - 1)]
-        out = np.empty(chrom.size, dtype=object)
-        out[order] = labels[cid]
-        return out
+        return labels
 
     # -- storage ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -204,15 +245,13 @@ def block_split(
         rows += [(chrom, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
     blocks = pd.DataFrame(rows, columns=["chrom", "start", "end"])
     blocks["split"] = "train"
-    # weight each block by the clusters whose first base falls in it
-    probe = Split("blocks", blocks=blocks.assign(split=[str(i) for i in range(len(blocks))]), block_size=block_size, gap=gap)
-    block_of = probe.assign(regions).astype(int)
-    order = np.lexsort((regions["start"].to_numpy(), regions["chrom"].to_numpy()))
-    cid = cluster_ids(regions["chrom"].to_numpy()[order], regions["start"].to_numpy()[order], regions["end"].to_numpy()[order], gap=gap)
-    first = np.r_[0, np.flatnonzero(np.diff(cid)) + 1]
-    weights = dict.fromkeys(range(len(blocks)), 0)
-    for b in block_of[order][first]:
-        weights[int(b)] += 1
+    # weight each block by the regions starting in it
+    probe = Split("blocks", blocks=blocks.assign(split=np.arange(len(blocks))), block_size=block_size, gap=gap)
+    block_of = probe._block_labels(regions["chrom"].to_numpy(), regions["start"].to_numpy(dtype=np.int64))
+    if any(b is None for b in block_of):
+        probe.assign(regions)  # raises the clear error for chromosomes the sizes lack
+    counts = np.bincount(block_of.astype(np.int64), minlength=len(blocks))
+    weights = {i: int(n) for i, n in enumerate(counts)}
     test, val = _draw(weights, (test_frac, val_frac), np.random.default_rng(seed))
     blocks.loc[test, "split"] = "test"
     blocks.loc[val, "split"] = "val"

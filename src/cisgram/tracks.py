@@ -295,7 +295,9 @@ def bigwig_coverage(
                 lo, hi = int(s[i]), int(e[i:j].max())
                 cs = np.empty(hi - lo + 1, dtype=np.float64)
                 cs[0] = 0.0
-                cs[1:] = bw.values(name, lo, hi, numpy=True)  # float32 -> float64, NaN = no data
+                vals = bw.values(name, lo, hi, numpy=True)  # float32 -> float64, NaN = no data
+                # a chromosome without any data yields an empty array: all zeros
+                cs[1:] = vals if vals.size == hi - lo else np.nan
                 cs[np.isnan(cs)] = 0.0
                 np.cumsum(cs, out=cs)
                 out[idx[i:j]] = cs[e[i:j] - lo] - cs[s[i:j] - lo]
