@@ -10,7 +10,7 @@ import numpy as np
 import pyBigWig
 import pytest
 
-from cisgram.data.dataset import dataset_info, dataset_split, prepare, read_dataset
+from cisgram.data.dataset import dataset_info, dataset_split, dataset_target, prepare, read_dataset
 from cisgram.datasets import demo
 from cisgram.errors import InputError
 from cisgram.report import prepare_report
@@ -97,6 +97,24 @@ def test_normalisation_brings_constitutive_medians_together(demo_dataset):
     ap = np.median(adata.layers["access"][:, const], axis=1)
     assert raw.max() / raw.min() > 1.5  # the cell lines differ in depth
     assert ap.max() / ap.min() < raw.max() / raw.min()
+
+
+def test_dataset_targets(demo_dataset):
+    adata, _ = demo_dataset
+    k = dataset_target(adata, "K562")
+    np.testing.assert_allclose(k.y, adata.layers["access"][0])
+    assert k.mask.all()
+    d = dataset_target(adata, "K562", vs="GM12878")
+    dist = adata.var["tss_distance"].to_numpy()
+    assert d.name == "K562-GM12878" and (d.mask == (dist > 5000)).all() and 0 < d.mask.sum() < adata.n_vars
+    y = d.y[d.mask]
+    assert np.nanmin(y) >= 0 and np.nanmax(y) <= 1
+    dap = (adata.layers["access"][0] - adata.layers["access"][1])[d.mask]
+    assert np.corrcoef(y, dap)[0, 1] > 0.999  # a monotone rescaling of AP(K562) - AP(GM12878)
+    train = d.split[d.mask] == "train"
+    assert y[train].min() == 0 and y[train].max() == 1  # scaled on training regions
+    with pytest.raises(InputError, match="unknown|not among|condition"):
+        dataset_target(adata, "HeLa")
 
 
 def test_prepare_report_has_every_plot(tmp_path, demo_dataset):

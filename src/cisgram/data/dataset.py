@@ -27,6 +27,8 @@ from cisgram import __version__
 from cisgram.annotation import read_tss
 from cisgram.data.access import (
     apply_scale,
+    condition_target,
+    differential_target,
     fit_access,
     fit_scale,
     log_cpm,
@@ -329,3 +331,35 @@ def dataset_info(adata) -> dict:
 def dataset_split(adata) -> Split:
     """The dataset's hold-out as a :class:`~cisgram.splits.Split`."""
     return Split.from_dict(dataset_info(adata)["split"])
+
+
+@dataclass(frozen=True)
+class Target:
+    """A regression target on a dataset's regions: ``y`` ``(R,)`` in [0, 1] (NaN outside
+    ``mask``), ``mask`` the regions modelled, ``split`` each region's split label."""
+
+    name: str
+    y: np.ndarray
+    mask: np.ndarray
+    split: np.ndarray
+    params: dict
+
+
+def dataset_target(adata, target: str, *, vs: str | None = None, min_tss_distance: float = 5000.0) -> Target:
+    """The access probability of condition ``target`` on every region, or, with ``vs``, the
+    differential target ``dAP = AP(target) - AP(vs)`` on distal regions (> ``min_tss_distance``
+    from a TSS) min-max scaled with training statistics (IceQream's trajectory target)."""
+    ap = np.asarray(adata.layers["access"], dtype=np.float64).T
+    conditions = list(adata.obs_names)
+    split = adata.var["split"].astype(str).to_numpy()
+    if vs is None:
+        y = condition_target(ap, conditions, target)
+        return Target(target, y, np.ones(y.size, dtype=bool), split, {"condition": target})
+    dist = adata.var["tss_distance"].to_numpy(dtype=np.float64)
+    if np.isnan(dist).all():
+        raise InputError(
+            "a differential target needs TSS distances, and this dataset has none",
+            hint="prepare the dataset with --tss (a TSS BED or GTF)",
+        )
+    d = differential_target(ap, conditions, vs, target, dist, split == "train", min_tss_distance=min_tss_distance)
+    return Target(f"{target}-{vs}", d.y, d.mask, split, d.params)
