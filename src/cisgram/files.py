@@ -49,27 +49,6 @@ def _umask_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Write to a temporary file beside ``path`` and rename it into place on success.
-
-    A failure inside the ``with`` block removes the temporary file and leaves any existing
-    ``path`` untouched, so no half-written output is ever left behind.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-        os.chmod(tmp, _umask_mode())  # mkstemp creates 0600
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for writers that take a file name (pyBigWig,
     anndata, bgzip); rename it into place on success, remove it on failure."""
@@ -85,3 +64,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Write to a temporary file beside ``path`` and rename it into place on success.
+
+    A failure inside the ``with`` block removes the temporary file and leaves any existing
+    ``path`` untouched, so no half-written output is ever left behind.
+    """
+    with atomic_path(path) as tmp, open(tmp, mode) as fh:
+        yield fh
