@@ -189,6 +189,13 @@ def test_zero_coverage_condition(tmp_path):
     assert "zero-coverage condition 'void'" in str(e.value) and str(empty) in str(e.value)
 
 
+def test_peak_file_given_as_track_is_refused():
+    d = demo()
+    with pytest.raises(InputError) as e:
+        prepare(d.genome, [d.peaks["K562"]], [f"K562={d.peaks['K562']}"])
+    assert str(d.peaks["K562"]) in str(e.value) and "looks like a narrowPeak" in str(e.value)
+
+
 def test_malformed_track_spec_and_missing_file():
     d = demo()
     with pytest.raises(InputError, match="not NAME=PATH"):

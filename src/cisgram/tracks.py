@@ -521,6 +521,14 @@ def fragment_counts(
             line=n_header + 1,
             hint=_FRAG_HINT,
         )
+    if n_cols > 6:
+        raise InputError(
+            f"records have {n_cols} tab-separated columns, but a fragment file has 3 to 5 "
+            "(chrom, start, end, barcode, count)" + (": this looks like a narrowPeak file" if n_cols == 10 else ""),
+            path=p,
+            line=n_header + 1,
+            hint="give a bigWig or a fragment file as a track; peak files go to --peaks",
+        )
     n_read = 0
     t0 = time.perf_counter()
 
