@@ -1,0 +1,123 @@
+"""Motif hit counting: cisgram.motifs.scan.scan beside memelite's FIMO, same sequences and motifs.
+
+Random 1 kb windows of chr22 past position 10,600,000 (seed 0) against the 879 JASPAR 2024 CORE
+vertebrate motifs; both tools count hits at p < 1e-4 on both strands.
+
+    python benchmarks/scan.py [--quick] [--sizes 2000 20000]
+
+Prints one JSON object as its last line; ``count_<n>_ratio`` = memelite seconds / cisgram seconds.
+Peak memory is the peak resident set of a fresh process that fetches the windows and runs one
+call (it includes the interpreter, numba, torch, the decoded chr22 and the input arrays).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as md
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numba
+import numpy as np
+
+from _common import SHARED, emit
+from cisgram.genome import Genome
+from cisgram.motifs.pwm import read_meme
+from cisgram.motifs.scan import scan
+
+
+def timed(fn, repeats: int = 3, warmup: int = 1) -> tuple[dict, object]:
+    """Median wall seconds over ``repeats`` runs after ``warmup`` runs, and the last result."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return {"median_s": statistics.median(times), "times_s": times}, out
+
+
+def peak_rss_mb(tool: str, n: int) -> float:
+    """Peak resident set (MB) of a fresh process that fetches ``n`` windows and runs ``tool`` once
+    (a subprocess: forking a process whose numba threads are running is unsafe)."""
+    out = subprocess.run([sys.executable, __file__, "--child", tool, "--sizes", str(n)], check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def inputs(genome: Genome, n: int, width: int) -> np.ndarray:
+    starts = np.random.default_rng(0).integers(10_600_000, 50_818_468 - width, n)
+    return genome.fetch_codes_batch(["chr22"] * n, starts, starts + width)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 20_000])
+    ap.add_argument("--quick", action="store_true", help="2,000 sequences only (under a minute)")
+    ap.add_argument("--child", choices=["cisgram", "memelite"], help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    sizes = [2000] if a.quick else a.sizes
+    from memelite.fimo import fimo
+
+    fasta = SHARED / "hg38_chr22" / "genome" / "chr22.fa.gz"
+    motif_file = SHARED / "motifs" / "JASPAR2024_CORE_vertebrates_nonredundant.meme"
+    motifs = read_meme(motif_file)
+    peer_motifs = {m.name: m.probs.T.copy() for m in motifs}
+    genome = Genome(fasta)
+    width = 1000
+    if a.child:  # one call in this process, then its peak resident set (MB) on the last line
+        X = inputs(genome, a.sizes[0], width)
+        if a.child == "cisgram":
+            scan(X, motifs, features=("count",))
+        else:
+            fimo(peer_motifs, (np.arange(4)[None, :, None] == X[:, None, :]).astype(np.float32),
+                 return_counts=True)
+        # VmHWM, not ru_maxrss: after exec, ru_maxrss keeps the forking parent's high-water mark
+        with open("/proc/self/status") as fh:
+            print(next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024)
+        return
+    res = {
+        "benchmark": "scan",
+        "inputs": {"fasta": str(fasta), "motifs": str(motif_file), "n_motifs": len(motifs), "width": width,
+                   "threshold": 1e-4, "sizes": sizes},
+        "versions": {"cisgram": md.version("cisgram"), "memelite": md.version("memelite"),
+                     "numba": numba.__version__, "numba_threads": numba.get_num_threads()},
+    }
+    for n in sizes:
+        X = inputs(genome, n, width)
+        onehot = (np.arange(4)[None, :, None] == X[:, None, :]).astype(np.float32)
+
+        def ours(X=X):
+            return scan(X, motifs, features=("count",))
+
+        def peer(onehot=onehot):
+            return fimo(peer_motifs, onehot, return_counts=True)
+
+        def ours_both(X=X):
+            return scan(X, motifs, features=("max", "count"))
+
+        r = {}
+        r["cisgram_count"], got = timed(ours)
+        r["memelite_count"], peer_counts = timed(peer)
+        r["cisgram_max_and_count"], _ = timed(ours_both, repeats=1, warmup=0)  # compiled already
+        r["cisgram_count"]["peak_rss_mb"] = peak_rss_mb("cisgram", n)
+        r["memelite_count"]["peak_rss_mb"] = peak_rss_mb("memelite", n)
+        r["hits_cisgram"] = int(got.features["count"].sum())
+        r["hits_memelite"] = int(peer_counts.sum())  # includes windows with N, which memelite scores as 0
+        work = n * width * len(motifs)
+        r["cisgram_seq_bp_motif_per_s"] = work / r["cisgram_count"]["median_s"]
+        r["memelite_seq_bp_motif_per_s"] = work / r["memelite_count"]["median_s"]
+        res[str(n)] = r
+        res[f"count_{n}_ratio"] = r["memelite_count"]["median_s"] / r["cisgram_count"]["median_s"]
+        res[f"max_and_count_vs_memelite_count_{n}_ratio"] = (
+            r["memelite_count"]["median_s"] / r["cisgram_max_and_count"]["median_s"])
+    res["machine_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    emit(res)
+
+
+if __name__ == "__main__":
+    main()
