@@ -127,3 +127,30 @@ def test_bad_inputs(demo_motifs):
         motif_energy(np.zeros((2, 10), np.uint8), demo_motifs)
     with pytest.raises(InputError, match="empty"):
         motif_energy(np.zeros((2, 100), np.uint8), MotifSet([]))
+
+
+def test_region_features_one_pass_equals_the_separate_verbs(demo_codes, demo_motifs):
+    from cisgram.motifs.features import FEATURES, region_features
+    from cisgram.motifs.scan import scan
+
+    names = [f"r{i}" for i in range(len(demo_codes))]
+    res = region_features(demo_codes, demo_motifs, FEATURES, threshold=1e-3, batch_size=16, hits=True, names=names)
+    assert set(res.features) == set(FEATURES) and res.motif_names == demo_motifs.names
+    dense = scan(demo_codes, demo_motifs, threshold=1e-3)
+    np.testing.assert_array_equal(res.features["max"], dense.features["max"])
+    np.testing.assert_array_equal(res.features["count"], dense.features["count"])
+    e = motif_energy(demo_codes, demo_motifs, return_bins=True)
+    np.testing.assert_array_equal(res.features["energy"], e.energy)
+    np.testing.assert_array_equal(res.features["energy_bins"], e.bins)
+    hits = scan(demo_codes, demo_motifs, threshold=1e-3, hits=True).hits
+    expect, cols = hit_score_sum(hits, len(demo_codes), demo_motifs.names)
+    np.testing.assert_allclose(res.features["hit_score_sum"], expect)
+    assert res.hit_columns == tuple(cols) and len(hits) > 100
+    per_region = hits.groupby("region").size().reindex(range(len(demo_codes)), fill_value=0).to_numpy()
+    np.testing.assert_array_equal(res.features["count"].sum(axis=1), per_region)
+    assert set(res.hits["region"]) <= set(names) and len(res.hits) == len(hits)
+    only = region_features(demo_codes, demo_motifs, ("energy",))
+    assert list(only.features) == ["energy"] and only.hits is None
+    np.testing.assert_array_equal(only.features["energy"], e.energy)
+    with pytest.raises(InputError, match="unknown"):
+        region_features(demo_codes, demo_motifs, ("energy", "mean"))

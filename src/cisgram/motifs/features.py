@@ -13,9 +13,10 @@ dropped. A site must lie wholly inside the sequence; a site containing an N has 
 ``energy_bins`` returns ``ln sum_{w in bin} sum_s P(w, s)`` per bin (natural log, ``-inf`` for a
 bin without a valid site), so that a model can learn the spatial weights ``S``.
 
-The kernel multiplies odds ``p'/0.25`` rather than adding logs (no ``exp`` per site), two bases
-at a time from 25-row pair tables, vectorised over motifs (both strands) in groups of similar
-width, in float32; energies are exact to about
+The kernel (:mod:`cisgram.motifs.scan`'s dense kernel, shared with the scores) multiplies odds
+``p'/0.25`` rather than adding logs (no ``exp`` per site), two bases at a time from 25-row pair
+tables, vectorised over motifs (both strands) in groups of similar width, in float32; energies
+are exact to about
 1e-6 relative (tested against a brute-force reference). Sites so poor that their float32 product
 underflows (below 1e-38 of the background) count as 0, which changes no energy measurably.
 
@@ -33,17 +34,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import pandas as pd
 
 from cisgram.errors import InputError
+from cisgram.motifs import scan
 from cisgram.motifs.pwm import MotifSet
 
 log = logging.getLogger(__name__)
 
 IQ_PSEUDOCOUNT = 0.01
-GROUP_COLUMNS = 128  # motif-strand columns per kernel call (64 motifs x 2 strands)
 
 
 @dataclass(frozen=True)
@@ -86,68 +86,38 @@ def _smoothed(probs: np.ndarray, pseudocount: float) -> np.ndarray:
     return (p + pseudocount) / (1 + 4 * pseudocount)
 
 
-def _tables(motifs: MotifSet, pseudocount: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Width-sorted groups of odds tables (forward columns then reverse-complement columns), as
-    base-pair tables (:func:`_pair_tables`), with each group's motif indices and widths. In the
-    per-base table ``(kmax, 5, cols)`` row 4 (N) is 0 inside a motif and 1 past its end, so
-    shorter motifs in a group and sites running off the sequence end need no branches."""
-    widths = np.array([m.width for m in motifs])
-    order = np.argsort(widths, kind="stable")
-    per = GROUP_COLUMNS // 2
-    groups = []
-    for g in range(0, len(order), per):
-        idx = order[g : g + per]
-        kmax = int(widths[idx].max())
-        t = np.ones((kmax, 5, 2 * idx.size), dtype=np.float32)
-        for c, mi in enumerate(idx):
-            odds = _smoothed(motifs[int(mi)].probs, pseudocount) / 0.25
-            k = odds.shape[0]
-            for strand, mat in enumerate((odds, odds[::-1, ::-1])):  # RC: reverse rows, swap A<->T, C<->G
-                col = c + strand * idx.size
-                t[:k, :4, col] = mat
-                t[:k, 4, col] = 0.0
-        groups.append((_pair_tables(t), idx, widths[idx]))
-    return groups
+def _odds(motifs: MotifSet, pseudocount: float) -> list[np.ndarray]:
+    """Per motif the site odds against a uniform background, ``p' / 0.25`` ``(w, 4)``."""
+    return [_smoothed(m.probs, pseudocount) / 0.25 for m in motifs]
 
 
-def _pair_tables(table: np.ndarray) -> np.ndarray:
-    """Odds tables over base pairs: ``(ceil(kmax/2), 25, cols)``, row ``5a + b`` of pair ``q`` is
-    ``table[2q, a] * table[2q + 1, b]``; halves the multiplications per site."""
-    kmax, _, cols = table.shape
-    if kmax % 2:
-        table = np.concatenate([table, np.ones((1, 5, cols), np.float32)])
-    pairs = table[0::2, :, None, :] * table[1::2, None, :, :]
-    return np.ascontiguousarray(pairs.reshape(table.shape[0] // 2, 25, cols))
+def _check(codes: np.ndarray, motifs: MotifSet) -> np.ndarray:
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if codes.ndim != 2:
+        raise InputError(f"codes must be (N, L) uint8, got shape {codes.shape}")
+    if len(motifs) == 0:
+        raise InputError("the motif set is empty", hint="give at least one motif (load_motifs)")
+    length = codes.shape[1]
+    if motifs.max_width > length:
+        wide = [m.name for m in motifs if m.width > length]
+        raise InputError(f"{len(wide)} motif(s) are wider than the {length} bp sequences, e.g. {wide[0]}",
+                         hint="use longer regions (--width) or drop these motifs")
+    return codes
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _energy_kernel(codes, pairs, offset, size, n_bins, out):  # pragma: no cover - compiled
-    """out[n, b, j] = sum over starts w in bin b of prod_q pairs[q, 5 c[w+2q] + c[w+2q+1], j]
-    (c = codes, reading N past the sequence end)."""
-    n_seq, length = codes.shape
-    kq, _, cols = pairs.shape
-    for n in numba.prange(n_seq):
-        pc = np.empty(length + 2 * kq + 2, dtype=np.int64)  # pair code at every position
-        for p in range(pc.size):
-            a = codes[n, p] if p < length else 4
-            b = codes[n, p + 1] if p + 1 < length else 4
-            pc[p] = 5 * a + b
-        acc = np.empty(cols, dtype=np.float32)
-        tot = np.empty(cols, dtype=np.float32)
-        for bb in range(n_bins):
-            for j in range(cols):
-                tot[j] = 0.0
-            for w in range(offset + bb * size, min(offset + (bb + 1) * size, length)):
-                for j in range(cols):
-                    acc[j] = 1.0
-                for q in range(kq):
-                    row = pairs[q, pc[w + 2 * q]]
-                    for j in range(cols):
-                        acc[j] *= row[j]
-                for j in range(cols):
-                    tot[j] += acc[j]
-            for j in range(cols):
-                out[n, bb, j] = tot[j]
+def _weights(weights, m: int, grid: Bins) -> np.ndarray:
+    w = np.ones((m, grid.n)) if weights is None else np.broadcast_to(np.asarray(weights, dtype=np.float64), (m, grid.n))
+    if np.any(w < 0):
+        raise InputError("spatial weights must be non-negative")
+    return w
+
+
+def _energies(odds_bins: np.ndarray, w: np.ndarray, log_scale: np.ndarray, return_bins: bool):
+    """Summed odds per bin ``(n, n_bins, M)`` -> (energy ``(n, M)``, ln bins or None)."""
+    with np.errstate(divide="ignore"):
+        energy = np.log(np.einsum("nbk,kb->nk", odds_bins, w, dtype=np.float64)) + log_scale
+        bins = np.log(odds_bins) + log_scale.astype(np.float32) if return_bins else None
+    return energy, bins
 
 
 def motif_energy(
@@ -173,37 +143,29 @@ def motif_energy(
     return_bins
         Also return the per-bin log sums ``(N, n_bins, M)`` (memory: 4 bytes each).
     """
-    codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    if codes.ndim != 2:
-        raise InputError(f"codes must be (N, L) uint8, got shape {codes.shape}")
-    if len(motifs) == 0:
-        raise InputError("the motif set is empty")
+    codes = _check(codes, motifs)
     n, length = codes.shape
-    if motifs.max_width > length:
-        wide = [m.name for m in motifs if m.width > length]
-        raise InputError(f"{len(wide)} motif(s) are wider than the {length} bp sequences, e.g. {wide[0]}")
     grid = grid or Bins.for_length(length)
-    m = len(motifs)
-    w = np.ones((m, grid.n)) if weights is None else np.broadcast_to(np.asarray(weights, dtype=np.float64), (m, grid.n))
-    if np.any(w < 0):
-        raise InputError("spatial weights must be non-negative")
+    w = _weights(weights, len(motifs), grid)
     log_scale = np.array([mm.width * np.log(0.25) for mm in motifs])  # odds -> probabilities
-    energy = np.empty((n, m), dtype=np.float64)
-    bins_out = np.empty((n, grid.n, m), dtype=np.float32) if return_bins else None
-    groups = _tables(motifs, pseudocount)
-    for s in range(0, n, batch_size):
-        chunk = codes[s : s + batch_size]
-        rows = slice(s, s + chunk.shape[0])
-        for table, idx, _ in groups:
-            out = np.empty((chunk.shape[0], grid.n, table.shape[2]), dtype=np.float32)
-            _energy_kernel(chunk, table, grid.offset, grid.size, grid.n, out)
-            k = idx.size
-            both = out[:, :, :k] + out[:, :, k:]  # (n, bins, k) both strands, float32
-            with np.errstate(divide="ignore"):
-                energy[rows, idx] = np.log(np.einsum("nbk,kb->nk", both, w[idx], dtype=np.float64)) + log_scale[idx]
-                if bins_out is not None:
-                    bins_out[rows][:, :, idx] = np.log(both) + log_scale[idx].astype(np.float32)
+    dense = _dense_for(motifs, None, pseudocount)
+    energy = np.empty((n, len(motifs)))
+    bins_out = np.empty((n, grid.n, len(motifs)), dtype=np.float32) if return_bins else None
+    for start in range(0, n, batch_size):
+        rows = slice(start, min(start + batch_size, n))
+        _, _, ob = dense.run(codes[rows], False, grid)
+        energy[rows], lb = _energies(ob, w, log_scale, return_bins)
+        if bins_out is not None:
+            bins_out[rows] = lb
     return EnergyResult(energy, bins_out, tuple(motifs.names), grid)
+
+
+def _dense_for(motifs: MotifSet, thr: np.ndarray | None, pseudocount: float):
+    """The dense kernel's tables: log-odds and thresholds for scores (``thr=None``: no scores
+    wanted, no candidates) and IceQream odds for energies."""
+    mats = scan.log_odds_matrices(motifs)
+    thr = np.full(len(motifs), np.inf) if thr is None else thr
+    return scan._DenseScanner(mats, thr, _odds(motifs, pseudocount))
 
 
 @dataclass(frozen=True)
@@ -269,3 +231,127 @@ def hit_score_sum(hits: pd.DataFrame, n_regions: int, motif_names: Sequence[str]
         cols = hits["motif"].map(col_of).to_numpy()
         np.add.at(out, (hits["region"].to_numpy(dtype=np.int64), cols), hits["score"].to_numpy(dtype=np.float64))
     return out, columns
+
+
+FEATURES = ("max", "count", "energy", "energy_bins", "hit_score_sum")
+
+
+@dataclass(frozen=True)
+class MotifFeatures:
+    """What :func:`region_features` returns.
+
+    features
+        The requested ones: ``max`` float64 ``(N, M)``, ``count`` int32 ``(N, M)``, ``energy``
+        float64 ``(N, M)`` (natural log, raw: normalise with :func:`fit_energy_norm`),
+        ``energy_bins`` float32 ``(N, n_bins, M)``, ``hit_score_sum`` float64 ``(N, C)``.
+    motif_names
+        The ``M`` motifs, in column order.
+    hit_columns
+        The ``C`` columns of ``hit_score_sum`` (motifs, or clusters); empty when not asked for.
+    grid
+        Spatial bins of the energies.
+    hits
+        The hit table when ``hits=True`` (see :func:`cisgram.motifs.scan.scan`), else ``None``.
+    """
+
+    features: dict[str, np.ndarray]
+    motif_names: tuple[str, ...]
+    hit_columns: tuple[str, ...]
+    grid: Bins
+    hits: pd.DataFrame | None = None
+
+
+def region_features(
+    codes: np.ndarray,
+    motifs: MotifSet,
+    features: Sequence[str] = ("max", "count", "energy"),
+    *,
+    threshold: float = 1e-4,
+    grid: Bins | None = None,
+    weights: np.ndarray | None = None,
+    pseudocount: float = IQ_PSEUDOCOUNT,
+    clusters: dict[str, str] | None = None,
+    hits: bool = False,
+    names: Sequence[str] | None = None,
+    batch_size: int = 1000,
+    device: str = "cpu",
+    progress=None,
+) -> MotifFeatures:
+    """Any subset of :data:`FEATURES` for every region and motif, streamed in batches.
+
+    ``max``, ``count``, ``energy`` and ``energy_bins`` come out of one pass of the dense kernel
+    (scores and odds from the same windows); ``hit_score_sum`` (and ``hits=True``) adds a pass of
+    the hit kernel. On ``device="cuda"`` ``max`` and ``count`` run on the GPU through
+    :func:`cisgram.motifs.scan.scan`; energies stay on the CPU kernel.
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` uint8 (A=0, C=1, G=2, T=3, N=4).
+    threshold
+        Hit p-value for ``count``, ``hit_score_sum`` and the hit table.
+    grid, weights, pseudocount
+        Energy bins, spatial weights and the IceQream pseudocount (see :func:`motif_energy`).
+    clusters
+        Motif name -> cluster name for ``hit_score_sum`` (GET's motif clusters).
+    progress
+        Called with (regions done, regions in all) after each batch.
+    """
+    features = tuple(dict.fromkeys(features))
+    unknown = [f for f in features if f not in FEATURES]
+    if unknown or not features:
+        raise InputError(f"unknown or no feature(s) {unknown}; choose from {', '.join(FEATURES)}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    codes = _check(codes, motifs)
+    n, length = codes.shape
+    grid = grid or Bins.for_length(length)
+    m = len(motifs)
+    want_score = {"max", "count"} & set(features)
+    want_energy = {"energy", "energy_bins"} & set(features)
+    out: dict[str, np.ndarray] = {}
+    if "max" in features:
+        out["max"] = np.empty((n, m))
+    if "count" in features:
+        out["count"] = np.empty((n, m), dtype=np.int32)
+    if "energy" in features:
+        out["energy"] = np.empty((n, m))
+    if "energy_bins" in features:
+        out["energy_bins"] = np.empty((n, grid.n, m), dtype=np.float32)
+    table = None
+    if want_score or want_energy:
+        thr = scan.pvalue_thresholds(motifs, threshold) if want_score else None
+        on_cpu = scan._pick_device(device) == "cpu"
+        dense = _dense_for(motifs, thr if on_cpu else None, pseudocount)
+        w = _weights(weights, m, grid)
+        log_scale = np.array([mm.width * np.log(0.25) for mm in motifs])
+        for start in range(0, n, batch_size):
+            rows = slice(start, min(start + batch_size, n))
+            best, count, ob = dense.run(codes[rows], bool(want_score) and on_cpu, grid if want_energy else None)
+            if want_score and not on_cpu:
+                r = scan.scan(codes[rows], motifs, threshold=threshold, features=("max", "count"), device=device)
+                best, count = r.features["max"], r.features["count"]
+            if "max" in out:
+                out["max"][rows] = best
+            if "count" in out:
+                out["count"][rows] = count
+            if want_energy:
+                e, lb = _energies(ob, w, log_scale, "energy_bins" in out)
+                if "energy" in out:
+                    out["energy"][rows] = e
+                if lb is not None:
+                    out["energy_bins"][rows] = lb
+            if progress is not None:
+                progress(rows.stop, n)
+    columns: list[str] = []
+    if "hit_score_sum" in features or hits:
+        res = scan.scan(codes, motifs, threshold=threshold, features=(), hits=True, batch_size=batch_size,
+                        device=device)
+        table = res.hits
+        if "hit_score_sum" in features:
+            out["hit_score_sum"], columns = hit_score_sum(table, n, motifs.names, clusters=clusters)
+        if names is not None:
+            table = table.assign(region=np.asarray(list(names), dtype=object)[table["region"].to_numpy()])
+    log.info("motif features %s for %d regions x %d motifs", ",".join(features), n, m)
+    return MotifFeatures({f: out[f] for f in features}, tuple(motifs.names), tuple(columns), grid,
+                         table if hits else None)
