@@ -146,6 +146,38 @@ def prepare(
     )
 
 
+@app.command()
+def scan(
+    genome: Annotated[Path, typer.Option("--genome", "-g", help="FASTA (plain/bgzip) or 2bit genome.")],
+    regions: Annotated[Path, typer.Option("--regions", "-r", help="BED / narrowPeak, or a dataset .h5ad from `cisgram prepare`.")],
+    motifs: Annotated[str, typer.Option("--motifs", "-m", help="MEME file or jaspar: address.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="features.parquet (region x feature:motif), or .h5ad to add them to the dataset.")],
+    features: Annotated[str, typer.Option(help="Comma-separated: max, count, energy, energy_bins, hit_score_sum.")] = "max,count,energy",
+    hits: Annotated[Path | None, typer.Option(help="Also write every hit (p < threshold) to this TSV.")] = None,
+    width: Annotated[int | None, typer.Option(help="Recentre regions (summit or centre) to this width; needed when widths differ.")] = None,
+    threshold: Annotated[float, typer.Option(help="Hit p-value threshold (count, hit_score_sum, hits).")] = 1e-4,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda[:N]")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Regions per batch.")] = 1000,
+    energy_norm: Annotated[Path | None, typer.Option(help="Energy normalisation JSON of an earlier run (default: fit on training regions).")] = None,
+    clusters: Annotated[Path | None, typer.Option(help="TSV motif<TAB>cluster: hit_score_sum per motif cluster.")] = None,
+) -> None:
+    """Scan regions for motifs: per-region max score, hit count, IceQream energy, and hits."""
+    from rich.progress import Progress
+
+    from cisgram.data.regionmotif import scan_regions
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("scanning", total=None)
+        s = scan_regions(
+            genome, regions, motifs, out_path, features=[f.strip() for f in features.split(",") if f.strip()],
+            hits_out=hits, width=width, threshold=threshold, device=device, batch_size=batch_size,
+            energy_norm=energy_norm, clusters=clusters, progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    hit_text = f"; {s['n_hits']:,} hits" if s["n_hits"] is not None else ""
+    out.print(f"{s['n_regions']:,} regions of {s['width']} bp x {s['n_motifs']} motifs: {', '.join(s['features'])}"
+              f"{hit_text}; wrote {', '.join(s['outputs'])}")
+
+
 def _table(rows: list[tuple], cols: list[str]) -> Table:
     t = Table()
     for c in cols:

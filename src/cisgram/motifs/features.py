@@ -112,12 +112,15 @@ def _weights(weights, m: int, grid: Bins) -> np.ndarray:
     return w
 
 
-def _energies(odds_bins: np.ndarray, w: np.ndarray, log_scale: np.ndarray, return_bins: bool):
-    """Summed odds per bin ``(n, n_bins, M)`` -> (energy ``(n, M)``, ln bins or None)."""
+def _energies(odds_bins: np.ndarray, w: np.ndarray, log_scale: np.ndarray, return_bins: bool) -> np.ndarray:
+    """Summed odds per bin ``(n, n_bins, M)`` -> energy ``(n, M)``; with ``return_bins`` the
+    bins are turned into ln site probabilities in place."""
     with np.errstate(divide="ignore"):
         energy = np.log(np.einsum("nbk,kb->nk", odds_bins, w, dtype=np.float64)) + log_scale
-        bins = np.log(odds_bins) + log_scale.astype(np.float32) if return_bins else None
-    return energy, bins
+        if return_bins:
+            np.log(odds_bins, out=odds_bins)
+            odds_bins += log_scale.astype(np.float32)
+    return energy
 
 
 def motif_energy(
@@ -151,12 +154,12 @@ def motif_energy(
     dense = _dense_for(motifs, None, pseudocount)
     energy = np.empty((n, len(motifs)))
     bins_out = np.empty((n, grid.n, len(motifs)), dtype=np.float32) if return_bins else None
+    scratch = None if return_bins else np.empty((min(batch_size, n), grid.n, len(motifs)), np.float32)
     for start in range(0, n, batch_size):
         rows = slice(start, min(start + batch_size, n))
-        _, _, ob = dense.run(codes[rows], False, grid)
-        energy[rows], lb = _energies(ob, w, log_scale, return_bins)
-        if bins_out is not None:
-            bins_out[rows] = lb
+        target = bins_out[rows] if return_bins else scratch[: rows.stop - rows.start]
+        dense.run(codes[rows], False, grid, bins=target)
+        energy[rows] = _energies(target, w, log_scale, return_bins)
     return EnergyResult(energy, bins_out, tuple(motifs.names), grid)
 
 
@@ -325,22 +328,24 @@ def region_features(
         dense = _dense_for(motifs, thr if on_cpu else None, pseudocount)
         w = _weights(weights, m, grid)
         log_scale = np.array([mm.width * np.log(0.25) for mm in motifs])
+        keep_bins = "energy_bins" in out
+        scratch_b = None if keep_bins or not want_energy else np.empty((min(batch_size, n), grid.n, m), np.float32)
+        scratch_s = np.empty((min(batch_size, n), m)), np.empty((min(batch_size, n), m), np.int32)
         for start in range(0, n, batch_size):
             rows = slice(start, min(start + batch_size, n))
-            best, count, ob = dense.run(codes[rows], bool(want_score) and on_cpu, grid if want_energy else None)
+            k = rows.stop - rows.start
+            bins = out["energy_bins"][rows] if keep_bins else scratch_b[:k] if want_energy else None
+            best = out["max"][rows] if "max" in out else scratch_s[0][:k]
+            count = out["count"][rows] if "count" in out else scratch_s[1][:k]
+            dense.run(codes[rows], bool(want_score) and on_cpu, grid if want_energy else None,
+                      best=best, count=count, bins=bins)
             if want_score and not on_cpu:
                 r = scan.scan(codes[rows], motifs, threshold=threshold, features=("max", "count"), device=device)
-                best, count = r.features["max"], r.features["count"]
-            if "max" in out:
-                out["max"][rows] = best
-            if "count" in out:
-                out["count"][rows] = count
+                best[:], count[:] = r.features["max"], r.features["count"]
             if want_energy:
-                e, lb = _energies(ob, w, log_scale, "energy_bins" in out)
+                e = _energies(bins, w, log_scale, keep_bins)
                 if "energy" in out:
                     out["energy"][rows] = e
-                if lb is not None:
-                    out["energy_bins"][rows] = lb
             if progress is not None:
                 progress(rows.stop, n)
     columns: list[str] = []

@@ -522,7 +522,7 @@ _SLACK = 1e-3  # float32 candidates above threshold - slack are rescored exactly
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _dense_kernel(codes, LT, PT, thr_lo, thr64, pwm, col_off, col_w, e_off, e_size, e_n,
+def _dense_kernel(codes, LT, PT, thr_lo, thr64, pwm, col_off, col_w, e_off, e_size, e_n, idx,
                   want_score, want_energy, best, count, ebins):  # pragma: no cover - compiled
     """Every window of every region against a group of motif-strand columns.
 
@@ -535,6 +535,7 @@ def _dense_kernel(codes, LT, PT, thr_lo, thr64, pwm, col_off, col_w, e_off, e_si
     kq, _, cols = LT.shape
     kqp = PT.shape[0]
     kk = max(kq, kqp)
+    k = idx.size
     for r in numba.prange(n):
         pc = np.empty(L + 2 * kk + 2, dtype=np.int64)  # pair code at every position, N past the end
         for p in range(pc.size):
@@ -605,13 +606,15 @@ def _dense_kernel(codes, LT, PT, thr_lo, thr64, pwm, col_off, col_w, e_off, e_si
                     tot[j] += prod[j] * row[j]
                 if (w - e_off) % e_size == e_size - 1:
                     b = (w - e_off) // e_size
+                    for j in range(k):
+                        ebins[r, b, idx[j]] = tot[j] + tot[j + k]
                     for j in range(cols):
-                        ebins[r, b, j] = tot[j]
                         tot[j] = 0.0
         if want_score:
-            for j in range(cols):
-                best[r, j] = -np.inf if mx[j] < -1000.0 else mx[j]
-                count[r, j] = cnt[j]
+            for j in range(k):
+                m2 = max(mx[j], mx[j + k])
+                best[r, idx[j]] = -np.inf if m2 < -1000.0 else m2
+                count[r, idx[j]] = cnt[j] + cnt[j + k]
 
 
 def _pair_rows(per_base: np.ndarray, pad: float, combine) -> np.ndarray:
@@ -669,27 +672,23 @@ class _DenseScanner:
                 idx, _pair_rows(lt, 0.0, np.add), pt, (th - _SLACK).astype(np.float32), th,
                 np.ascontiguousarray(np.concatenate(cols)), np.concatenate([[0], np.cumsum(cw)[:-1]]), cw))
 
-    def run(self, X: np.ndarray, want_score: bool, grid=None):
+    def run(self, X: np.ndarray, want_score: bool, grid=None, *, best=None, count=None, bins=None):
         """``(best (n, m) float64, count (n, m) int32, bins (n, n_bins, m) float32 | None)``;
-        ``bins`` sums the odds of both strands per bin of ``grid`` (needs ``odds``)."""
+        ``bins`` sums the odds of both strands per bin of ``grid`` (needs ``odds``). Arrays passed
+        in (e.g. slices of the caller's outputs) are filled in place instead of new ones."""
         n = X.shape[0]
-        best = np.full((n, self.m), -np.inf) if want_score else None
-        count = np.zeros((n, self.m), np.int32) if want_score else None
-        bins = np.empty((n, grid.n, self.m), np.float32) if grid is not None else None
+        if want_score:
+            best = np.empty((n, self.m)) if best is None else best
+            count = np.empty((n, self.m), np.int32) if count is None else count
+        if grid is not None and bins is None:
+            bins = np.empty((n, grid.n, self.m), np.float32)
         e = (grid.offset, grid.size, grid.n) if grid is not None else (0, 1, 0)
+        none2, none3 = np.empty((0, 0)), np.empty((0, 0, 0), np.float32)
         for g in self.groups:
-            k = g.idx.size
-            b = np.empty((n, 2 * k))
-            c = np.empty((n, 2 * k), np.int32)
-            eb = np.empty((n, e[2], 2 * k), np.float32)
-            pt = g.PT if g.PT is not None else g.LT
-            _dense_kernel(X, g.LT, pt, g.thr_lo, g.thr64, g.pwm, g.col_off, g.col_w, *e,
-                          want_score, grid is not None, b, c, eb)
-            if want_score:
-                best[:, g.idx] = np.maximum(b[:, :k], b[:, k:])
-                count[:, g.idx] = c[:, :k] + c[:, k:]
-            if bins is not None:
-                bins[:, :, g.idx] = eb[:, :, :k] + eb[:, :, k:]
+            _dense_kernel(X, g.LT, g.PT if g.PT is not None else g.LT, g.thr_lo, g.thr64, g.pwm, g.col_off,
+                          g.col_w, *e, g.idx, want_score, grid is not None,
+                          best if want_score else none2, count if want_score else none2.astype(np.int32),
+                          bins if grid is not None else none3)
         return best, count, bins
 
 
