@@ -154,3 +154,5 @@ def test_region_features_one_pass_equals_the_separate_verbs(demo_codes, demo_mot
     np.testing.assert_array_equal(only.features["energy"], e.energy)
     with pytest.raises(InputError, match="unknown"):
         region_features(demo_codes, demo_motifs, ("energy", "mean"))
+    with pytest.raises(InputError, match="3 region names for 40 sequences"):
+        region_features(demo_codes, demo_motifs, ("max",), hits=True, names=["a", "b", "c"])

@@ -125,6 +125,13 @@ def test_cli_scan_and_its_errors(tmp_path):
         flat = " ".join(r.stderr.split())
         assert message in flat and hint in flat, flat
     assert not (tmp_path / "bad.parquet").exists() and not (tmp_path / "x.h5ad").exists()
+    one_col = tmp_path / "clusters.tsv"
+    one_col.write_text("MA1930.2\n")
+    for path, message in ((one_col, "clusters.tsv: a cluster table needs two tab-separated columns"),
+                          (tmp_path / "absent.tsv", "absent.tsv: motif cluster table not found")):
+        r = run(*base, "-r", str(bed), "--width", "100", "--features", "hit_score_sum", "--clusters", str(path),
+                "-o", str(tmp_path / "cl.parquet"))
+        assert r.returncode == 2 and "Traceback" not in r.stderr and message in " ".join(r.stderr.split()), r.stderr
     dup = tmp_path / "dup.meme"
     text = d.motifs.read_text()
     first = text[text.index("MOTIF"):text.index("MOTIF", text.index("MOTIF") + 1)]

@@ -36,7 +36,7 @@ import pandas as pd
 
 from cisgram.data.dataset import read_dataset, write_dataset
 from cisgram.errors import InputError
-from cisgram.files import atomic_path, atomic_write
+from cisgram.files import atomic_path, atomic_write, require_file
 from cisgram.genome import Genome
 from cisgram.intervals import read_regions, resize
 from cisgram.motifs.features import (
@@ -73,6 +73,18 @@ def _regions(path: Path, genome: Genome, width: int | None):
     if "name" in regions and regions["name"].nunique() == len(regions) and (regions["name"] != ".").all():
         names = list(map(str, regions["name"]))
     return regions, names, np.ones(len(regions), dtype=bool), None
+
+
+def _clusters(path) -> dict[str, str]:
+    """motif<TAB>cluster table (no header, ``#`` comments) -> {motif: cluster}."""
+    p = require_file(path, "motif cluster table")
+    try:
+        t = pd.read_csv(p, sep="\t", header=None, comment="#", dtype=str)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise InputError(f"not a readable motif cluster table ({e})", path=p) from None
+    if t.shape[1] < 2 or t[[0, 1]].isna().any().any():
+        raise InputError("a cluster table needs two tab-separated columns on every line: motif, cluster", path=p)
+    return dict(zip(t[0], t[1], strict=True))
 
 
 def _energy_norm(energy: np.ndarray, reference: np.ndarray, motif_names, stored: Path | None) -> EnergyNorm:
@@ -144,12 +156,7 @@ def scan_regions(
     if out.name.endswith(".h5ad") and adata is None:
         raise InputError("an .h5ad output adds features to a dataset: give the dataset as --regions",
                          path=out, hint="or write a .parquet table")
-    cluster_map = None
-    if clusters is not None:
-        t = pd.read_csv(clusters, sep="\t", header=None, comment="#", dtype=str)
-        if t.shape[1] < 2:
-            raise InputError("a cluster table needs two tab-separated columns: motif, cluster", path=clusters)
-        cluster_map = dict(zip(t[0], t[1], strict=True))
+    cluster_map = _clusters(clusters) if clusters is not None else None
     codes = g.fetch_codes_batch(regions_df["chrom"], regions_df["start"], regions_df["end"])
     res = region_features(codes, ms, features, threshold=threshold, clusters=cluster_map, hits=hits_out is not None,
                           names=names, batch_size=batch_size, device=device, progress=progress)

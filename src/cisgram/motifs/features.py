@@ -308,6 +308,8 @@ def region_features(
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
     codes = _check(codes, motifs)
     n, length = codes.shape
+    if names is not None and len(names) != n:
+        raise InputError(f"{len(names)} region names for {n} sequences")
     grid = grid or Bins.for_length(length)
     m = len(motifs)
     want_score = {"max", "count"} & set(features)
@@ -337,8 +339,9 @@ def region_features(
             bins = out["energy_bins"][rows] if keep_bins else scratch_b[:k] if want_energy else None
             best = out["max"][rows] if "max" in out else scratch_s[0][:k]
             count = out["count"][rows] if "count" in out else scratch_s[1][:k]
-            dense.run(codes[rows], bool(want_score) and on_cpu, grid if want_energy else None,
-                      best=best, count=count, bins=bins)
+            if (want_score and on_cpu) or want_energy:  # on a GPU without energies the kernel has nothing to do
+                dense.run(codes[rows], bool(want_score) and on_cpu, grid if want_energy else None,
+                          best=best, count=count, bins=bins)
             if want_score and not on_cpu:
                 r = scan.scan(codes[rows], motifs, threshold=threshold, features=("max", "count"), device=device)
                 best[:], count[:] = r.features["max"], r.features["count"]
