@@ -178,6 +178,64 @@ def scan(
               f"{hit_text}; wrote {', '.join(s['outputs'])}")
 
 
+train_app = typer.Typer(help="Train a model family on a dataset; each writes a run directory.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+_TargetOpt = Annotated[list[str], typer.Option("--target", "-T", help="Condition to model; repeat for several targets (a shared motif set).")]
+_VsOpt = Annotated[str | None, typer.Option("--vs", help="Model the dAP target - VS on distal regions instead of the AP.")]
+
+
+def _metrics_line(metrics: dict) -> str:
+    return "; ".join(f"{t}: test r {m['pearson']:.3f}, R² {m['pearson_r2']:.3f} (n {m['n']:,})"
+                     for t, m in metrics.get("test", {}).items())
+
+
+@train_app.command("iq")
+def train_iq(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
+    target: _TargetOpt,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    vs: _VsOpt = None,
+    motifs: Annotated[str, typer.Option("--motifs", "-m", help="Motif database: MEME file or jaspar: address.")] = "jaspar:2024/CORE/vertebrates",
+    max_motifs: Annotated[int, typer.Option(help="At most this many binding models (clusters).")] = 30,
+    n_denovo: Annotated[int, typer.Option(help="De-novo motifs learned on the residual.")] = 0,
+    interactions: Annotated[bool, typer.Option(help="Add pairwise interactions.")] = False,
+    simplify: Annotated[bool, typer.Option(help="Drop low-information motifs and those with leave-one-out ΔR² < 5e-4.")] = True,
+    covariates: Annotated[bool, typer.Option(help="GC and dinucleotide covariates.")] = True,
+    genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every subsample.")] = 0,
+) -> None:
+    """The biophysical model (IceQream-style): a few PWM + spatial binding models, dose-response bases, logistic link."""
+    from cisgram.models.iq_train import IQConfig
+    from cisgram.runs import train_iq as run
+
+    cfg = IQConfig(max_motifs=max_motifs, n_denovo=n_denovo, interactions=interactions, filter=simplify,
+                   covariates=covariates, seed=seed)
+    with console.status("training the IQ model…"):
+        metrics = run(dataset, target, out_dir, vs=vs, motifs=motifs, config=cfg, genome=genome,
+                      progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    out.print(f"{_metrics_line(metrics)}; wrote {out_dir}")
+
+
+@train_app.command("baseline")
+def train_baseline(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
+    target: _TargetOpt,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    kind: Annotated[str, typer.Option(help="motif-lasso | kmer-ridge | gc")] = "gc",
+    vs: _VsOpt = None,
+    motifs: Annotated[str, typer.Option("--motifs", "-m", help="Motifs of motif-lasso: MEME file or jaspar: address.")] = "jaspar:2024/CORE/vertebrates",
+    genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+) -> None:
+    """A baseline on the same split: L1 linear on motif max scores, ridge on 6-mers, or GC + dinucleotides."""
+    from cisgram.runs import train_baseline as run
+
+    with console.status(f"training the {kind} baseline…"):
+        metrics = run(dataset, target, out_dir, kind=kind, vs=vs, motifs=motifs, genome=genome, seed=seed)
+    out.print(f"{_metrics_line(metrics)}; wrote {out_dir}")
+
+
 def _table(rows: list[tuple], cols: list[str]) -> Table:
     t = Table()
     for c in cols:

@@ -157,3 +157,106 @@ def prepare_report(adata, path: str | os.PathLike) -> None:
     )
     with atomic_write(path) as fh:
         fh.write(text)
+
+
+# ------------------------------------------------------------------------------------ model runs
+
+
+def _metrics_section(metrics: dict) -> str:
+    rows = []
+    for split in ("train", "val", "test"):
+        for target, m in metrics.get(split, {}).items():
+            rows.append([split, target, f"{m['pearson']:.3f}", f"{m['spearman']:.3f}", f"{m['pearson_r2']:.3f}",
+                         f"{m['r2']:.3f}", f"{m['n']:,}"])
+    return _table(["split", "target", "Pearson r", "Spearman", "R² (r²)", "R² (1 − SSres/SStot)", "n"], rows)
+
+
+def _scatters(preds) -> str:
+    from cisgram import plots
+
+    test = preds[preds["split"] == "test"]
+    return "".join(_img(plots.scatter(g["observed"].to_numpy(), g["predicted"].to_numpy(), f"{t} (test)"), f"{t} test")
+                   for t, g in test.groupby("target", sort=False) if len(g) >= 2)
+
+
+def baseline_report(path, kind: str, preds, metrics: dict) -> None:
+    """``report.html`` of a baseline run: metrics and test scatter plots."""
+    html_text = page(f"cisgram baseline: {kind}", [("Metrics", _metrics_section(metrics)),
+                                                    ("Test predictions", _scatters(preds))])
+    with atomic_write(path) as fh:
+        fh.write(html_text)
+
+
+def _reading(codes, motif, spatial, grid) -> tuple[str, float]:
+    """Whether a motif reads strong sites only or integrates weak ones: the median share of the
+    best site in the energy of the top 10 % regions by that motif's energy."""
+    from cisgram.models.distill import top_site_share
+
+    lse, share = top_site_share(codes, motif.probs, spatial, grid)
+    top = share[lse >= np.quantile(lse, 0.9)]
+    med = float(np.median(top)) if top.size else float("nan")
+    return ("strong sites" if med >= 0.5 else "integrates weak sites"), med
+
+
+def iq_report(path, fitted, data, preds, metrics: dict, database) -> None:
+    """``report.html`` of an IQ run: metrics, test scatters, the pipeline's stages, and one row per
+    motif (logo, dose-response per target, spatial profile, basis coefficients, leave-one-out ΔR²,
+    nearest database match by TOMTOM, strong-site or weak-site reading), then the interactions."""
+    from cisgram import plots
+    from cisgram.models.iq import BASES, logistic_bases
+    from cisgram.motifs.compare import nearest_matches
+    from cisgram.motifs.pwm import MotifSet
+
+    model = fitted.model
+    m = len(model.motifs)
+    stages = _table(["stage", "seconds", "details"], [[s["stage"], f"{s['seconds']:.1f}",
+                    "; ".join(f"{k}: {v}" for k, v in s.items() if k not in ("stage", "seconds"))] for s in fitted.stages])
+    matches = nearest_matches(MotifSet(model.motifs), database, n=1).set_index("query") if len(database) else None
+    xs = np.linspace(0, 10, 101)
+    phi = logistic_bases(xs[:, None])[:, 0, :]  # (101, 4)
+    rows, ranking = [], {}
+    for target in model.targets:
+        ranking[target] = sorted(fitted.contributions.get(target, {}).items(), key=lambda kv: -kv[1])
+    for i, mot in enumerate(model.motifs):
+        cells = [_img(plots.logo(mot.probs, mot.name), f"{mot.name} logo")]
+        for t, target in enumerate(model.targets):
+            beta = model.coef[t, 4 * i: 4 * i + 4]
+            cells.append(_img(plots.dose_response(xs, phi @ beta, f"{target}: partial response (link)"),
+                              f"{mot.name} response"))
+        cells.append(_img(plots.spatial_profile(model.spatial[i], model.grid.size, model.grid.offset, "spatial"),
+                          f"{mot.name} spatial"))
+        reading, share = _reading(data.codes[data.split == "train"], mot, model.spatial[i], model.grid)
+        info = fitted.clusters[i] if i < len(fitted.clusters) else {}
+        lines = [f"<b>{html.escape(mot.name)}</b> ({html.escape(info.get('how', ''))}; {len(info.get('members', []))} member(s))",
+                 f"bits {_bits(mot.probs):.1f}; reading: {reading} (best-site share {share:.2f})"]
+        if matches is not None and mot.name in matches.index:
+            r = matches.loc[mot.name]
+            lines.append(f"nearest: {html.escape(str(r['target']))} {html.escape(str(r.get('target_name', '')))} "
+                         f"(p = {r['p_value']:.1e}, {r['strand']})")
+        for t, target in enumerate(model.targets):
+            beta = model.coef[t, 4 * i: 4 * i + 4]
+            d = fitted.contributions.get(target, {}).get(mot.name)
+            lines.append(f"{html.escape(target)}: β " + ", ".join(f"{b}: {v:+.2f}" for b, v in zip(BASES, beta, strict=True))
+                         + (f"; ΔR² {d:.4f}" if d is not None else ""))
+        cells.append("<br>".join(lines))
+        rows.append("<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>")
+    motifs_html = f"<table>{''.join(rows)}</table>"
+    rank_html = "".join(_img(plots.bars([k for k, _ in r], np.array([v for _, v in r]), t, "leave-one-out ΔR² (train)"),
+                             f"{t} ranking") for t, r in ranking.items() if r)
+    names = model.feature_names()
+    k0 = 4 * (m + len(model.covariates))
+    inter_rows = [[names[k0 + j]] + [f"{model.coef[t, k0 + j]:+.3f}" for t in range(len(model.targets))]
+                  for j in range(len(model.interactions))]
+    inter_html = _table(["pair", *model.targets], inter_rows) if inter_rows else "<p class='note'>none (run with --interactions)</p>"
+    html_text = page(f"cisgram IQ model: {', '.join(model.targets)}", [
+        ("Metrics", _metrics_section(metrics)), ("Test predictions", _scatters(preds)),
+        ("Pipeline", stages), ("Contribution ranking", rank_html), (f"Motifs ({m})", motifs_html),
+        ("Interactions", inter_html)])
+    with atomic_write(path) as fh:
+        fh.write(html_text)
+
+
+def _bits(probs) -> float:
+    p = np.clip(np.asarray(probs), 1e-12, 1)
+    return float((2 + (p * np.log2(p)).sum(axis=1)).sum())
+

@@ -1,0 +1,254 @@
+"""Small matplotlib figures for the model reports: logos, dose-response curves, spatial profiles,
+observed-vs-predicted scatters and bar rankings.
+
+Every builder takes plain numpy input and returns a :class:`matplotlib.figure.Figure` with one
+axes, sized for an HTML page that holds dozens of them (about 3 x 2 inches at 90 dpi; a PNG of a
+few tens of kB). Wrong shapes or values raise :class:`~cisgram.errors.InputError`.
+
+The figures are built on the Agg canvas directly, not through ``pyplot``: nothing is drawn on
+screen, no global state changes, and a figure is freed once the caller drops it. Encoding it and
+closing it is the caller's job — ``cisgram.report._img(fig, alt)`` does both (its
+``pyplot.close`` is a harmless no-op on these figures); a caller writing files uses
+``fig.savefig(path, dpi=90, bbox_inches="tight")``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cisgram.errors import InputError
+
+SIZE = (3.0, 2.0)  # inches
+DPI = 90
+ALPHABET = "ACGT"
+ROW_SUM_TOLERANCE = 1e-3
+SCATTER_POINTS = 2000  # above this many points the scatter becomes a hexbin density
+
+
+def _new(size: tuple[float, float] = SIZE):
+    """A figure on the Agg canvas with one axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _small(ax, title: str, xlabel: str = "", ylabel: str = "") -> None:
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=7)
+    ax.set_ylabel(ylabel, fontsize=7)
+    ax.tick_params(labelsize=6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _vector(values, name: str, *, min_size: int = 1) -> np.ndarray:
+    """``values`` as a finite float64 array shaped ``(n,)`` with ``n >= min_size``."""
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be numbers") from None
+    if x.ndim != 1 or x.size < min_size:
+        raise InputError(f"{name} must be a 1-D array of at least {min_size} value(s), got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InputError(f"{name} holds {int(np.sum(~np.isfinite(x)))} value(s) that are NaN or infinite",
+                         hint="drop or fill them before plotting")
+    return x
+
+
+def _same_length(a: np.ndarray, b: np.ndarray, names: str) -> None:
+    if a.shape != b.shape:
+        raise InputError(f"{names} must have the same length, got {a.size} and {b.size}")
+
+
+def information_heights(probs: np.ndarray) -> np.ndarray:
+    """Letter heights of an information-content logo, shaped ``(w, 4)``: ``p * IC`` where
+    ``IC = 2 - H`` bits (uniform background, ``0 log 0 = 0``). ``probs`` is ``(w, 4)``, A, C, G, T."""
+    p = np.asarray(probs, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(p > 0, p * np.log2(p), 0.0).sum(axis=1)
+    return p * (2.0 - entropy)[:, None]
+
+
+def logo(probs: np.ndarray, title: str = "", *, ax=None):
+    """An information-content sequence logo (logomaker) of one motif.
+
+    Parameters
+    ----------
+    probs
+        Letter probabilities shaped ``(w, 4)``, columns A, C, G, T, each row summing to 1 (within
+        1e-3), e.g. ``Motif.probs``.
+    title
+        Axes title (e.g. ``"MA0139.2 CTCF"``).
+    ax
+        Draw into this axes instead of a new figure (its figure is returned).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes holding one glyph patch per letter of non-zero height (``4 * w`` at most;
+        logomaker draws no patch for a zero height), y from 0 to 2 bits, x the 0-based positions.
+    """
+    import logomaker
+    import pandas as pd
+
+    try:
+        p = np.asarray(probs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("logo probabilities must be numbers") from None
+    if p.ndim != 2 or p.shape[1] != 4 or p.shape[0] == 0:
+        raise InputError(f"logo probabilities must be shaped (w, 4) (columns A, C, G, T), got {p.shape}",
+                         hint="Motif.probs has this shape; transpose a (4, w) array")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise InputError("logo probabilities must be finite and non-negative")
+    off = np.flatnonzero(np.abs(p.sum(axis=1) - 1) > ROW_SUM_TOLERANCE)
+    if off.size:
+        raise InputError(f"logo probabilities: row {off[0]} sums to {p[off[0]].sum():.4g}, not 1",
+                         hint="divide each row by its total")
+    if ax is None:
+        fig, ax = _new((max(1.5, 0.2 * p.shape[0] + 0.5), 1.2))
+    else:
+        fig = ax.figure
+    heights = pd.DataFrame(information_heights(p), columns=list(ALPHABET))
+    logomaker.Logo(heights, ax=ax, color_scheme="classic", font_name="DejaVu Sans")
+    ax.set_ylim(0, 2)
+    _small(ax, title, ylabel="bits")
+    return fig
+
+
+def dose_response(energy: np.ndarray, response: np.ndarray, title: str = "", *,
+                  observed: tuple[np.ndarray, np.ndarray] | None = None):
+    """A motif's response curve: model response against its energy (IceQream's 0-10 scale).
+
+    Parameters
+    ----------
+    energy, response
+        The curve, both shaped ``(n,)``, ``n >= 2``; drawn in the order of ``energy``.
+    observed
+        Optional ``(x, y)`` of equal length ``(m,)``: binned mean observations, drawn as points.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: one line (the curve) and, with ``observed``, one point collection.
+    """
+    x = _vector(energy, "energy", min_size=2)
+    y = _vector(response, "response", min_size=2)
+    _same_length(x, y, "energy and response")
+    fig, ax = _new()
+    order = np.argsort(x, kind="stable")
+    ax.plot(x[order], y[order], color="C0", lw=1.5, label="model")
+    if observed is not None:
+        if len(observed) != 2:
+            raise InputError("observed must be a pair (x, y) of binned means")
+        ox = _vector(observed[0], "observed x")
+        oy = _vector(observed[1], "observed y")
+        _same_length(ox, oy, "observed x and y")
+        ax.scatter(ox, oy, s=10, color="C1", zorder=3, label="observed")
+        ax.legend(fontsize=6, frameon=False)
+    _small(ax, title, "energy", "response")
+    return fig
+
+
+def spatial_profile(weights: np.ndarray, bin_size: int, offset: int, title: str = ""):
+    """Per-bin weights of a position-resolved model as bars.
+
+    Parameters
+    ----------
+    weights
+        One weight per bin, shaped ``(n_bins,)``.
+    bin_size
+        Width of a bin in bp (> 0).
+    offset
+        Position in bp of the start of bin 0 (e.g. ``-500`` for bins over ``[-500, 500)`` around
+        a region's centre). Bin ``i`` covers ``[offset + i * bin_size, offset + (i + 1) * bin_size)``
+        and is drawn at its centre.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes with ``n_bins`` bars.
+    """
+    w = _vector(weights, "weights")
+    if isinstance(bin_size, bool) or not isinstance(bin_size, (int, np.integer)) or bin_size <= 0:
+        raise InputError(f"bin_size must be a positive integer (bp), got {bin_size!r}")
+    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
+        raise InputError(f"offset must be an integer (bp), got {offset!r}")
+    centres = offset + bin_size * (np.arange(w.size) + 0.5)
+    fig, ax = _new()
+    ax.bar(centres, w, width=bin_size * 0.9, color=np.where(w >= 0, "C0", "C3"))
+    ax.axhline(0, color="0.5", lw=0.5)
+    _small(ax, title, "position (bp)", "weight")
+    return fig
+
+
+def fit_stats(observed: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """Pearson ``r`` and ``R^2 = 1 - SS_res / SS_tot`` of predictions (not ``r**2``); NaN where
+    undefined (a constant input)."""
+    o, p = np.asarray(observed, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    do, dp = o - o.mean(), p - p.mean()
+    ss_o, ss_p = float(do @ do), float(dp @ dp)
+    r = float(do @ dp) / np.sqrt(ss_o * ss_p) if ss_o > 0 and ss_p > 0 else float("nan")
+    r2 = 1.0 - float((o - p) @ (o - p)) / ss_o if ss_o > 0 else float("nan")
+    return r, r2
+
+
+def scatter(observed: np.ndarray, predicted: np.ndarray, title: str = ""):
+    """Observed against predicted values, with Pearson r and R² in the title.
+
+    Parameters
+    ----------
+    observed, predicted
+        Shaped ``(n,)``, ``n >= 2``, finite.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes titled ``"{title}  r = 0.812, R² = 0.650"`` (``fit_stats``), holding the points
+        (alpha-blended) or, with more than 2000 of them, a hexbin density; and the line y = x.
+    """
+    o = _vector(observed, "observed", min_size=2)
+    p = _vector(predicted, "predicted", min_size=2)
+    _same_length(o, p, "observed and predicted")
+    r, r2 = fit_stats(o, p)
+    fig, ax = _new((2.6, 2.4))
+    if o.size > SCATTER_POINTS:
+        ax.hexbin(p, o, gridsize=40, bins="log", mincnt=1, cmap="Blues", linewidths=0)
+    else:
+        ax.scatter(p, o, s=4, alpha=max(0.15, min(0.8, 200 / o.size)), color="C0", linewidths=0)
+    lo, hi = float(min(o.min(), p.min())), float(max(o.max(), p.max()))
+    ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.7, ls="--")
+    stats = f"r = {r:.3f}, R\u00b2 = {r2:.3f}"
+    _small(ax, f"{title}  {stats}" if title else stats, "predicted", "observed")
+    return fig
+
+
+def bars(names: list[str], values: np.ndarray, title: str = "", xlabel: str = ""):
+    """A horizontal bar ranking, first name on top (e.g. leave-one-out ΔR² per motif).
+
+    Parameters
+    ----------
+    names
+        One label per bar, in the order to show (sort first for a ranking).
+    values
+        Shaped ``(len(names),)``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes with ``len(names)`` bars; the figure grows by 0.15 inch per bar.
+    """
+    names = [str(n) for n in names]
+    v = _vector(values, "values")
+    if len(names) != v.size:
+        raise InputError(f"names and values must have the same length, got {len(names)} and {v.size}")
+    fig, ax = _new((3.0, max(1.2, 0.15 * len(names) + 0.6)))
+    y = np.arange(len(names))
+    ax.barh(y, v, color=np.where(v >= 0, "C0", "C3"), height=0.8)
+    ax.set_yticks(y, names)
+    ax.set_ylim(len(names) - 0.5, -0.5)  # first name on top
+    ax.axvline(0, color="0.5", lw=0.5)
+    _small(ax, title, xlabel)
+    return fig

@@ -1,0 +1,269 @@
+"""Run directories: train a model on a dataset, write everything DESIGN §1 asks for, open it again.
+
+A run directory holds ``config.json`` (what was asked, enough to rerun it), ``split.json``,
+``metrics.json`` (``{"family", "train"|"val"|"test": {target: {pearson, spearman, r2, pearson_r2,
+n}}}``), ``predictions.parquet`` (region, target, observed, predicted, split), ``report.html``,
+and the model's own ``model.safetensors`` + ``model.json``. Every file is written atomically; the
+model files go last but one and ``metrics.json`` last, so a directory with metrics is complete.
+
+:func:`load` opens any run; :meth:`Run.predict` scores new sequences or regions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cisgram.errors import InputError
+from cisgram.evaluate import regression_metrics
+from cisgram.files import atomic_path, atomic_write
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class TrainingData:
+    """A dataset's regions, sequences and targets: ``codes`` ``(R, L)``, ``Y`` ``(R, T)`` in
+    [0, 1] (NaN where a target does not model the region), ``split`` ``(R,)`` labels."""
+
+    regions: pd.DataFrame
+    codes: np.ndarray
+    Y: np.ndarray
+    split: np.ndarray
+    targets: list[str]
+    target_params: list[dict]
+    genome: str
+    split_dict: dict
+
+
+def training_data(dataset: str | os.PathLike, targets: Sequence[str], *, vs: str | None = None,
+                  genome: str | os.PathLike | None = None, min_tss_distance: float = 5000.0) -> TrainingData:
+    """Load a dataset from ``cisgram prepare`` with one column per target (``vs`` makes each
+    target the dAP ``target − vs`` on distal regions) and the sequences of its regions."""
+    from cisgram.data.dataset import dataset_info, dataset_target, read_dataset
+    from cisgram.genome import Genome
+
+    if not targets:
+        raise InputError("no target given", hint="pass --target CONDITION (one or more)")
+    if len(set(targets)) != len(targets):
+        raise InputError(f"a target is given twice: {', '.join(targets)}")
+    adata = read_dataset(dataset)
+    info = dataset_info(adata)
+    gpath = str(genome or info["inputs"]["genome"])
+    if not Path(gpath).exists():
+        raise InputError(f"the dataset's genome {gpath} is not there", path=dataset, hint="pass --genome")
+    cols, names, params = [], [], []
+    split = adata.var["split"].astype(str).to_numpy()
+    for t in targets:
+        tg = dataset_target(adata, t, vs=vs, min_tss_distance=min_tss_distance)
+        cols.append(np.where(tg.mask, tg.y, np.nan))
+        names.append(tg.name)
+        params.append(tg.params)
+    v = adata.var
+    g = Genome(gpath)
+    widths = (v["end"] - v["start"]).unique()
+    if len(widths) != 1:
+        raise InputError("the dataset's regions have different widths", path=dataset)
+    codes = g.fetch_codes_batch(v["chrom"].to_numpy(), v["start"].to_numpy(), v["end"].to_numpy())
+    regions = v[["chrom", "start", "end"]].reset_index()
+    return TrainingData(regions, codes, np.column_stack(cols), split, names, params, gpath, info["split"])
+
+
+def _write_json(path: Path, obj) -> None:
+    with atomic_write(path) as fh:
+        json.dump(obj, fh, indent=1, default=float)
+
+
+def _predictions(data: TrainingData, pred: np.ndarray) -> pd.DataFrame:
+    parts = []
+    for t, name in enumerate(data.targets):
+        ok = np.isfinite(data.Y[:, t])
+        parts.append(pd.DataFrame({"region": data.regions["region"].to_numpy()[ok], "target": name,
+                                   "observed": data.Y[ok, t], "predicted": pred[ok, t], "split": data.split[ok]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def metrics_table(preds: pd.DataFrame, family: str) -> dict:
+    """DESIGN's ``metrics.json`` from a predictions table."""
+    out: dict = {"family": family}
+    for s in SPLITS:
+        sub = preds[preds["split"] == s]
+        out[s] = {t: regression_metrics(g["observed"], g["predicted"]) for t, g in sub.groupby("target", sort=False)}
+    return out
+
+
+def write_run(out: str | os.PathLike, family: str, config: dict, data: TrainingData, pred: np.ndarray,
+              save_model: Callable[[Path], None], report: Callable[[Path, pd.DataFrame, dict], None] | None = None,
+              extra: dict | None = None) -> dict:
+    """Write a run directory (see the module docstring); returns the metrics."""
+    d = Path(out)
+    if (d / "metrics.json").exists():
+        log.info("overwriting the run in %s", d)
+    d.mkdir(parents=True, exist_ok=True)
+    preds = _predictions(data, pred)
+    metrics = metrics_table(preds, family)
+    _write_json(d / "config.json", {"family": family, **config})
+    _write_json(d / "split.json", data.split_dict)
+    with atomic_path(d / "predictions.parquet") as tmp:
+        preds.to_parquet(tmp, index=False)
+    for name, obj in (extra or {}).items():
+        _write_json(d / name, obj)
+    save_model(d)
+    if report is not None:
+        report(d / "report.html", preds, metrics)
+    _write_json(d / "metrics.json", metrics)
+    return metrics
+
+
+# ------------------------------------------------------------------------------------ families
+
+
+def train_iq(dataset, targets: Sequence[str], out, *, vs: str | None = None, motifs: str = "jaspar:2024/CORE/vertebrates",
+             config=None, genome=None, progress: Callable[[str], None] | None = None) -> dict:
+    """``cisgram train iq``: the IQ pipeline on a dataset's training regions; returns the metrics."""
+    from cisgram.models.iq_train import IQConfig, fit_iq
+    from cisgram.motifs.pwm import load_motifs
+    from cisgram.report import iq_report
+
+    cfg = config or IQConfig()
+    data = training_data(dataset, targets, vs=vs, genome=genome)
+    db = load_motifs(motifs)
+    fitted = fit_iq(data.codes, data.Y, data.split == "train", db, targets=data.targets, config=cfg, progress=progress)
+    pred = fitted.model.predict(data.codes)
+    conf = {"dataset": str(dataset), "targets": list(targets), "vs": vs, "motifs": motifs, "genome": data.genome,
+            "target_params": data.target_params, "iq": fitted.model.info["config"]}
+    return write_run(out, "iq", conf, data, pred, fitted.model.save,
+                     lambda path, preds, metrics: iq_report(path, fitted, data, preds, metrics, db),
+                     {"pipeline.json": {"stages": fitted.stages, "clusters": fitted.clusters,
+                                        "contributions": fitted.contributions}})
+
+
+def train_baseline(dataset, targets: Sequence[str], out, *, kind: str, vs: str | None = None,
+                   motifs: str = "jaspar:2024/CORE/vertebrates", genome=None, seed: int = 0) -> dict:
+    """``cisgram train baseline``: one baseline per target on the same split, one run directory."""
+    from cisgram.models.baselines import fit_baseline
+    from cisgram.motifs.pwm import load_motifs
+    from cisgram.report import baseline_report
+
+    data = training_data(dataset, targets, vs=vs, genome=genome)
+    db = load_motifs(motifs) if kind == "motif-lasso" else None
+    models, pred = [], np.full(data.Y.shape, np.nan)
+    for t in range(len(data.targets)):
+        m = fit_baseline(kind, data.codes, data.Y[:, t], data.split == "train", data.split == "val", motifs=db, seed=seed)
+        models.append(m)
+        pred[:, t] = m.predict(data.codes)
+
+    def save(d: Path) -> None:
+        for name, m in zip(data.targets, models, strict=True):
+            m.save(d / "targets" / name)
+        _write_json(d / "model.json", {"family": "baseline", "kind": kind, "targets": data.targets})
+
+    conf = {"dataset": str(dataset), "targets": list(targets), "vs": vs, "kind": kind, "seed": seed, "genome": data.genome,
+            "motifs": motifs if kind == "motif-lasso" else None, "target_params": data.target_params}
+    return write_run(out, "baseline", conf, data, pred, save,
+                     lambda path, preds, metrics: baseline_report(path, kind, preds, metrics))
+
+
+# ------------------------------------------------------------------------------------ opening runs
+
+
+@dataclass
+class Run:
+    """An opened run: ``family``, ``config``, ``targets`` and ``model`` (an :class:`IQModel`, or
+    one :class:`BaselineModel` per target)."""
+
+    path: Path
+    family: str
+    config: dict
+    targets: list[str]
+    model: object
+
+    @property
+    def length(self) -> int | None:
+        return self.model.length if self.family == "iq" else None
+
+    def _codes(self, sequences=None, regions=None, genome=None) -> tuple[np.ndarray, list[str]]:
+        from cisgram.genome import Genome
+        from cisgram.intervals import read_regions, resize
+
+        if (sequences is None) == (regions is None):
+            raise InputError("give either sequences or regions")
+        if sequences is not None:
+            if isinstance(sequences, np.ndarray):
+                return np.asarray(sequences, dtype=np.uint8), [str(i) for i in range(len(sequences))]
+            seqs = list(sequences)
+            if not seqs or len({len(s) for s in seqs}) != 1:
+                raise InputError("sequences must be a non-empty list of strings of one length")
+            lut = np.full(256, 4, np.uint8)
+            for i, ch in enumerate("ACGT"):
+                lut[ord(ch)] = lut[ord(ch.lower())] = i
+            return np.stack([lut[np.frombuffer(s.encode(), np.uint8)] for s in seqs]), [str(i) for i in range(len(seqs))]
+        g = Genome(genome or self.config["genome"])
+        df = read_regions(regions) if not isinstance(regions, pd.DataFrame) else regions
+        width = self.length or int((df["end"] - df["start"]).iloc[0])
+        df = resize(df, width, sizes=g.sizes)
+        names = [f"{c}:{s}-{e}" for c, s, e in zip(df["chrom"], df["start"], df["end"], strict=True)]
+        return g.fetch_codes_batch(df["chrom"].to_numpy(), df["start"].to_numpy(), df["end"].to_numpy()), names
+
+    def predict(self, sequences=None, *, regions=None, genome=None) -> pd.DataFrame:
+        """Predictions for ``sequences`` (strings of the model's length, or ``(N, L)`` codes) or
+        ``regions`` (BED path or table, recentred to the model's width on ``genome``, default
+        the training genome): one row per sequence, one column per target."""
+        codes, names = self._codes(sequences, regions, genome)
+        return pd.DataFrame(self.predict_codes(codes), index=pd.Index(names, name="region"), columns=self.targets)
+
+    def predict_codes(self, codes: np.ndarray) -> np.ndarray:
+        if self.family == "iq":
+            return self.model.predict(codes)
+        return np.column_stack([m.predict(codes) for m in self.model])
+
+    def score_edits(self, codes: np.ndarray, edits: Sequence[tuple[int, int, str]]) -> pd.DataFrame:
+        """Each edit ``(row, position, base)`` applied alone to ``codes[row]``; one batched predict
+        of the references and the edited copies. Columns: row, position, base, and per target
+        ``ref:<t>``, ``alt:<t>``, ``delta:<t>``."""
+        codes = np.asarray(codes, dtype=np.uint8)
+        if not edits:
+            raise InputError("no edit given")
+        alt = np.empty((len(edits), codes.shape[1]), np.uint8)
+        for i, (r, p, b) in enumerate(edits):
+            if not (0 <= r < len(codes) and 0 <= p < codes.shape[1]) or str(b).upper() not in "ACGTN" or len(str(b)) != 1:
+                raise InputError(f"edit {i} ({r}, {p}, {b!r}) is outside the sequences or not a base")
+            alt[i] = codes[r]
+            alt[i, p] = "ACGTN".index(str(b).upper())
+        rows = np.array([e[0] for e in edits])
+        both = self.predict_codes(np.concatenate([codes[rows], alt]))
+        ref, new = both[: len(edits)], both[len(edits):]
+        out = pd.DataFrame({"row": rows, "position": [e[1] for e in edits], "base": [str(e[2]).upper() for e in edits]})
+        for t, name in enumerate(self.targets):
+            out[f"ref:{name}"], out[f"alt:{name}"], out[f"delta:{name}"] = ref[:, t], new[:, t], new[:, t] - ref[:, t]
+        return out
+
+
+def load(path: str | os.PathLike) -> Run:
+    """Open a run directory written by ``cisgram train``."""
+    d = Path(path)
+    cfg_path = d / "config.json"
+    if not cfg_path.is_file():
+        raise InputError("not a run directory (no config.json)", path=d, hint="give a directory from `cisgram train`")
+    config = json.loads(cfg_path.read_text())
+    family = config.get("family")
+    if family == "iq":
+        from cisgram.models.iq import IQModel
+
+        model = IQModel.load(d)
+        return Run(d, family, config, list(model.targets), model)
+    if family == "baseline":
+        from cisgram.models.baselines import BaselineModel
+
+        mj = json.loads((d / "model.json").read_text())
+        return Run(d, family, config, mj["targets"], [BaselineModel.load(d / "targets" / t) for t in mj["targets"]])
+    raise InputError(f"unknown model family {family!r} in config.json", path=cfg_path)

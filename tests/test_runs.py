@@ -1,0 +1,106 @@
+"""Run directories end to end on the bundled demo slice: `cisgram train iq|baseline`, the files
+DESIGN asks for, `cisgram.load(run).predict` on regions and sequences, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import cisgram
+from cisgram.cli import app
+from cisgram.data.dataset import prepare
+from cisgram.datasets import demo
+
+RUN_FILES = {"config.json", "split.json", "metrics.json", "predictions.parquet", "report.html", "model.json"}
+
+
+@pytest.fixture(scope="module")
+def demo_dataset(tmp_path_factory):
+    d = demo()
+    out = tmp_path_factory.mktemp("demo") / "dataset.h5ad"
+    prepare(d.genome, list(d.peaks.values()), [f"{c}={p}" for c, p in d.accessibility.items()],
+            tss=d.genes_tss, width=500, split="blocks:1Mb", out=out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def iq_run(demo_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "iq"
+    res = CliRunner().invoke(app, ["train", "iq", "-d", str(demo_dataset), "-T", "K562", "-T", "GM12878",
+                                   "-m", str(demo().motifs), "--max-motifs", "4", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_iq_run_directory_is_complete(iq_run):
+    assert RUN_FILES | {"model.safetensors", "pipeline.json"} <= {p.name for p in iq_run.iterdir()}
+    metrics = json.loads((iq_run / "metrics.json").read_text())
+    assert metrics["family"] == "iq"
+    for split in ("train", "val", "test"):
+        assert set(metrics[split]) == {"K562", "GM12878"}
+        assert {"pearson", "spearman", "r2", "pearson_r2", "n"} <= set(metrics[split]["K562"])
+    # real accessibility is predicted from sequence on held-out blocks, not just fitted
+    assert metrics["test"]["K562"]["pearson"] > 0.2
+    preds = pd.read_parquet(iq_run / "predictions.parquet")
+    assert list(preds.columns) == ["region", "target", "observed", "predicted", "split"]
+    report = (iq_run / "report.html").read_text()
+    assert "ΔR²" in report and "nearest" in report and report.count("<img") > 10
+
+
+def test_loaded_run_predicts_what_it_wrote(iq_run, demo_dataset):
+    run = cisgram.load(iq_run)
+    assert run.family == "iq" and run.targets == ["K562", "GM12878"]
+    preds = pd.read_parquet(iq_run / "predictions.parquet")
+    k = preds[preds["target"] == "K562"].head(20)
+    import anndata as ad
+
+    var = ad.read_h5ad(demo_dataset).var.loc[k["region"]]
+    regions = var[["chrom", "start", "end"]].reset_index(drop=True)
+    got = run.predict(regions=regions)
+    np.testing.assert_allclose(got["K562"].to_numpy(), k["predicted"].to_numpy(), rtol=1e-9)
+    # the same from sequences, and edits: the reference base changes nothing, another base moves the prediction
+    from cisgram.genome import Genome
+
+    codes = Genome(run.config["genome"]).fetch_codes_batch(regions["chrom"], regions["start"], regions["end"])
+    seqs = ["".join("ACGTN"[c] for c in row) for row in codes[:3]]
+    np.testing.assert_allclose(run.predict(seqs)["K562"].to_numpy(), k["predicted"].to_numpy()[:3], rtol=1e-9)
+    edits = [(0, 250, "ACGTN"[codes[0, 250]])] + [(0, p, b) for p in range(240, 260) for b in "ACGT"]
+    scored = run.score_edits(codes, edits)
+    assert scored.loc[0, "delta:K562"] == 0
+    assert np.abs(scored["delta:K562"]).max() > 0
+
+
+def test_baseline_run_has_the_same_shape(demo_dataset, tmp_path):
+    out = tmp_path / "gc"
+    res = CliRunner().invoke(app, ["train", "baseline", "--kind", "gc", "-d", str(demo_dataset), "-T", "K562", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert RUN_FILES <= {p.name for p in out.iterdir()}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["family"] == "baseline" and set(metrics["test"]) == {"K562"}
+    run = cisgram.load(out)
+    preds = pd.read_parquet(out / "predictions.parquet").head(5)
+    assert run.family == "baseline" and len(run.predict(np.zeros((2, 500), np.uint8))) == 2
+    assert np.isfinite(preds["predicted"]).all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-T", "HeLa"], "HeLa"),
+    (["-T", "K562", "-T", "K562"], "twice"),
+    (["-T", "K562", "--vs", "K562"], "differ"),
+])
+def test_bad_targets_are_one_line_errors(demo_dataset, tmp_path, args, message):
+    from cisgram.cli import main  # noqa: F401  (the entry point turns InputError into exit 2)
+
+    res = CliRunner().invoke(app, ["train", "iq", "-d", str(demo_dataset), *args, "-o", str(tmp_path / "r")])
+    assert res.exit_code != 0
+    assert message in str(res.exception) or message in res.output
+    assert not (tmp_path / "r" / "metrics.json").exists()
+
+
+def test_load_refuses_a_directory_that_is_not_a_run(tmp_path):
+    with pytest.raises(cisgram.errors.InputError, match="not a run directory"):
+        cisgram.load(tmp_path)
