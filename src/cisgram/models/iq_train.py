@@ -297,10 +297,10 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     fits, r2 = design.fit(keep)
     stage("fit", motifs=len(keep), r2_train=[round(v, 4) for v in r2])
 
-    # simplification
+    # simplification (and the contributions at the end) refit on at most filter_rows training rows
+    rng = np.random.default_rng(cfg.seed)
+    fr = [r if r.size <= cfg.filter_rows else np.sort(rng.choice(r, cfg.filter_rows, replace=False)) for r in rows]
     if cfg.filter and len(keep) > 1:
-        rng = np.random.default_rng(cfg.seed)
-        fr = [r if r.size <= cfg.filter_rows else np.sort(rng.choice(r, cfg.filter_rows, replace=False)) for r in rows]
         weak = [i for i in keep if information_bits(motifs[i].probs) < cfg.bits_threshold]
         keep = [i for i in keep if i not in weak] or keep[:1]
         _, base = design.fit(keep, fit_rows=fr)
@@ -369,10 +369,11 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     for t in range(len(targets)):
         contributions[targets[t]] = {}
     if len(keep) > 1:
+        _, base = design.fit(keep, inter, fit_rows=fr)
         for i in keep:
-            _, r2_wo = design.fit([j for j in keep if j != i])
+            _, r2_wo = design.fit([j for j in keep if j != i], fit_rows=fr)
             for t in range(len(targets)):
-                contributions[targets[t]][motifs[i].name] = r2[t] - r2_wo[t]
+                contributions[targets[t]][motifs[i].name] = base[t] - r2_wo[t]
     stage("contributions", motifs=len(keep))
     return Fitted(model, stages, clusters, contributions)
 
