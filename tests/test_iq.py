@@ -171,3 +171,13 @@ def test_fit_iq_refuses_too_few_training_rows():
     codes, y, _, db, _, _ = _simulate(n=60)
     with pytest.raises(InputError, match="at least 50"):
         fit_iq(codes, y[:, None], np.arange(60) < 30, db, targets=["t"])
+
+
+def test_denovo_motif_finds_what_the_database_lacks():
+    codes, y, _, db, (act, rep), _ = _simulate(n=1500, seed=3)
+    no_rep = MotifSet([m for m in db if not m.name.startswith("rep")])
+    cfg = IQConfig(max_motifs=2, distill_steps=60, n_denovo=1, filter=False, seed=0)
+    fitted = fit_iq(codes, y[:, None], np.arange(1500) < 1200, no_rep, targets=["sim"], config=cfg)
+    denovo = [m for m in fitted.model.motifs if m.name.startswith("denovo")]
+    assert len(denovo) == 1
+    assert _best_corr(denovo[0].probs, rep.probs) > 0.8
