@@ -204,6 +204,7 @@ def iq_report(path, fitted, data, preds, metrics: dict, database) -> None:
     nearest database match by TOMTOM, strong-site or weak-site reading), then the interactions."""
     from cisgram import plots
     from cisgram.models.iq import BASES, logistic_bases
+    from cisgram.models.iq_train import information_bits
     from cisgram.motifs.compare import nearest_matches
     from cisgram.motifs.pwm import MotifSet
 
@@ -228,7 +229,7 @@ def iq_report(path, fitted, data, preds, metrics: dict, database) -> None:
         reading, share = _reading(data.codes[data.split == "train"], mot, model.spatial[i], model.grid)
         info = fitted.clusters[i] if i < len(fitted.clusters) else {}
         lines = [f"<b>{html.escape(mot.name)}</b> ({html.escape(info.get('how', ''))}; {len(info.get('members', []))} member(s))",
-                 f"bits {_bits(mot.probs):.1f}; reading: {reading} (best-site share {share:.2f})"]
+                 f"bits {information_bits(mot.probs):.1f}; reading: {reading} (best-site share {share:.2f})"]
         if matches is not None and mot.name in matches.index:
             r = matches.loc[mot.name]
             lines.append(f"nearest: {html.escape(str(r['target']))} {html.escape(str(r.get('target_name', '')))} "
@@ -254,9 +255,4 @@ def iq_report(path, fitted, data, preds, metrics: dict, database) -> None:
         ("Interactions", inter_html)])
     with atomic_write(path) as fh:
         fh.write(html_text)
-
-
-def _bits(probs) -> float:
-    p = np.clip(np.asarray(probs), 1e-12, 1)
-    return float((2 + (p * np.log2(p)).sum(axis=1)).sum())
 

@@ -192,7 +192,7 @@ class Run:
         return self.model.length if self.family == "iq" else None
 
     def _codes(self, sequences=None, regions=None, genome=None) -> tuple[np.ndarray, list[str]]:
-        from cisgram.genome import Genome
+        from cisgram.genome import Genome, encode
         from cisgram.intervals import read_regions, resize
 
         if (sequences is None) == (regions is None):
@@ -203,10 +203,7 @@ class Run:
             seqs = list(sequences)
             if not seqs or len({len(s) for s in seqs}) != 1:
                 raise InputError("sequences must be a non-empty list of strings of one length")
-            lut = np.full(256, 4, np.uint8)
-            for i, ch in enumerate("ACGT"):
-                lut[ord(ch)] = lut[ord(ch.lower())] = i
-            return np.stack([lut[np.frombuffer(s.encode(), np.uint8)] for s in seqs]), [str(i) for i in range(len(seqs))]
+            return np.stack([encode(s) for s in seqs]), [str(i) for i in range(len(seqs))]
         g = Genome(genome or self.config["genome"])
         df = read_regions(regions) if not isinstance(regions, pd.DataFrame) else regions
         width = self.length or int((df["end"] - df["start"]).iloc[0])

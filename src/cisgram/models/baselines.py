@@ -59,7 +59,7 @@ def _check_codes(codes) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _canonical_table(k: int) -> tuple[np.ndarray, tuple[str, ...]]:
+def canonical_kmers(k: int) -> tuple[np.ndarray, tuple[str, ...]]:
     """Column of each k-mer's canonical form, shaped ``(4**k,)``, and the canonical names."""
     x = np.arange(4**k, dtype=np.int64)
     rc = np.zeros_like(x)
@@ -91,7 +91,7 @@ def kmer_counts(codes, k: int = 6) -> tuple[np.ndarray, tuple[str, ...]]:
     s = _check_codes(codes)
     if not isinstance(k, int | np.integer) or not 1 <= k <= 10:
         raise InputError(f"k must be an integer from 1 to 10, got {k!r}")
-    col, names = _canonical_table(int(k))
+    col, names = canonical_kmers(int(k))
     n, length = s.shape
     F, W = len(names), length - k + 1
     out = np.zeros((n, F), dtype=np.float32)

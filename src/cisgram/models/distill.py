@@ -26,6 +26,7 @@ import numba
 import numpy as np
 
 from cisgram.errors import InputError
+from cisgram.models.baselines import canonical_kmers
 from cisgram.motifs.features import Bins
 
 log = logging.getLogger(__name__)
@@ -293,16 +294,6 @@ def binding_r2(codes: np.ndarray, response: np.ndarray, grid: Bins, probs: np.nd
 # ------------------------------------------------------------------------------------ seeds
 
 
-def _canonical_index(k: int) -> tuple[np.ndarray, int]:
-    """Map of every k-mer index to its canonical (min of itself and its reverse complement) rank."""
-    idx = np.arange(4 ** k)
-    digits = (idx[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4
-    rc = ((3 - digits[:, ::-1]) * 4 ** np.arange(k - 1, -1, -1)).sum(axis=1)
-    canon = np.minimum(idx, rc)
-    uniq, rank = np.unique(canon, return_inverse=True)
-    return rank, uniq.size
-
-
 def kmer_seed(codes: np.ndarray, response: np.ndarray, *, k: int = 8, window: int = 300, width: int = 15,
               max_rows: int = 20000, seed: int = 0) -> tuple[str, float, np.ndarray]:
     """The k-mer (reverse complements pooled) whose count in the central ``window`` bp best
@@ -321,7 +312,8 @@ def kmer_seed(codes: np.ndarray, response: np.ndarray, *, k: int = 8, window: in
     n, w = c.shape
     if w < k:
         raise InputError(f"sequences of {w} bp are shorter than the {k}-mer seed")
-    rank, n_canon = _canonical_index(k)
+    rank, names = canonical_kmers(k)
+    n_canon = len(names)
     idx = np.zeros((n, w - k + 1), dtype=np.int64)
     bad = np.zeros_like(idx, dtype=bool)
     for j in range(k):
@@ -336,8 +328,7 @@ def kmer_seed(codes: np.ndarray, response: np.ndarray, *, k: int = 8, window: in
     var = np.asarray(M.multiply(M).mean(axis=0)).ravel() - cnt_mean ** 2
     r2 = (cov ** 2 / (np.maximum(var, 1e-12)[:, None] * (Rc ** 2).mean(axis=0))).sum(axis=1)
     best = int(np.argmax(r2))
-    kmer_index = int(np.flatnonzero(rank == best)[0])  # the smaller of the word and its reverse complement
-    word = "".join("ACGT"[(kmer_index // 4 ** (k - 1 - i)) % 4] for i in range(k))
+    word = names[best]  # the smaller of the word and its reverse complement
     probs = np.full((max(width, k), 4), 0.25)
     off = (probs.shape[0] - k) // 2
     for i, ch in enumerate(word):

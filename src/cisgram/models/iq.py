@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 BASES = ("low-energy", "high-energy", "sigmoid", "higher-energy")
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
@@ -44,8 +44,13 @@ def logistic_bases(x: np.ndarray) -> np.ndarray:
     """IceQream's four dose-response bases of values on [0, 10]: ``(N, K)`` -> ``(N, K, 4)`` in the
     order of :data:`BASES`: 2σ(x/2) − 1, 2σ((x − 10)/2), σ(x − 5), 2σ(x − 10)."""
     x = np.asarray(x, dtype=np.float64)
-    return np.stack([2 * _sigmoid(0.5 * x) - 1, 2 * _sigmoid(0.5 * (x - 10)), _sigmoid(x - 5), 2 * _sigmoid(x - 10)],
+    return np.stack([2 * sigmoid(0.5 * x) - 1, 2 * sigmoid(0.5 * (x - 10)), sigmoid(x - 5), 2 * sigmoid(x - 10)],
                     axis=-1)
+
+
+def linear_covariates(names) -> list[int]:
+    """Covariates that may enter interactions: all but the dinucleotides (IceQream §2.6)."""
+    return [i for i, c in enumerate(names) if c not in DINUCLEOTIDES]
 
 
 @dataclass
@@ -171,7 +176,7 @@ class IQModel:
         return self.grid.length
 
     def feature_names(self) -> list[str]:
-        lin = self.motif_names + [self.covariates[i] for i in self.linear_cov_index()]
+        lin = self.motif_names + [self.covariates[i] for i in linear_covariates(self.covariates)]
         return ([f"{n}:{b}" for n in self.motif_names for b in BASES] + [f"{n}:{b}" for n in self.covariates for b in BASES]
                 + [f"{lin[a]}*{lin[b]}" for a, b in self.interactions.pairs])
 
@@ -204,19 +209,15 @@ class IQModel:
         return np.column_stack([logistic_bases(energies).reshape(n, -1), logistic_bases(cov).reshape(n, -1),
                                 self.interactions.apply(lin)])
 
-    def linear_cov_index(self) -> list[int]:
-        """Covariates that may enter interactions: all but the dinucleotides."""
-        return [i for i, c in enumerate(self.covariates) if c not in DINUCLEOTIDES]
-
     def _linear_cov(self, cov: np.ndarray) -> np.ndarray:
-        return cov[:, self.linear_cov_index()]
+        return cov[:, linear_covariates(self.covariates)]
 
     def link(self, X: np.ndarray) -> np.ndarray:
         return X @ self.coef.T + self.intercept
 
     def calibrate(self, link: np.ndarray) -> np.ndarray:
         """σ(link) mapped from its training range onto the target's training range ``(N, T)``."""
-        p = _sigmoid(link)
+        p = sigmoid(link)
         lo, hi, ylo, yhi = self.calibration.T
         return ylo + (p - lo) / np.where(hi > lo, hi - lo, 1.0) * (yhi - ylo)
 

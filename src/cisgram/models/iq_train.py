@@ -32,10 +32,18 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from cisgram.data.access import DINUCLEOTIDES, apply_scale, fit_scale, sequence_covariates
+from cisgram.data.access import apply_scale, fit_scale, sequence_covariates
 from cisgram.errors import InputError
 from cisgram.models import distill
-from cisgram.models.iq import BASES, Interactions, IQModel, _sigmoid, fit_logistic, logistic_bases
+from cisgram.models.iq import (
+    BASES,
+    Interactions,
+    IQModel,
+    fit_logistic,
+    linear_covariates,
+    logistic_bases,
+    sigmoid,
+)
 from cisgram.motifs.features import Bins, apply_energy_norm, fit_energy_norm, motif_energy
 from cisgram.motifs.pwm import Motif, MotifSet
 
@@ -160,8 +168,7 @@ class _Design:
         return np.column_stack(parts)
 
     def linear(self, keep: Sequence[int]) -> np.ndarray:
-        lin = [i for i, c in enumerate(self.cov_names) if c not in DINUCLEOTIDES]
-        return np.column_stack([self.E[:, list(keep)], self.C[:, lin]])
+        return np.column_stack([self.E[:, list(keep)], self.C[:, linear_covariates(self.cov_names)]])
 
     def fit(self, keep: Sequence[int], inter: Interactions | None = None, fit_rows=None) -> tuple[list, list[float]]:
         X = self.X(keep, inter)
@@ -170,7 +177,7 @@ class _Design:
             fr = rows if fit_rows is None else fit_rows[t]
             f = fit_logistic(X[fr], self.Y[fr, t])
             fits.append(f)
-            r2.append(_r2(self.Y[fr, t], _sigmoid(X[fr] @ f.coef + f.intercept)))
+            r2.append(_r2(self.Y[fr, t], sigmoid(X[fr] @ f.coef + f.intercept)))
         return fits, r2
 
 
@@ -330,7 +337,7 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         X = design.X(keep)
         resid = np.full((n, len(targets)), np.nan)
         for t, r in enumerate(rows):
-            resid[r, t] = Y[r, t] - _sigmoid(X[r] @ fits[t].coef + fits[t].intercept)
+            resid[r, t] = Y[r, t] - sigmoid(X[r] @ fits[t].coef + fits[t].intercept)
         word, _, seed_p = distill.kmer_seed(codes, resid, seed=cfg.seed + k)
         learned = distill.learn_binding_model(codes, resid, grid, seed_p, steps=cfg.distill_steps, lr=cfg.distill_lr,
                                               max_rows=cfg.distill_rows, seed=cfg.seed + k)
@@ -359,7 +366,7 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     X = design.X(keep, inter)
     calib = []
     for t, r in enumerate(rows):
-        p = _sigmoid(X[r] @ fits[t].coef + fits[t].intercept)
+        p = sigmoid(X[r] @ fits[t].coef + fits[t].intercept)
         calib.append([p.min(), p.max(), Y[r, t].min(), Y[r, t].max()])
     model = IQModel(motifs, spatial, grid, norm, list(cov_names), cov_scale, inter, list(targets),
                     np.array([f.coef for f in fits]), np.array([f.intercept for f in fits]), np.array(calib),
