@@ -181,8 +181,14 @@ class _Design:
         return fits, r2
 
 
-def _energies(codes, motifs: list[Motif], grid: Bins, spatial: np.ndarray | None, train: np.ndarray):
-    raw = motif_energy(codes, MotifSet(motifs), grid=grid, weights=spatial).energy
+def _raw_energies(codes, motifs: list[Motif], grid: Bins, spatial: np.ndarray | None) -> np.ndarray:
+    """Raw (natural-log) energies ``(N, M)``: the one scan of these motifs."""
+    return motif_energy(codes, MotifSet(motifs), grid=grid, weights=np.asarray(spatial) if spatial is not None else None).energy
+
+
+def _normalised(raw: np.ndarray, motifs: list[Motif], train: np.ndarray):
+    """[0, 10] energies with the statistics of training rows (per motif, so any subset or
+    concatenation of columns normalises as if scanned alone)."""
     norm = fit_energy_norm(raw[train], [m.name for m in motifs])
     return apply_energy_norm(raw, norm), norm
 
@@ -237,7 +243,7 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         C = apply_scale(cov_raw, cov_scale)
     else:
         cov_names, cov_scale, C = [], {"lo": [], "hi": [], "q": [0.05, 0.95], "top": 10.0}, np.zeros((n, 0))
-    E_db, _ = _energies(codes, list(db), grid, None, train)
+    E_db, _ = _normalised(_raw_energies(codes, list(db), grid, None), list(db), train)
     stage("database energies", motifs=len(db), regions=n)
 
     # screens, per target
@@ -298,7 +304,8 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
                          "r2_learned": chosen.r2, "responses": len(cols)})
     stage("distillation", clusters=len(motifs), distilled=sum(c["how"] == "distilled" for c in clusters))
 
-    E, norm = _energies(codes, motifs, grid, np.array(spatial), train)
+    raw = _raw_energies(codes, motifs, grid, spatial)
+    E, norm = _normalised(raw, motifs, train)
     design = _Design(E, C, cov_names, Y, rows)
     keep = list(range(len(motifs)))
     fits, r2 = design.fit(keep)
@@ -346,16 +353,17 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         spatial.append(learned.spatial)
         clusters.append({"name": name, "representative": word, "representative_alt": "", "members": [], "how": "de novo",
                          "r2_representative": learned.r2_start, "r2_learned": learned.r2, "responses": len(targets)})
-        E, norm = _energies(codes, motifs, grid, np.array(spatial), train)
+        raw = np.column_stack([raw, _raw_energies(codes, motifs[-1:], grid, spatial[-1:])])
+        E, norm = _normalised(raw, motifs, train)
         design = _Design(E, C, cov_names, Y, rows)
         keep.append(len(motifs) - 1)
         stage(f"de novo {k + 1}", seed=word, r2_residual=round(learned.r2, 4))
 
-    # keep the chosen motifs only, renormalised on training rows
+    # keep the chosen motifs only (their columns; no second scan)
     motifs = [motifs[i] for i in keep]
     spatial = np.array([spatial[i] for i in keep])
     clusters = [clusters[i] for i in keep]
-    E, norm = _energies(codes, motifs, grid, spatial, train)
+    E, norm = _normalised(raw[:, keep], motifs, train)
     design = _Design(E, C, cov_names, Y, rows)
     keep = list(range(len(motifs)))
     inter = Interactions()
@@ -372,9 +380,7 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
                     np.array([f.coef for f in fits]), np.array([f.intercept for f in fits]), np.array(calib),
                     {"config": asdict(cfg), "clusters": clusters})
     stage("final fit", motifs=len(motifs), r2_train=[round(v, 4) for v in r2])
-    contributions = {}
-    for t in range(len(targets)):
-        contributions[targets[t]] = {}
+    contributions: dict[str, dict[str, float]] = {t: {} for t in targets}
     if len(keep) > 1:
         _, base = design.fit(keep, inter, fit_rows=fr)
         for i in keep:
