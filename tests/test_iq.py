@@ -181,3 +181,16 @@ def test_denovo_motif_finds_what_the_database_lacks():
     denovo = [m for m in fitted.model.motifs if m.name.startswith("denovo")]
     assert len(denovo) == 1
     assert _best_corr(denovo[0].probs, rep.probs) > 0.8
+
+
+def test_top_site_share_tells_one_strong_site_from_many_weak_ones():
+    grid = Bins.for_length(200)
+    m = _motif("TGACTCAT")
+    codes = np.full((2, 200), 1, np.uint8)  # all C: no site
+    codes[0, 90:98] = [ACGT.index(c) for c in "TGACTCAT"]  # one perfect site
+    weak = [ACGT.index(c) for c in "TGACTCAA"]  # one mismatch, planted many times
+    for p in range(10, 180, 12):
+        codes[1, p:p + 8] = weak
+    _, share = distill.top_site_share(codes, m.probs, np.ones(grid.n), grid)
+    assert share[0] > 0.9
+    assert share[1] < 0.2

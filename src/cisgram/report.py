@@ -227,7 +227,7 @@ def iq_report(path, fitted, data, preds, metrics: dict, database) -> None:
         cells.append(_img(plots.spatial_profile(model.spatial[i], model.grid.size, model.grid.offset, "spatial"),
                           f"{mot.name} spatial"))
         reading, share = _reading(data.codes[data.split == "train"], mot, model.spatial[i], model.grid)
-        info = fitted.clusters[i] if i < len(fitted.clusters) else {}
+        info = fitted.clusters[i]
         lines = [f"<b>{html.escape(mot.name)}</b> ({html.escape(info.get('how', ''))}; {len(info.get('members', []))} member(s))",
                  f"bits {information_bits(mot.probs):.1f}; reading: {reading} (best-site share {share:.2f})"]
         if matches is not None and mot.name in matches.index:

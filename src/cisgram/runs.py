@@ -106,8 +106,9 @@ def write_run(out: str | os.PathLike, family: str, config: dict, data: TrainingD
               extra: dict | None = None) -> dict:
     """Write a run directory (see the module docstring); returns the metrics."""
     d = Path(out)
-    if (d / "metrics.json").exists():
+    if (d / "metrics.json").exists():  # an earlier run's metrics must not outlive a failure of this one
         log.info("overwriting the run in %s", d)
+        (d / "metrics.json").unlink()
     d.mkdir(parents=True, exist_ok=True)
     preds = _predictions(data, pred)
     metrics = metrics_table(preds, family)

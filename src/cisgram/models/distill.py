@@ -276,21 +276,6 @@ def learn_binding_model(codes: np.ndarray, response: np.ndarray, grid: Bins, ini
     return Learned(probs, s / s.max(), float(r2_start), float(best), done)
 
 
-def binding_r2(codes: np.ndarray, response: np.ndarray, grid: Bins, probs: np.ndarray, spatial: np.ndarray | None = None,
-               *, max_rows: int = 4000, seed: int = 0) -> float:
-    """The objective of :func:`learn_binding_model` for a fixed PWM and spatial profile (default
-    uniform) on the same seeded subsample."""
-    import torch
-
-    C, R, Rn = _prepare(codes, response, max_rows, seed)
-    p = np.asarray(probs, dtype=np.float64)
-    energy = _Energy(C, grid, p.shape[0])
-    half = torch.zeros((grid.n + 1) // 2) if spatial is None else torch.log(
-        torch.tensor(np.asarray(spatial)[: (grid.n + 1) // 2], dtype=torch.float64).clamp_min(1e-12))
-    with torch.no_grad():
-        return float(_r2_sum(energy(torch.tensor(np.log(np.clip(p, 1e-4, 1)), dtype=torch.float64), half, grid.n), R, Rn))
-
-
 # ------------------------------------------------------------------------------------ seeds
 
 
