@@ -236,6 +236,81 @@ def train_baseline(
     out.print(f"{_metrics_line(metrics)}; wrote {out_dir}")
 
 
+def _rank_zero() -> bool:
+    """False in the extra processes Lightning starts for ``--strategy ddp`` (they stay quiet)."""
+    import os
+
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+@train_app.command("cnn")
+def train_cnn(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    arch: Annotated[str, typer.Option(help="deepsea | dilated")] = "deepsea",
+    task: Annotated[str, typer.Option(help="regression | classification (peak vs GC-matched background)")] = "regression",
+    signal: Annotated[str, typer.Option(help="Regression target: logcounts (peaks + background) | access (peaks only, as iq).")] = "logcounts",
+    target: Annotated[list[str] | None, typer.Option("--target", "-T", help="Condition(s) to predict (default: all).")] = None,
+    vs: _VsOpt = None,
+    length: Annotated[int, typer.Option(help="Input window in bp, centred on each region.")] = 1000,
+    background: Annotated[float, typer.Option(help="GC-matched background windows per peak (0: none).")] = 1.0,
+    jitter: Annotated[int, typer.Option(help="Random shift of training windows, ± bp.")] = 20,
+    rc: Annotated[bool, typer.Option(help="Reverse-complement half the training windows.")] = True,
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs.")] = 30,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss.")] = 5,
+    batch_size: Annotated[int, typer.Option(help="Sequences per batch (per process).")] = 64,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-4,
+    workers: Annotated[int, typer.Option(help="Data-loader worker processes.")] = 0,
+    accelerator: Annotated[str, typer.Option(help="Lightning accelerator: auto | cpu | gpu.")] = "auto",
+    devices: Annotated[str, typer.Option(help="Devices (processes with ddp) per node, or auto.")] = "1",
+    strategy: Annotated[str, typer.Option(help="Lightning strategy: auto | ddp | ...")] = "auto",
+    num_nodes: Annotated[int, typer.Option(help="Machines taking part (multi-node DDP).")] = 1,
+    precision: Annotated[str, typer.Option(help="Lightning precision: 32-true | bf16-mixed | 16-mixed.")] = "32-true",
+    device: Annotated[str, typer.Option(help="Device for the final predictions: cpu | cuda | auto.")] = "auto",
+    genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the background, initialisation, shuffling and augmentation.")] = 0,
+) -> None:
+    """A sequence CNN (DeepSEA-style or dilated residual) trained through Lightning on windows cut from the genome."""
+    from cisgram.runs import train_cnn as run
+    from cisgram.training import TrainConfig
+
+    loud = _rank_zero()
+    cfg = TrainConfig(task=task, max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
+                      weight_decay=weight_decay, num_workers=workers, accelerator=accelerator,
+                      devices=int(devices) if devices.isdigit() else devices, strategy=strategy, num_nodes=num_nodes,
+                      precision=precision, seed=seed, progress=loud)
+    metrics = run(dataset, out_dir, arch=arch, task=task, signal=signal, targets=target or (), vs=vs, length=length,
+                  background=background, jitter=jitter, rc=rc, config=cfg, genome=genome, device=device,
+                  progress=(lambda msg: console.print(f"[dim]{msg}[/]", highlight=False)) if loud else None)
+    if metrics is None:
+        return
+    if task == "classification":
+        line = "; ".join(f"{t}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f} (n {m['n']:,})"
+                         for t, m in metrics["test"].items())
+    else:
+        line = _metrics_line(metrics)
+    out.print(f"{line}; wrote {out_dir}")
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Option("--model", "-M", help="Run directory from `cisgram train`.")],
+    regions: Annotated[Path, typer.Option("--regions", "-r", help="BED or narrowPeak file; each region is recentred to the model's input width.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Parquet table to write: region, then one column per target.")],
+    genome: Annotated[Path | None, typer.Option(help="Genome (default: the one the model was trained on).")] = None,
+) -> None:
+    """Predict every target of a trained model on new regions."""
+    from cisgram.files import atomic_path
+    from cisgram.runs import load
+
+    with console.status("predicting…"):
+        table = load(model).predict(regions=regions, genome=genome).reset_index()
+        with atomic_path(out_path) as tmp:
+            table.to_parquet(tmp, index=False)
+    out.print(f"{len(table):,} regions × {table.shape[1] - 1} target(s); wrote {out_path}")
+
+
 def _table(rows: list[tuple], cols: list[str]) -> Table:
     t = Table()
     for c in cols:

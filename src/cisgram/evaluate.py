@@ -28,3 +28,20 @@ def regression_metrics(observed, predicted) -> dict:
         out["spearman"] = float(stats.spearmanr(y, p).statistic)
         out["pearson_r2"] = out["pearson"] ** 2
     return out
+
+
+def classification_metrics(observed, predicted) -> dict:
+    """:func:`regression_metrics` plus ``auroc``, ``auprc`` (average precision) and ``n_pos``
+    for 0/1 labels; the areas are NaN unless both classes are present."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    out = regression_metrics(observed, predicted)
+    y = np.asarray(observed, dtype=np.float64).ravel()
+    p = np.asarray(predicted, dtype=np.float64).ravel()
+    ok = np.isfinite(y) & np.isfinite(p)
+    y, p = y[ok] > 0.5, p[ok]
+    out["n_pos"] = int(y.sum())
+    both = 0 < y.sum() < y.size
+    out["auroc"] = float(roc_auc_score(y, p)) if both else float("nan")
+    out["auprc"] = float(average_precision_score(y, p)) if both else float("nan")
+    return out

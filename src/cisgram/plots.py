@@ -252,3 +252,45 @@ def bars(names: list[str], values: np.ndarray, title: str = "", xlabel: str = ""
     ax.axvline(0, color="0.5", lw=0.5)
     _small(ax, title, xlabel)
     return fig
+
+
+def training_curve(epochs: list[dict], title: str = "", *, best: int | None = None):
+    """Training and validation loss per epoch (``epochs``: dicts with ``epoch``, ``train_loss``,
+    ``val_loss``), with the kept epoch marked."""
+    if not epochs:
+        raise InputError("no epochs to plot")
+    fig, ax = _new((3.2, 2.2))
+    e = [d["epoch"] for d in epochs]
+    ax.plot(e, [d["train_loss"] for d in epochs], marker=".", label="train", color="C0")
+    ax.plot(e, [d["val_loss"] for d in epochs], marker=".", label="validation", color="C1")
+    if best is not None and best >= 0:
+        ax.axvline(best, color="0.5", lw=0.7, ls="--")
+    ax.legend(fontsize=6, frameon=False)
+    _small(ax, title, "epoch", "loss")
+    return fig
+
+
+def roc_pr(labels: np.ndarray, scores: np.ndarray, title: str = ""):
+    """ROC and precision-recall curves side by side, areas in the panel titles."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    y = _vector(labels, "labels", min_size=2) > 0.5
+    s = _vector(scores, "scores", min_size=2)
+    _same_length(y.astype(float), s, "labels and scores")
+    if y.all() or not y.any():
+        raise InputError("ROC and PR curves need both classes among the labels")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.0, 2.3), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    a, b = fig.subplots(1, 2)
+    fpr, tpr, _ = roc_curve(y, s)
+    a.plot(fpr, tpr, color="C0")
+    a.plot([0, 1], [0, 1], color="0.6", lw=0.7, ls="--")
+    _small(a, f"{title} ROC, area {roc_auc_score(y, s):.3f}", "false positive rate", "true positive rate")
+    prec, rec, _ = precision_recall_curve(y, s)
+    b.plot(rec, prec, color="C1")
+    b.axhline(y.mean(), color="0.6", lw=0.7, ls="--")
+    _small(b, f"PR, area {average_precision_score(y, s):.3f}", "recall", "precision")
+    return fig

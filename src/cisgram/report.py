@@ -164,11 +164,14 @@ def prepare_report(adata, path: str | os.PathLike) -> None:
 
 def _metrics_section(metrics: dict) -> str:
     rows = []
+    areas = any("auroc" in m for s in ("train", "val", "test") for m in metrics.get(s, {}).values())
     for split in ("train", "val", "test"):
         for target, m in metrics.get(split, {}).items():
-            rows.append([split, target, f"{m['pearson']:.3f}", f"{m['spearman']:.3f}", f"{m['pearson_r2']:.3f}",
-                         f"{m['r2']:.3f}", f"{m['n']:,}"])
-    return _table(["split", "target", "Pearson r", "Spearman", "R² (r²)", "R² (1 − SSres/SStot)", "n"], rows)
+            row = [split, target, f"{m['pearson']:.3f}", f"{m['spearman']:.3f}", f"{m['pearson_r2']:.3f}",
+                   f"{m['r2']:.3f}", f"{m['n']:,}"]
+            rows.append([*row, f"{m['auroc']:.3f}", f"{m['auprc']:.3f}"] if areas else row)
+    head = ["split", "target", "Pearson r", "Spearman", "R² (r²)", "R² (1 − SSres/SStot)", "n"]
+    return _table([*head, "auROC", "auPRC"] if areas else head, rows)
 
 
 def _scatters(preds) -> str:
@@ -185,6 +188,30 @@ def baseline_report(path, kind: str, preds, metrics: dict) -> None:
                                                     ("Test predictions", _scatters(preds))])
     with atomic_write(path) as fh:
         fh.write(html_text)
+
+
+def cnn_report(path, arch: str, task: str, preds, metrics: dict, history: dict) -> None:
+    """``report.html`` of a CNN run: metrics (and on peaks only, where background windows were
+    scored too), the training curve, and test scatter plots or ROC / PR curves."""
+    from cisgram import plots
+
+    sections = [("Metrics", _metrics_section(metrics))]
+    for name, sub in metrics.get("subsets", {}).items():
+        sections.append((f"Metrics on {name} only", _metrics_section(sub)))
+    if history.get("epochs"):
+        note = (f"<p class='note'>kept epoch {history['best_epoch']} (validation loss "
+                f"{history['best_val_loss']:.4f}); {history['seconds']:.0f} s of training</p>")
+        sections.append(("Training", note + _img(plots.training_curve(history["epochs"], arch, best=history["best_epoch"]),
+                                                 "training curve")))
+    if task == "classification":
+        test = preds[preds["split"] == "test"]
+        figs = [_img(plots.roc_pr(g["observed"].to_numpy(), g["predicted"].to_numpy(), t), f"{t} ROC and PR")
+                for t, g in test.groupby("target", sort=False) if 0 < g["observed"].sum() < len(g)]
+        sections.append(("Test ROC and precision-recall", "".join(figs)))
+    else:
+        sections.append(("Test predictions", _scatters(preds)))
+    with atomic_write(path) as fh:
+        fh.write(page(f"cisgram cnn: {arch} ({task})", sections))
 
 
 def _reading(codes, motif, spatial, grid) -> tuple[str, float]:

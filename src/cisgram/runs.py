@@ -92,26 +92,38 @@ def _predictions(data: TrainingData, pred: np.ndarray) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def metrics_table(preds: pd.DataFrame, family: str) -> dict:
-    """DESIGN's ``metrics.json`` from a predictions table."""
-    out: dict = {"family": family}
-    for s in SPLITS:
-        sub = preds[preds["split"] == s]
-        out[s] = {t: regression_metrics(g["observed"], g["predicted"]) for t, g in sub.groupby("target", sort=False)}
+def metrics_table(preds: pd.DataFrame, family: str, *, task: str = "regression",
+                  subsets: dict[str, np.ndarray] | None = None) -> dict:
+    """DESIGN's ``metrics.json`` from a predictions table (classification adds ``auroc`` and
+    ``auprc``). ``subsets`` (name -> boolean mask over the table's rows) adds the same metrics
+    on parts of it under ``"subsets": {name: {split: ...}}``."""
+    from cisgram.evaluate import classification_metrics
+
+    score = classification_metrics if task == "classification" else regression_metrics
+
+    def table(p: pd.DataFrame) -> dict:
+        return {s: {t: score(g["observed"], g["predicted"]) for t, g in p[p["split"] == s].groupby("target", sort=False)}
+                for s in SPLITS}
+
+    out: dict = {"family": family, **table(preds)}
+    if subsets:
+        out["subsets"] = {name: table(preds[mask]) for name, mask in subsets.items()}
     return out
 
 
 def write_run(out: str | os.PathLike, family: str, config: dict, data: TrainingData, pred: np.ndarray,
               save_model: Callable[[Path], None], report: Callable[[Path, pd.DataFrame, dict], None] | None = None,
-              extra: dict | None = None) -> dict:
-    """Write a run directory (see the module docstring); returns the metrics."""
+              extra: dict | None = None, *, task: str = "regression",
+              subsets: Callable[[pd.DataFrame], dict[str, np.ndarray]] | None = None) -> dict:
+    """Write a run directory (see the module docstring); returns the metrics. ``subsets`` maps
+    the predictions table to named row masks scored separately (:func:`metrics_table`)."""
     d = Path(out)
     if (d / "metrics.json").exists():  # an earlier run's metrics must not outlive a failure of this one
         log.info("overwriting the run in %s", d)
         (d / "metrics.json").unlink()
     d.mkdir(parents=True, exist_ok=True)
     preds = _predictions(data, pred)
-    metrics = metrics_table(preds, family)
+    metrics = metrics_table(preds, family, task=task, subsets=subsets(preds) if subsets else None)
     _write_json(d / "config.json", {"family": family, **config})
     _write_json(d / "split.json", data.split_dict)
     with atomic_path(d / "predictions.parquet") as tmp:
@@ -174,13 +186,87 @@ def train_baseline(dataset, targets: Sequence[str], out, *, kind: str, vs: str |
                      lambda path, preds, metrics: baseline_report(path, kind, preds, metrics))
 
 
+def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", signal: str = "logcounts",
+              targets: Sequence[str] = (), vs: str | None = None, length: int = 1000, background: float = 1.0,
+              jitter: int = 20, rc: bool = True, arch_params: dict | None = None, config=None, genome=None,
+              device: str = "cpu", progress: Callable[[str], None] | None = None) -> dict | None:
+    """``cisgram train cnn``: a sequence CNN on a dataset's peaks (and GC-matched background
+    windows, :mod:`cisgram.data.seqtargets`), windows of ``length`` bp cut from the genome on the
+    fly with ``±jitter`` shifts and strand flips (``rc``) in training. Returns the metrics, or
+    None in the extra processes of a distributed run (only the first one writes the run)."""
+    import torch
+
+    from cisgram.data.seqtargets import sequence_targets
+    from cisgram.data.windows import SequenceWindows
+    from cisgram.models.cnn import CNNModel, build
+    from cisgram.report import cnn_report
+    from cisgram.training import TrainConfig, fit
+
+    cfg = config or TrainConfig(task=task)
+    if cfg.task != task:
+        raise ValueError("config.task and task differ")
+    if length < 50:
+        raise InputError(f"--length {length} is too short for a sequence model", hint="use 200 bp or more")
+    data = sequence_targets(dataset, task=task, signal=signal, targets=targets, vs=vs, background=background,
+                            genome=genome, seed=cfg.seed, progress=progress)
+    train = data.split == "train"
+    T = len(data.targets)
+    if task == "regression":
+        mean, std = np.nanmean(data.Y[train], 0), np.nanstd(data.Y[train], 0)
+        std = np.where(std > 0, std, 1.0)
+    else:
+        mean, std = np.zeros(T), np.ones(T)
+    Ys = ((data.Y - mean) / std).astype(np.float32)
+    centre = ((data.regions["start"] + data.regions["end"]) // 2).to_numpy()
+    chrom = data.regions["chrom"].to_numpy()
+
+    def windows(mask, shuffle_aug: bool):
+        return SequenceWindows(data.genome, chrom[mask], centre[mask], length, Ys[mask],
+                               jitter=jitter if shuffle_aug else 0, rc=rc and shuffle_aug, seed=cfg.seed)
+
+    spec = {"arch": arch, "n_tasks": T, "length": length, **(arch_params or {})}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        try:
+            net = build(spec)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"cannot build a {arch!r} network: {e}") from None
+    if task == "classification":  # start from the base rate, not from 1/2
+        rate = np.clip(np.nanmean(data.Y[train], 0), 1e-3, 1 - 1e-3)
+        with torch.no_grad():
+            net.output.bias.copy_(torch.as_tensor(np.log(rate / (1 - rate)), dtype=torch.float32))
+    if progress:
+        progress(f"training a {arch} network on {int(train.sum()):,} regions ({len(data.targets)} task(s), "
+                 f"{length} bp windows)")
+    result = fit(net, windows(train, True), windows(data.split == "val", False), cfg)
+    if not result.is_global_zero:
+        return None
+    model = CNNModel(result.net, spec, task, data.targets, mean, std)
+    pred = model.predict(windows(np.ones(len(Ys), bool), False), device=device)
+    conf = {"dataset": str(dataset), "arch": arch, "task": task, "signal": signal if task == "regression" else None,
+            "targets": list(targets), "vs": vs, "length": length, "background": background, "jitter": jitter,
+            "rc": rc, "genome": data.genome, "target_params": data.target_params, "spec": spec,
+            "training": cfg.to_dict()}
+    kinds = dict(zip(data.regions["region"], data.regions["kind"], strict=True))
+
+    def subsets(preds: pd.DataFrame) -> dict[str, np.ndarray]:
+        kind = preds["region"].map(kinds).to_numpy()
+        return {"peaks": kind == "peak"} if task == "regression" and (kind == "background").any() else {}
+
+    history = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "seconds": result.seconds,
+               "epochs": result.history}
+    return write_run(out, "cnn", conf, data, pred, model.save,
+                     lambda path, preds, metrics: cnn_report(path, arch, task, preds, metrics, history),
+                     {"history.json": history}, task=task, subsets=subsets)
+
+
 # ------------------------------------------------------------------------------------ opening runs
 
 
 @dataclass
 class Run:
-    """An opened run: ``family``, ``config``, ``targets`` and ``model`` (an :class:`IQModel`, or
-    one :class:`BaselineModel` per target)."""
+    """An opened run: ``family``, ``config``, ``targets`` and ``model`` (an :class:`IQModel`, a
+    :class:`CNNModel`, or one :class:`BaselineModel` per target)."""
 
     path: Path
     family: str
@@ -190,7 +276,7 @@ class Run:
 
     @property
     def length(self) -> int | None:
-        return self.model.length if self.family == "iq" else None
+        return self.model.length if self.family in ("iq", "cnn") else None
 
     def _codes(self, sequences=None, regions=None, genome=None) -> tuple[np.ndarray, list[str]]:
         from cisgram.genome import Genome, encode
@@ -220,7 +306,7 @@ class Run:
         return pd.DataFrame(self.predict_codes(codes), index=pd.Index(names, name="region"), columns=self.targets)
 
     def predict_codes(self, codes: np.ndarray) -> np.ndarray:
-        if self.family == "iq":
+        if self.family in ("iq", "cnn"):
             return self.model.predict(codes)
         return np.column_stack([m.predict(codes) for m in self.model])
 
@@ -264,4 +350,9 @@ def load(path: str | os.PathLike) -> Run:
 
         mj = json.loads((d / "model.json").read_text())
         return Run(d, family, config, mj["targets"], [BaselineModel.load(d / "targets" / t) for t in mj["targets"]])
+    if family == "cnn":
+        from cisgram.models.cnn import CNNModel
+
+        model = CNNModel.load(d)
+        return Run(d, family, config, list(model.targets), model)
     raise InputError(f"unknown model family {family!r} in config.json", path=cfg_path)

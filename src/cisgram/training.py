@@ -1,0 +1,260 @@
+"""The one place that turns (network, data, config) into a fitted network, through Lightning.
+
+:func:`fit` trains any ``nn.Module`` mapping ``(B, 4, L)`` one-hot to ``(B, T)`` on two datasets
+of ``(x, y)`` pairs (NaN in ``y`` marks a task that does not score that item): Adam(W), masked
+MSE (regression) or masked binary cross-entropy on logits (classification), early stopping on
+the validation loss, and the best epoch's weights kept in memory and put back at the end (no
+pickled checkpoint files). Lightning brings the device placement, mixed precision
+(``precision``), progress bars and distributed data-parallel training (``devices``,
+``strategy="ddp"``, ``num_nodes``: one process per device, on CPU through gloo).
+
+With ``strategy="ddp"`` Lightning starts the other processes by re-running the command that is
+running (``sys.argv``); every process returns from :func:`fit` with the same best weights, and
+only the one with ``FitResult.is_global_zero`` should write files.
+
+:func:`predict` scores sequences in batches, averaging each sequence with its reverse
+complement, so predictions are strand-symmetric by construction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from cisgram.errors import InputError
+
+log = logging.getLogger(__name__)
+
+TASKS = ("regression", "classification")
+
+
+@dataclass
+class TrainConfig:
+    """How to train. ``devices``/``strategy``/``num_nodes``/``accelerator``/``precision`` are
+    Lightning's ``Trainer`` arguments, passed through; the rest are the optimisation."""
+
+    task: str = "regression"
+    max_epochs: int = 30
+    patience: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    seed: int = 0
+    progress: bool = False
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise InputError(f"unknown task {self.task!r}", hint=f"choose one of {', '.join(TASKS)}")
+        if self.max_epochs < 1 or self.batch_size < 1 or self.patience < 1:
+            raise InputError("max_epochs, batch_size and patience must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FitResult:
+    """``net`` holds the best epoch's weights; ``history`` one dict per epoch (epoch, train_loss,
+    val_loss, seconds); ``world_size`` the number of processes that trained."""
+
+    net: nn.Module
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_loss: float = float("nan")
+    is_global_zero: bool = True
+    seconds: float = 0.0
+    world_size: int = 1
+
+
+def masked_loss(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
+    """Mean loss over the finite entries of ``y`` ``(B, T)``; zero when there are none."""
+    ok = torch.isfinite(y)
+    if not bool(ok.any()):
+        return out.sum() * 0.0
+    o, t = out[ok].float(), y[ok].float()
+    if task == "classification":
+        return nn.functional.binary_cross_entropy_with_logits(o, t)
+    return nn.functional.mse_loss(o, t)
+
+
+def _lightning_module(net: nn.Module, config: TrainConfig):
+    import lightning as L
+
+    class Learner(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x)
+
+        def _step(self, batch, name: str):
+            x, y = batch
+            loss = masked_loss(self.net(x), y, config.task)
+            self.log(name, loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(x), prog_bar=True)
+            return loss
+
+        def training_step(self, batch, batch_idx):
+            return self._step(batch, "train_loss")
+
+        def validation_step(self, batch, batch_idx):
+            return self._step(batch, "val_loss")
+
+        def on_train_epoch_start(self):
+            ds = self.trainer.train_dataloader.dataset
+            if hasattr(ds, "set_epoch"):  # jitter and strand flips differ per epoch, same in every worker
+                ds.set_epoch(self.current_epoch)
+
+        def configure_optimizers(self):
+            return torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    return Learner()
+
+
+def _keep_best():
+    from lightning.pytorch.callbacks import Callback
+
+    class KeepBest(Callback):
+        """Copies the weights whenever the (all-process) validation loss improves."""
+
+        def __init__(self):
+            self.best, self.state, self.epoch, self.history = float("inf"), None, -1, []
+            self._t = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            m = trainer.callback_metrics
+            val = float(m["val_loss"]) if "val_loss" in m else float("nan")
+            now = time.perf_counter()
+            self.history.append({"epoch": trainer.current_epoch, "train_loss": float(m.get("train_loss", float("nan"))),
+                                 "val_loss": val, "seconds": now - self._t})
+            self._t = now
+            if val < self.best:
+                self.best, self.epoch = val, trainer.current_epoch
+                self.state = copy.deepcopy({k: v.detach().cpu() for k, v in pl_module.net.state_dict().items()})
+
+    return KeepBest()
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Lightning's start-up chatter and worker-count advice off (library code does not print);
+    the progress bar, when asked for, is a callback and stays."""
+    names = ["lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*number of training batches.*")
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning on torch 2.13
+            yield
+    finally:
+        for lg, lv in zip(loggers, levels, strict=True):
+            lg.setLevel(lv)
+
+
+def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None = None, *,
+        callbacks: tuple = ()) -> FitResult:
+    """Train ``net`` on ``train`` with early stopping on ``val``; see the module docstring.
+    ``callbacks`` are extra Lightning callbacks (e.g. timers).
+
+    Randomness (initialisation is the caller's; dropout, shuffling) follows ``config.seed``
+    without changing the global torch generator for the caller."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    cfg = config or TrainConfig()
+    if len(train) == 0 or len(val) == 0:
+        raise InputError(f"nothing to train on: {len(train)} training and {len(val)} validation items")
+    g = torch.Generator().manual_seed(cfg.seed)
+    loaders = [DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, num_workers=cfg.num_workers,
+                          generator=g if shuffle else None, drop_last=False, pin_memory=False)
+               for ds, shuffle in ((train, True), (val, False))]
+    best = _keep_best()
+    hooks = [best, EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience), *callbacks]
+    if cfg.progress:
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        hooks.append(RichProgressBar(leave=True))
+    t0 = time.perf_counter()
+    with _quiet(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        trainer = L.Trainer(
+            accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
+            precision=cfg.precision, max_epochs=cfg.max_epochs, callbacks=hooks, logger=False,
+            enable_checkpointing=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
+            num_sanity_val_steps=0,
+        )
+        trainer.fit(_lightning_module(net, cfg), *loaders)
+    if best.state is None:
+        raise RuntimeError("training produced no finite validation loss")
+    net.load_state_dict(best.state)
+    net.cpu()
+    return FitResult(net, best.history, best.epoch, best.best, trainer.is_global_zero, time.perf_counter() - t0,
+                     trainer.world_size)
+
+
+def _onehot_batch(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    if isinstance(x, np.ndarray) and x.dtype == np.uint8:  # codes (B, L): A C G T N = 0..4
+        table = torch.cat([torch.eye(4), torch.zeros(1, 4)])
+        return table[torch.from_numpy(x.astype(np.int64))].transpose(1, 2).contiguous()
+    return torch.as_tensor(x, dtype=torch.float32)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} asked for but no CUDA device is visible", hint="use --device cpu")
+    return torch.device(device)
+
+
+@torch.inference_mode()
+def predict(net: nn.Module, X, *, batch_size: int = 256, device: str = "cpu", task: str = "regression",
+            rc_average: bool = True) -> np.ndarray:
+    """Outputs ``(N, T)`` float32 of ``net`` on ``X``: ``(N, L)`` uint8 codes, ``(N, 4, L)``
+    one-hot, or a dataset of ``(x, y)`` pairs. Classification outputs are probabilities. With
+    ``rc_average`` each output is the mean over the sequence and its reverse complement.
+    ``net``'s training mode and device are restored afterwards."""
+    dev = resolve_device(device)
+    was_training = net.training
+    first = next(net.parameters(), None)
+    home = first.device if first is not None else torch.device("cpu")
+    net.eval().to(dev)
+    outs = []
+    try:
+        if isinstance(X, Dataset):
+            batches = (b[0] for b in DataLoader(X, batch_size=batch_size, shuffle=False))
+        else:
+            batches = (_onehot_batch(X[i: i + batch_size]) for i in range(0, len(X), batch_size))
+        for xb in batches:
+            xb = xb.to(dev)
+            out = net(xb).float()
+            if task == "classification":
+                out = torch.sigmoid(out)
+            if rc_average:
+                rc = net(xb.flip(1, 2)).float()
+                out = (out + (torch.sigmoid(rc) if task == "classification" else rc)) / 2
+            outs.append(out.cpu())
+    finally:
+        net.to(home).train(was_training)
+    if not outs:
+        return np.zeros((0, 0), np.float32)
+    return torch.cat(outs).numpy()

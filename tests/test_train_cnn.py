@@ -1,0 +1,144 @@
+"""`cisgram train cnn` and `cisgram predict` end to end on the bundled demo slice (real chr22
+sequence and accessibility), and on the full chr22 data when it is there."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import cisgram
+from cisgram.cli import app
+from cisgram.data.dataset import prepare
+from cisgram.datasets import demo
+from cisgram.errors import InputError
+from cisgram.runs import train_cnn
+from cisgram.training import TrainConfig
+
+SMALL = {"filters": [16, 16, 16], "hidden": 16}
+
+
+@pytest.fixture(scope="module")
+def demo_dataset(tmp_path_factory):
+    d = demo()
+    out = tmp_path_factory.mktemp("demo") / "dataset.h5ad"
+    prepare(d.genome, list(d.peaks.values()), [f"{c}={p}" for c, p in d.accessibility.items()],
+            tss=d.genes_tss, width=500, split="blocks:1Mb", out=out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cls_run(demo_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "cls"
+    cfg = TrainConfig(task="classification", max_epochs=6, patience=2)
+    metrics = train_cnn(demo_dataset, out, task="classification", length=500, arch_params=SMALL, config=cfg)
+    return out, metrics
+
+
+@pytest.fixture(scope="module")
+def reg_run(demo_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "reg"
+    cfg = TrainConfig(max_epochs=2)
+    metrics = train_cnn(demo_dataset, out, targets=["K562", "MCF7"], length=400, arch="dilated",
+                        arch_params={"filters": 16, "layers": 3}, config=cfg)
+    return out, metrics
+
+
+def test_classification_run_separates_peaks_from_gc_matched_background(cls_run):
+    out, metrics = cls_run
+    assert {"config.json", "split.json", "metrics.json", "predictions.parquet", "report.html", "model.json",
+            "model.safetensors", "history.json"} <= {p.name for p in out.iterdir()}
+    assert metrics["family"] == "cnn" and set(metrics["test"]) == {"peak"}
+    m = metrics["test"]["peak"]
+    # half of the rows are background windows of the same split, GC-matched
+    assert m["n"] == 2 * m["n_pos"]
+    assert 0 <= m["auroc"] <= 1 and 0 <= m["auprc"] <= 1  # the floor on real data: the chr22 test below
+    preds = pd.read_parquet(out / "predictions.parquet")
+    bg = preds["region"].str.startswith("bg:")
+    assert (preds.loc[bg, "observed"] == 0).all() and (preds.loc[~bg, "observed"] == 1).all()
+    assert preds["predicted"].between(0, 1).all()
+    report = (out / "report.html").read_text()
+    assert "ROC" in report and "kept epoch" in report
+
+
+def test_regression_run_scores_peaks_and_background_apart(reg_run):
+    out, metrics = reg_run
+    assert set(metrics["test"]) == {"K562", "MCF7"}
+    assert set(metrics["subsets"]["peaks"]["test"]) == {"K562", "MCF7"}
+    n_all = metrics["test"]["K562"]["n"]
+    assert metrics["subsets"]["peaks"]["test"]["K562"]["n"] == n_all // 2
+    preds = pd.read_parquet(out / "predictions.parquet")
+    # log(1 + counts): background windows are measured from the same bigWigs, and read lower
+    k = preds[preds["target"] == "K562"]
+    bg = k["region"].str.startswith("bg:")
+    assert k.loc[bg, "observed"].mean() < k.loc[~bg, "observed"].mean()
+    config = json.loads((out / "config.json").read_text())
+    assert config["spec"]["arch"] == "dilated" and config["length"] == 400
+
+
+def test_loaded_run_and_cisgram_predict_reproduce_the_run(cls_run, tmp_path):
+    out, _ = cls_run
+    run = cisgram.load(out)
+    assert run.family == "cnn" and run.length == 500 and run.targets == ["peak"]
+    preds = pd.read_parquet(out / "predictions.parquet")
+    peaks = preds[~preds["region"].str.startswith("bg:")].head(30)
+    config = json.loads((out / "config.json").read_text())
+    from cisgram.data.dataset import read_dataset
+
+    var = read_dataset(config["dataset"]).var.loc[peaks["region"]]
+    bed = tmp_path / "r.bed"
+    var[["chrom", "start", "end"]].to_csv(bed, sep="\t", header=False, index=False)
+    res = CliRunner().invoke(app, ["predict", "--model", str(out), "--regions", str(bed), "-o", str(tmp_path / "p.parquet")])
+    assert res.exit_code == 0, res.output
+    table = pd.read_parquet(tmp_path / "p.parquet")
+    assert list(table.columns) == ["region", "peak"]
+    np.testing.assert_allclose(table["peak"].to_numpy(), peaks["predicted"].to_numpy(), rtol=1e-5, atol=1e-6)
+    # the same run scores single-base edits through the shared batched path
+    codes = run._codes(regions=var[["chrom", "start", "end"]].reset_index(drop=True))[0]
+    edits = run.score_edits(codes[:2], [(0, 250, "A"), (1, 10, "C")])
+    assert np.isfinite(edits["delta:peak"]).all()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--task", "classification", "-T", "K562"], "classification learns peak vs background"),
+    (["--signal", "access"], "access probabilities exist on peaks only"),
+    (["-T", "HeLa"], "no condition 'HeLa'"),
+    (["--task", "regresion"], "unknown task"),
+    (["--arch", "resnet"], "cannot build"),
+])
+def test_bad_requests_fail_with_one_clear_line(demo_dataset, tmp_path, args, message):
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "cisgram", "train", "cnn", "-d", str(demo_dataset), "-o", str(out),
+                           "--max-epochs", "1", *args], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (out / "metrics.json").exists()
+
+
+def test_access_signal_uses_the_datasets_own_targets(demo_dataset, tmp_path):
+    from cisgram.data.seqtargets import sequence_targets
+
+    t = sequence_targets(demo_dataset, signal="access", targets=["K562"], background=0)
+    assert (t.regions["kind"] == "peak").all() and t.Y.min() >= 0 and t.Y.max() <= 1
+    with pytest.raises(InputError, match="--vs makes a dAP target"):
+        sequence_targets(demo_dataset, targets=["K562"], vs="GM12878", background=0)
+
+
+@pytest.mark.shared
+def test_chr22_peaks_are_told_from_background_on_held_out_blocks(shared, tmp_path):
+    """The real chr22 data: union peaks of three cell lines against GC-matched background, a
+    DeepSEA-style network at 500 bp; held-out 1 Mb blocks."""
+    chr22 = shared / "hg38_chr22"
+    cells = ("K562", "GM12878", "MCF7")
+    ds = tmp_path / "dataset.h5ad"
+    prepare(chr22 / "genome" / "chr22.fa.gz", [chr22 / "peaks" / f"{c}.narrowPeak" for c in cells],
+            [f"{c}={chr22 / 'accessibility' / f'{c}.bw'}" for c in cells], width=500, out=ds)
+    cfg = TrainConfig(task="classification", max_epochs=8, patience=3)
+    metrics = train_cnn(ds, tmp_path / "run", task="classification", length=500, config=cfg)
+    assert metrics["test"]["peak"]["auroc"] > 0.75
