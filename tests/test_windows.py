@@ -291,3 +291,33 @@ def test_items_are_the_same_with_any_number_of_workers(demo_genome, demo_regions
     assert torch.equal(y4, y0) and not torch.equal(x4, x0)
     changed = [not torch.equal(a, b) for a, b in zip(x4, x0, strict=True)]
     assert sum(changed) > len(ds) // 2
+
+
+def test_strand_orients_items_before_augmentation(demo_genome, demo_regions):
+    n = len(demo_regions)
+    strand = np.where(np.arange(n) % 3 == 0, "-", "+")
+    mid = ((demo_regions["start"] + demo_regions["end"]) // 2).to_numpy()
+    fwd = [demo_genome.fetch_onehot("chr22", c - 100, c + 100) for c in mid]
+    # no augmentation: minus items are the reverse complement, plus items the genome window
+    ds = SequenceWindows.from_regions(demo_genome, demo_regions, 200, strand=strand)
+    as_int = SequenceWindows.from_regions(demo_genome, demo_regions, 200, strand=np.where(strand == "-", -1, 1))
+    for i in range(n):
+        want = _rc(fwd[i]) if strand[i] == "-" else fwd[i]
+        np.testing.assert_array_equal(ds[i][0].numpy(), want)
+        np.testing.assert_array_equal(as_int[i][0].numpy(), want)
+        assert ds.window(i).reverse == (strand[i] == "-")
+    # with rc=True the flip is drawn as without a strand (same seed), and applied on top of it
+    plain = SequenceWindows.from_regions(demo_genome, demo_regions, 200, rc=True, seed=5)
+    aug = SequenceWindows.from_regions(demo_genome, demo_regions, 200, rc=True, seed=5, strand=strand)
+    back = 0
+    for i in range(n):
+        flip = plain.window(i).reverse
+        assert aug.window(i).reverse == (flip != (strand[i] == "-"))
+        want = _rc(fwd[i]) if aug.window(i).reverse else fwd[i]
+        np.testing.assert_array_equal(aug[i][0].numpy(), want)
+        back += flip and strand[i] == "-"  # minus items flipped back to the genome orientation
+    assert back > 0
+    with pytest.raises(InputError, match="strand must be"):
+        SequenceWindows(demo_genome, ["chr22"], [20_000_000], 100, strand=["."])
+    with pytest.raises(InputError, match="strands for"):
+        SequenceWindows(demo_genome, ["chr22"], [20_000_000], 100, strand=[1, -1])

@@ -294,6 +294,41 @@ def train_cnn(
 
 
 @app.command()
+def tfbind(
+    genome: Annotated[Path, typer.Option("--genome", "-g", help="FASTA (plain/bgzip) or 2bit genome.")],
+    motif: Annotated[str, typer.Option("--motif", "-m", help="The TF's motif: JASPAR ID (MA0139, MA0139.2), a one-motif MEME file, or FILE.meme#NAME.")],
+    chip: Annotated[Path, typer.Option("--chip", help="The TF's ChIP-seq peaks (BED / narrowPeak).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    accessible: Annotated[Path | None, typer.Option(help="Accessibility peaks of the same cell type (for --negatives open).")] = None,
+    negatives: Annotated[str, typer.Option(help="Negative sets to compare, comma-separated: genomic,gc,open.")] = "genomic,gc,open",
+    window: Annotated[int, typer.Option(help="Context window around each motif instance, bp.")] = 1000,
+    split: Annotated[str, typer.Option(help="Hold-out: auto | chroms[:TEST/VAL] | blocks:1Mb.")] = "auto",
+    chroms: Annotated[str | None, typer.Option(help="Only these chromosomes, comma-separated.")] = None,
+    threshold: Annotated[float, typer.Option(help="P-value threshold of motif instances.")] = 1e-4,
+    summit_distance: Annotated[int | None, typer.Option(help="Bound only within ± this many bp of a peak summit.")] = None,
+    ratio: Annotated[float | None, typer.Option(help="Negatives per bound instance (default: all; gc: 1).")] = None,
+    database: Annotated[str, typer.Option(help="Motifs of the context baseline (MEME file or jaspar: address; 'none' to skip).")] = "jaspar:2024/CORE/vertebrates",
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per CNN.")] = 20,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+) -> None:
+    """Does the context around a motif tell bound from unbound instances? CNN and baselines per negative set (AgentBind-style)."""
+    from cisgram.tfbind import run_tfbind
+    from cisgram.training import TrainConfig
+
+    cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, seed=seed, progress=True)
+    metrics = run_tfbind(genome, motif, chip, out_dir, accessible=accessible,
+                         negatives=[s.strip() for s in negatives.split(",") if s.strip()], window=window, split=split,
+                         chroms=chroms.split(",") if chroms else None, threshold=threshold,
+                         summit_distance=summit_distance, ratio=ratio,
+                         database=None if database.lower() == "none" else database, config=cfg,
+                         progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    for key, m in metrics["test"].items():
+        out.print(f"{key}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f}")
+    out.print(f"wrote {out_dir}")
+
+
+@app.command()
 def predict(
     model: Annotated[Path, typer.Option("--model", "-M", help="Run directory from `cisgram train`.")],
     regions: Annotated[Path, typer.Option("--regions", "-r", help="BED or narrowPeak file; each region is recentred to the model's input width.")],

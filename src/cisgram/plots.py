@@ -294,3 +294,22 @@ def roc_pr(labels: np.ndarray, scores: np.ndarray, title: str = ""):
     b.axhline(y.mean(), color="0.6", lw=0.7, ls="--")
     _small(b, f"PR, area {average_precision_score(y, s):.3f}", "recall", "precision")
     return fig
+
+
+def roc_curves(labels: np.ndarray, scores: dict[str, np.ndarray], title: str = ""):
+    """ROC curves of several scorers of the same labels on one axes, areas in the legend."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y = _vector(labels, "labels", min_size=2) > 0.5
+    if y.all() or not y.any():
+        raise InputError("ROC curves need both classes among the labels")
+    fig, ax = _new((2.8, 2.5))
+    for i, (name, s) in enumerate(scores.items()):
+        s = _vector(s, f"scores of {name}", min_size=2)
+        _same_length(y.astype(float), s, f"labels and scores of {name}")
+        fpr, tpr, _ = roc_curve(y, s)
+        ax.plot(fpr, tpr, color=f"C{i}", lw=1, label=f"{name} {roc_auc_score(y, s):.3f}")
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.7, ls="--")
+    ax.legend(fontsize=6, frameon=False, loc="lower right")
+    _small(ax, title, "false positive rate", "true positive rate")
+    return fig

@@ -254,7 +254,7 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
         return {"peaks": kind == "peak"} if task == "regression" and (kind == "background").any() else {}
 
     history = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "seconds": result.seconds,
-               "epochs": result.history}
+               "world_size": result.world_size, "epochs": result.history}
     return write_run(out, "cnn", conf, data, pred, model.save,
                      lambda path, preds, metrics: cnn_report(path, arch, task, preds, metrics, history),
                      {"history.json": history}, task=task, subsets=subsets)

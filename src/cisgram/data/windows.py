@@ -9,9 +9,10 @@ Two tools for sequence models that learn from the genome itself rather than from
     from background by GC alone and held-out chromosomes or blocks stay held out.
 :class:`SequenceWindows`
     A :class:`torch.utils.data.Dataset` of one-hot windows ``(4, length)`` centred on given
-    positions, with optional random shifts (``jitter``) and reverse complements (``rc``). Windows
-    are sliced from the genome's cached chromosome codes when asked for, so any window length
-    costs the same memory. The randomness of item ``i`` depends only on ``(seed, epoch, i)``: the
+    positions, optionally oriented per item (``strand``: minus-strand items are reverse
+    complemented, e.g. windows centred on motif sites read on the motif's strand), with optional
+    random shifts (``jitter``) and reverse complements (``rc``). Windows are sliced from the
+    genome's cached chromosome codes when asked for, so any window length costs the same memory. The randomness of item ``i`` depends only on ``(seed, epoch, i)``: the
     same epoch gives the same batches with 0 or 8 data-loader workers.
 
 Conventions: coordinates are 0-based, half-open (BED); one-hot is ``float32`` in the order
@@ -360,8 +361,30 @@ def background_windows(
 # --------------------------------------------------------------------------------------------
 # One-hot windows for training
 # --------------------------------------------------------------------------------------------
+def _parse_strand(strand, n: int) -> np.ndarray:
+    """``(n,)`` bool, True where an item is on the minus strand; from ``None`` (all plus),
+    ``+1``/``-1`` or ``"+"``/``"-"``."""
+    if strand is None:
+        return np.zeros(n, dtype=bool)
+    s = np.asarray(strand).reshape(-1)
+    if s.size != n:
+        raise InputError(f"{s.size} strands for {n} windows")
+    if s.dtype.kind in "iuf":
+        ok = np.isin(s, (1, -1))
+        minus = s == -1
+    else:
+        s = s.astype(str)
+        ok = np.isin(s, ("+", "-"))
+        minus = s == "-"
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise InputError(f"strand must be +1/-1 or '+'/'-', found {s[i]!r} at item {i}")
+    return minus
+
+
 class Window(NamedTuple):
-    """Where item ``i`` of a :class:`SequenceWindows` comes from in an epoch."""
+    """Where item ``i`` of a :class:`SequenceWindows` comes from in an epoch; ``reverse``: the item
+    is the reverse complement of ``[start, end)`` (its strand and the ``rc`` flip combined)."""
 
     chrom: str
     start: int
@@ -388,6 +411,11 @@ class SequenceWindows(torch.utils.data.Dataset):
         leave the chromosome are clipped inside it.
     rc
         Reverse-complement each item with probability 1/2.
+    strand
+        Optional orientation of each item, ``(N,)``: ``+1``/``-1`` or ``"+"``/``"-"``. Items on
+        ``-1`` are read as the reverse complement of the genome window (e.g. a motif site on the
+        minus strand then reads 5'->3' left to right), before any augmentation; with ``rc=True``
+        the augmentation flips them back half the time. ``None`` (default): all ``+1``.
     seed
         Seed of the shifts and flips. Item ``i`` in epoch ``e`` uses
         ``np.random.default_rng([seed, e, i])``, so it is the same whatever the number of
@@ -420,6 +448,7 @@ class SequenceWindows(torch.utils.data.Dataset):
         jitter: int = 0,
         rc: bool = False,
         seed: int = 0,
+        strand: Sequence | np.ndarray | None = None,
     ):
         self.genome = genome if isinstance(genome, Genome) else Genome(genome)
         gpath = self.genome.path
@@ -453,6 +482,7 @@ class SequenceWindows(torch.utils.data.Dataset):
                 hint="check that the regions were made for this genome assembly",
             )
         self._chrom_idx = self._chrom_idx.astype(np.int32)
+        self.reverse = _parse_strand(strand, self.centre.size)
         if targets is None:
             self.targets = np.zeros((self.centre.size, 0), dtype=np.float32)
         else:
@@ -498,7 +528,7 @@ class SequenceWindows(torch.utils.data.Dataset):
         k = self._chrom_idx[i]
         shift, flip = self._draw(i)
         start = min(max(int(self.centre[i]) - self.length // 2 + shift, 0), int(self._sizes[k]) - self.length)
-        return Window(self._names[k], start, start + self.length, flip)
+        return Window(self._names[k], start, start + self.length, flip != bool(self.reverse[i]))
 
     def _index(self, i) -> int:
         n = len(self)

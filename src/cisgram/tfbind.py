@@ -1,0 +1,208 @@
+"""Does the context around a motif tell whether the TF binds it? (AgentBind-style, ``cisgram tfbind``)
+
+For one TF: every instance of its motif on the genome is labelled bound (inside a ChIP-seq peak)
+or unbound (:mod:`cisgram.data.tfbind`); each example is the ~1 kb window around the instance,
+oriented on the motif's strand. For each negative-set strategy (``genomic``: every unbound
+instance; ``gc``: unbound instances GC-matched to the bound ones; ``open``: unbound instances in
+accessible chromatin of the same cell type) three models learn on the same training examples
+and are scored on the same held-out ones:
+
+- ``cnn``: the DeepSEA-style network of :mod:`cisgram.models.cnn` on the oriented windows
+  (jitter and reverse-complement augmentation in training, strand-averaged predictions);
+- ``core-score``: logistic regression on the motif's own log-odds score (how far the site
+  alone goes);
+- ``context-motifs``: L1 logistic regression on the best score of every database motif in the
+  window with the core site masked (N), penalty chosen on the validation split; what it
+  recovers of the CNN's advantage is the part explained by other TFs' motifs.
+
+The run directory holds ``comparison.tsv`` (strategy, model, test auROC / auPRC, counts),
+``metrics.json`` (DESIGN's shape with targets ``<strategy>:<model>``), ``split.json``,
+``config.json``, ``report.html`` and, per strategy, ``<strategy>/predictions.parquet`` and the
+CNN's ``model.safetensors`` + ``model.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cisgram.errors import InputError
+from cisgram.files import atomic_path, atomic_write
+
+log = logging.getLogger(__name__)
+
+MODELS = ("cnn", "core-score", "context-motifs")
+
+
+def _l1_argument() -> dict:
+    """scikit-learn 1.8 spells an L1 penalty ``l1_ratio=1`` and deprecates ``penalty``."""
+    import sklearn
+
+    major, minor = (int(x) for x in sklearn.__version__.split(".")[:2])
+    return {"l1_ratio": 1.0} if (major, minor) >= (1, 8) else {"penalty": "l1"}
+STRATEGIES = ("genomic", "gc", "open")
+
+
+def masked_context_codes(genome, table: pd.DataFrame) -> np.ndarray:
+    """``(N, W)`` codes of each example's window with its core site set to N (code 4)."""
+    codes = genome.fetch_codes_batch(table["chrom"].to_numpy(), table["start"].to_numpy(), table["end"].to_numpy())
+    lo = (table["site_start"] - table["start"]).to_numpy()
+    hi = (table["site_end"] - table["start"]).to_numpy()
+    pos = np.arange(codes.shape[1])
+    codes[(pos >= lo[:, None]) & (pos < hi[:, None])] = 4
+    return codes
+
+
+def context_motif_scores(genome, table: pd.DataFrame, database, *, batch_size: int = 2000) -> np.ndarray:
+    """``(N, M)`` best log-odds score of every database motif in each window, core masked."""
+    from cisgram.motifs.scan import scan
+
+    out = []
+    for i in range(0, len(table), batch_size):
+        codes = masked_context_codes(genome, table.iloc[i: i + batch_size])
+        out.append(scan(codes, database, features=("max",)).features["max"])
+    X = np.vstack(out)
+    finite = np.isfinite(X)
+    floor = np.where(finite, X, np.inf).min(0)
+    return np.where(finite, X, np.where(np.isfinite(floor), floor, 0.0)[None, :])
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p)) if 0 < y.sum() < y.size else float("nan")
+
+
+def fit_core_score(score: np.ndarray, y: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Probabilities of a logistic regression on the core site's score, fitted on ``train``."""
+    from sklearn.linear_model import LogisticRegression
+
+    s = score.reshape(-1, 1)
+    return LogisticRegression().fit(s[train], y[train]).predict_proba(s)[:, 1]
+
+
+def fit_context_motifs(X: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray,
+                       Cs: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)) -> tuple[np.ndarray, dict]:
+    """L1 logistic regression on standardised context-motif scores; ``C`` chosen by validation
+    auROC. Returns probabilities for every row and ``{"C", "n_motifs", "val_auroc"}``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    sc = StandardScaler().fit(X[train])
+    Z = sc.transform(X)
+    best, l1 = None, _l1_argument()
+    for C in Cs:
+        m = LogisticRegression(C=C, solver="liblinear", **l1).fit(Z[train], y[train])
+        a = _auc(y[val], m.predict_proba(Z[val])[:, 1])
+        if best is None or a > best[0]:
+            best = (a, C, m)
+    a, C, m = best
+    return m.predict_proba(Z)[:, 1], {"C": C, "n_motifs": int((m.coef_ != 0).sum()), "val_auroc": a}
+
+
+def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, out: str | os.PathLike, *,
+               accessible: str | os.PathLike | None = None, negatives: Sequence[str] = STRATEGIES,
+               window: int = 1000, split: str = "auto", chroms: Sequence[str] | None = None, threshold: float = 1e-4,
+               summit_distance: int | None = None, ratio: float | None = None,
+               database: str | None = "jaspar:2024/CORE/vertebrates", config=None, jitter: int = 20,
+               progress: Callable[[str], None] | None = None) -> dict:
+    """``cisgram tfbind``: every strategy in ``negatives``, every model of :data:`MODELS`; returns
+    the metrics written to ``metrics.json``."""
+    import torch
+
+    from cisgram.data.tfbind import examples_dataset, resolve_motif, tfbind_examples
+    from cisgram.evaluate import classification_metrics
+    from cisgram.genome import Genome
+    from cisgram.models.cnn import CNNModel, build
+    from cisgram.motifs.pwm import load_motifs
+    from cisgram.report import tfbind_report
+    from cisgram.training import TrainConfig, fit
+
+    say = progress or (lambda msg: None)
+    unknown = [s for s in negatives if s not in STRATEGIES]
+    if unknown or not negatives:
+        raise InputError(f"unknown negative strategy {', '.join(unknown) or '(none)'}",
+                         hint=f"choose from {', '.join(STRATEGIES)}")
+    if "open" in negatives and accessible is None:
+        raise InputError("the open strategy needs accessibility peaks of the same cell type", hint="pass --accessible")
+    cfg = config or TrainConfig(task="classification")
+    g = Genome(genome)
+    tf, _ = resolve_motif(motif)
+    db = load_motifs(database) if database else None
+    d = Path(out)
+    if (d / "metrics.json").exists():
+        (d / "metrics.json").unlink()
+    d.mkdir(parents=True, exist_ok=True)
+    metrics: dict = {"family": "tfbind", "train": {}, "val": {}, "test": {}}
+    rows, extra, split_dict = [], {}, None
+    for strategy in negatives:
+        ex = tfbind_examples(g, motif, chip, negatives=strategy, accessible=accessible, window=window, split=split,
+                             chroms=chroms, threshold=threshold, summit_distance=summit_distance, ratio=ratio,
+                             seed=cfg.seed, margin=jitter)
+        t = ex.table
+        split_dict = ex.split.to_dict()
+        y = t["label"].to_numpy().astype(int)
+        part = t["split"].to_numpy()
+        tr, va = part == "train", part == "val"
+        for s in ("train", "val", "test"):
+            if not (y[part == s] == 1).any() or not (y[part == s] == 0).any():
+                raise InputError(f"{strategy}: the {s} split has only one class "
+                                 f"({int(y[part == s].sum())} bound of {int((part == s).sum())})",
+                                 path=chip, hint="use more chromosomes or another --split")
+        say(f"{strategy}: {int(y.sum()):,} bound and {int((1 - y).sum()):,} unbound instances "
+            f"(train {int(tr.sum()):,}, val {int(va.sum()):,}, test {int((part == 'test').sum()):,})")
+        preds = {"core-score": fit_core_score(t["score"].to_numpy(), y, tr)}
+        if db is not None:
+            X = context_motif_scores(g, t, db)
+            preds["context-motifs"], extra[strategy] = fit_context_motifs(X, y, tr, va)
+        spec = {"arch": "deepsea", "n_tasks": 1, "length": window}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            net = build(spec)
+        rate = float(np.clip(y[tr].mean(), 1e-3, 1 - 1e-3))
+        with torch.no_grad():
+            net.output.bias.fill_(float(np.log(rate / (1 - rate))))
+        say(f"{strategy}: training the CNN on {int(tr.sum()):,} windows")
+        res = fit(net, examples_dataset(ex, g, jitter=jitter, rc=True, seed=cfg.seed, rows=tr),
+                  examples_dataset(ex, g, rows=va), cfg)
+        model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn"])
+        preds["cnn"] = model.predict(examples_dataset(ex, g))[:, 0]
+        model.save(d / strategy)
+        table = t[["name", "chrom", "start", "end", "strand", "site_start", "site_end", "score", "label", "split"]].copy()
+        for name, p in preds.items():
+            table[name] = p
+        with atomic_path(d / strategy / "predictions.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+        for s in ("train", "val", "test"):
+            k = part == s
+            for name in MODELS:
+                if name in preds:
+                    m = classification_metrics(y[k], preds[name][k])
+                    metrics[s][f"{strategy}:{name}"] = m
+                    if s == "test":
+                        rows.append({"motif": tf.name, "chip": Path(chip).name if not isinstance(chip, pd.DataFrame) else "",
+                                     "strategy": strategy, "model": name, "auroc": m["auroc"], "auprc": m["auprc"],
+                                     "n_bound": m["n_pos"], "n_unbound": m["n"] - m["n_pos"]})
+        extra.setdefault("cnn", {})[strategy] = {"best_epoch": res.best_epoch, "epochs": res.history,
+                                                 "seconds": res.seconds}
+    comparison = pd.DataFrame(rows)
+    config = {"family": "tfbind", "genome": str(genome), "motif": motif, "motif_name": tf.name, "chip": str(chip),
+              "accessible": None if accessible is None else str(accessible), "negatives": list(negatives),
+              "window": window, "split": split, "chroms": None if chroms is None else list(chroms),
+              "threshold": threshold, "summit_distance": summit_distance, "ratio": ratio, "database": database,
+              "jitter": jitter, "training": cfg.to_dict()}
+    for name, obj in (("config.json", config), ("split.json", split_dict), ("fits.json", extra)):
+        with atomic_write(d / name) as fh:
+            json.dump(obj, fh, indent=1, default=float)
+    with atomic_path(d / "comparison.tsv") as tmp:
+        comparison.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    tfbind_report(d / "report.html", config, comparison, d)
+    with atomic_write(d / "metrics.json") as fh:
+        json.dump(metrics, fh, indent=1, default=float)
+    return metrics
