@@ -68,3 +68,65 @@ def test_context_motif_baseline_picks_the_informative_motif():
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(y[~tr], p[~tr]) > 0.9
+
+
+def test_tfbind_run_on_the_demo_slice(tmp_path):
+    """The whole command on real CTCF ChIP-seq peaks of the demo slice: every strategy and
+    model scored on the same held-out examples, files in place, a run that reopens."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    import cisgram
+    from cisgram.cli import app
+    from cisgram.datasets import demo
+
+    d = demo()
+    out = tmp_path / "ctcf"
+    res = CliRunner().invoke(app, ["tfbind", "-g", str(d.genome), "-m", f"{d.motifs}#CTCF", "--chip", str(d.ctcf_chip["K562"]),
+                                   "--accessible", str(d.peaks["K562"]), "--negatives", "gc,open", "--window", "400",
+                                   "--database", str(d.motifs), "--max-epochs", "2", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    comparison = pd.read_csv(out / "comparison.tsv", sep="\t")
+    assert set(comparison["strategy"]) == {"gc", "open"}
+    assert set(comparison["model"]) == {"cnn", "core-score", "context-motifs"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["test"]) == {f"{s}:{m}" for s in ("gc", "open") for m in ("cnn", "core-score", "context-motifs")}
+    preds = pd.read_parquet(out / "gc" / "predictions.parquet")
+    test = preds[preds["split"] == "test"]
+    # gc: as many unbound as bound instances in every split, and the models score the same rows
+    assert (test["label"] == 1).sum() == (test["label"] == 0).sum() > 0
+    assert preds[["cnn", "core-score", "context-motifs"]].notna().all().all()
+    # the CTCF site itself carries information: bound sites score higher than GC-matched unbound ones
+    assert metrics["test"]["gc:core-score"]["auroc"] > 0.6
+    assert "ROC" in (out / "report.html").read_text()
+    run = cisgram.load(out / "gc")
+    assert run.family == "cnn" and run.length == 400
+
+
+def test_tfbind_refuses_open_without_accessibility(tmp_path):
+    from cisgram.datasets import demo
+    from cisgram.errors import InputError
+    from cisgram.tfbind import run_tfbind
+
+    d = demo()
+    import pytest
+
+    with pytest.raises(InputError, match="accessibility peaks"):
+        run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "x", negatives=["open"])
+    assert not (tmp_path / "x").exists()
+
+
+def test_init_copies_the_trunk_and_leaves_the_output_layer():
+    from cisgram.models.cnn import DeepSEA
+    from cisgram.tfbind import _load_trunk
+
+    torch.manual_seed(0)
+    source = DeepSEA(3, 300, filters=(8, 8, 8), hidden=8)
+    target = DeepSEA(1, 300, filters=(8, 8, 8), hidden=8)
+    before = target.output.weight.detach().clone()
+    _load_trunk(target, source.state_dict())
+    assert torch.equal(target.trunk[0].weight, source.trunk[0].weight)
+    assert torch.equal(target.head[1].weight, source.head[1].weight)  # hidden dense layer too
+    assert torch.equal(target.output.weight, before)  # a different task: the output stays fresh

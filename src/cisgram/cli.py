@@ -302,8 +302,9 @@ def tfbind(
     accessible: Annotated[Path | None, typer.Option(help="Accessibility peaks of the same cell type (for --negatives open).")] = None,
     negatives: Annotated[str, typer.Option(help="Negative sets to compare, comma-separated: genomic,gc,open.")] = "genomic,gc,open",
     window: Annotated[int, typer.Option(help="Context window around each motif instance, bp.")] = 1000,
-    split: Annotated[str, typer.Option(help="Hold-out: auto | chroms[:TEST/VAL] | blocks:1Mb.")] = "auto",
+    split: Annotated[str, typer.Option(help="Hold-out: auto | chroms[:TEST/VAL] | blocks:1Mb | a split.json (e.g. a dataset's).")] = "auto",
     chroms: Annotated[str | None, typer.Option(help="Only these chromosomes, comma-separated.")] = None,
+    init: Annotated[Path | None, typer.Option(help="Start the CNN from this `cisgram train cnn` run (deepsea, same --window; give its --split too).")] = None,
     threshold: Annotated[float, typer.Option(help="P-value threshold of motif instances.")] = 1e-4,
     summit_distance: Annotated[int | None, typer.Option(help="Bound only within ± this many bp of a peak summit.")] = None,
     ratio: Annotated[float | None, typer.Option(help="Negatives per bound instance (default: all; gc: 1).")] = None,
@@ -321,7 +322,7 @@ def tfbind(
                          negatives=[s.strip() for s in negatives.split(",") if s.strip()], window=window, split=split,
                          chroms=chroms.split(",") if chroms else None, threshold=threshold,
                          summit_distance=summit_distance, ratio=ratio,
-                         database=None if database.lower() == "none" else database, config=cfg,
+                         database=None if database.lower() == "none" else database, config=cfg, init=init,
                          progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
     for key, m in metrics["test"].items():
         out.print(f"{key}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f}")

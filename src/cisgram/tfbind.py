@@ -106,14 +106,38 @@ def fit_context_motifs(X: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.
     return m.predict_proba(Z)[:, 1], {"C": C, "n_motifs": int((m.coef_ != 0).sum()), "val_auroc": a}
 
 
+def _initial_weights(run: str | os.PathLike, window: int) -> dict:
+    """The weights of a DeepSEA-style ``cisgram train cnn`` run with input length ``window``."""
+    from cisgram.models.cnn import CNNModel
+
+    model = CNNModel.load(run)
+    if model.spec.get("arch") != "deepsea" or model.length != window:
+        raise InputError(f"--init needs a deepsea run with {window} bp inputs; this one is "
+                         f"{model.spec.get('arch')} with {model.length} bp", path=run)
+    return model.net.state_dict()
+
+
+def _load_trunk(net, state: dict) -> None:
+    """Copy every tensor of ``state`` whose name and shape match, except the output layer's."""
+    out_ids = {id(p) for p in net.output.parameters()}
+    skip = {name for name, p in net.named_parameters() if id(p) in out_ids}
+    own = net.state_dict()
+    take = {k: v for k, v in state.items() if k in own and k not in skip and own[k].shape == v.shape}
+    net.load_state_dict({**own, **take})
+
+
 def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, out: str | os.PathLike, *,
                accessible: str | os.PathLike | None = None, negatives: Sequence[str] = STRATEGIES,
                window: int = 1000, split: str = "auto", chroms: Sequence[str] | None = None, threshold: float = 1e-4,
                summit_distance: int | None = None, ratio: float | None = None,
                database: str | None = "jaspar:2024/CORE/vertebrates", config=None, jitter: int = 20,
-               progress: Callable[[str], None] | None = None) -> dict:
+               init: str | os.PathLike | None = None, progress: Callable[[str], None] | None = None) -> dict:
     """``cisgram tfbind``: every strategy in ``negatives``, every model of :data:`MODELS`; returns
-    the metrics written to ``metrics.json``."""
+    the metrics written to ``metrics.json``.
+
+    ``split`` is a spec for :func:`~cisgram.splits.make_split` or a ``split.json`` file (e.g. the
+    dataset's, so that ``init`` — a ``cisgram train cnn`` run whose weights start the CNN, as
+    AgentBind started from a network trained on ENCODE accessibility — never saw a test window)."""
     import torch
 
     from cisgram.data.tfbind import examples_dataset, resolve_motif, tfbind_examples
@@ -132,6 +156,11 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     if "open" in negatives and accessible is None:
         raise InputError("the open strategy needs accessibility peaks of the same cell type", hint="pass --accessible")
     cfg = config or TrainConfig(task="classification")
+    if isinstance(split, str | os.PathLike) and str(split).endswith(".json"):
+        from cisgram.splits import Split
+
+        split = Split.load(split)
+    start = _initial_weights(init, window) if init is not None else None
     g = Genome(genome)
     tf, _ = resolve_motif(motif)
     db = load_motifs(database) if database else None
@@ -165,6 +194,8 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             net = build(spec)
+        if start is not None:
+            _load_trunk(net, start)
         rate = float(np.clip(y[tr].mean(), 1e-3, 1 - 1e-3))
         with torch.no_grad():
             net.output.bias.fill_(float(np.log(rate / (1 - rate))))
@@ -174,6 +205,9 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn"])
         preds["cnn"] = model.predict(examples_dataset(ex, g))[:, 0]
         model.save(d / strategy)
+        with atomic_write(d / strategy / "config.json") as fh:  # each strategy's CNN opens with cisgram.load
+            json.dump({"family": "cnn", "task": "classification", "genome": str(genome), "length": window,
+                       "motif": motif, "negatives": strategy, "spec": spec}, fh, indent=1)
         table = t[["name", "chrom", "start", "end", "strand", "site_start", "site_end", "score", "label", "split"]].copy()
         for name, p in preds.items():
             table[name] = p
@@ -194,9 +228,9 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     comparison = pd.DataFrame(rows)
     config = {"family": "tfbind", "genome": str(genome), "motif": motif, "motif_name": tf.name, "chip": str(chip),
               "accessible": None if accessible is None else str(accessible), "negatives": list(negatives),
-              "window": window, "split": split, "chroms": None if chroms is None else list(chroms),
+              "window": window, "split": split if isinstance(split, str) else "file", "chroms": None if chroms is None else list(chroms),
               "threshold": threshold, "summit_distance": summit_distance, "ratio": ratio, "database": database,
-              "jitter": jitter, "training": cfg.to_dict()}
+              "jitter": jitter, "init": None if init is None else str(init), "training": cfg.to_dict()}
     for name, obj in (("config.json", config), ("split.json", split_dict), ("fits.json", extra)):
         with atomic_write(d / name) as fh:
             json.dump(obj, fh, indent=1, default=float)
