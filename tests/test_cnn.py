@@ -90,6 +90,11 @@ def test_masked_loss_ignores_missing_targets():
     y = torch.tensor([[1.0, float("nan")], [1.0, float("nan")]])
     assert float(masked_loss(out, y, "regression")) == pytest.approx(0.5)
     assert float(masked_loss(out, torch.full_like(y, float("nan")), "regression")) == 0.0
+    # a positive weight scales the loss of positive labels only
+    logit, lab = torch.tensor([[0.3], [-1.2]]), torch.tensor([[1.0], [0.0]])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    expected = (3 * bce(logit[:1], lab[:1]) + bce(logit[1:], lab[1:])) / 2
+    assert float(masked_loss(logit, lab, "classification", pos_weight=3.0)) == pytest.approx(float(expected))
 
 
 def test_fit_leaves_the_callers_random_state_alone(sim):

@@ -309,8 +309,8 @@ def tfbind(
     summit_distance: Annotated[int | None, typer.Option(help="Bound only within ± this many bp of a peak summit.")] = None,
     ratio: Annotated[float | None, typer.Option(help="Negatives per bound instance (default: all; gc: 1).")] = None,
     database: Annotated[str, typer.Option(help="Motifs of the context baseline (MEME file or jaspar: address; 'none' to skip).")] = "jaspar:2024/CORE/vertebrates",
-    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per CNN.")] = 20,
-    patience: Annotated[int, typer.Option(help="Early-stopping patience.")] = 4,
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per CNN.")] = 25,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience.")] = 6,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """Does the context around a motif tell bound from unbound instances? CNN and baselines per negative set (AgentBind-style)."""

@@ -40,7 +40,9 @@ TASKS = ("regression", "classification")
 @dataclass
 class TrainConfig:
     """How to train. ``devices``/``strategy``/``num_nodes``/``accelerator``/``precision`` are
-    Lightning's ``Trainer`` arguments, passed through; the rest are the optimisation."""
+    Lightning's ``Trainer`` arguments, passed through; the rest are the optimisation.
+    ``pos_weight`` weighs positive labels in the classification loss (e.g. negatives / positives
+    on unbalanced sets, where an unweighted network can settle on the base rate)."""
 
     task: str = "regression"
     max_epochs: int = 30
@@ -56,6 +58,7 @@ class TrainConfig:
     precision: str = "32-true"
     seed: int = 0
     progress: bool = False
+    pos_weight: float | None = None
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -81,14 +84,15 @@ class FitResult:
     world_size: int = 1
 
 
-def masked_loss(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
+def masked_loss(out: torch.Tensor, y: torch.Tensor, task: str, pos_weight: float | None = None) -> torch.Tensor:
     """Mean loss over the finite entries of ``y`` ``(B, T)``; zero when there are none."""
     ok = torch.isfinite(y)
     if not bool(ok.any()):
         return out.sum() * 0.0
     o, t = out[ok].float(), y[ok].float()
     if task == "classification":
-        return nn.functional.binary_cross_entropy_with_logits(o, t)
+        w = None if pos_weight is None else torch.tensor(float(pos_weight), device=o.device)
+        return nn.functional.binary_cross_entropy_with_logits(o, t, pos_weight=w)
     return nn.functional.mse_loss(o, t)
 
 
@@ -105,7 +109,7 @@ def _lightning_module(net: nn.Module, config: TrainConfig):
 
         def _step(self, batch, name: str):
             x, y = batch
-            loss = masked_loss(self.net(x), y, config.task)
+            loss = masked_loss(self.net(x), y, config.task, config.pos_weight)
             self.log(name, loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(x), prog_bar=True)
             return loss
 
