@@ -36,3 +36,16 @@ def yeast(shared) -> Path:
 @pytest.fixture(scope="session")
 def motif_dir(shared) -> Path:
     return shared / "motifs"
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(tmp_path_factory) -> Path:
+    """The bundled demo slice prepared once: three cell lines, 500 bp, 1 Mb block hold-out."""
+    from cisgram.data.dataset import prepare
+    from cisgram.datasets import demo
+
+    d = demo()
+    out = tmp_path_factory.mktemp("demo") / "dataset.h5ad"
+    prepare(d.genome, list(d.peaks.values()), [f"{c}={p}" for c, p in d.accessibility.items()],
+            tss=d.genes_tss, width=500, split="blocks:1Mb", out=out)
+    return out

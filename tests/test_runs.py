@@ -14,19 +14,9 @@ from typer.testing import CliRunner
 
 import cisgram
 from cisgram.cli import app
-from cisgram.data.dataset import prepare
 from cisgram.datasets import demo
 
 RUN_FILES = {"config.json", "split.json", "metrics.json", "predictions.parquet", "report.html", "model.json"}
-
-
-@pytest.fixture(scope="module")
-def demo_dataset(tmp_path_factory):
-    d = demo()
-    out = tmp_path_factory.mktemp("demo") / "dataset.h5ad"
-    prepare(d.genome, list(d.peaks.values()), [f"{c}={p}" for c, p in d.accessibility.items()],
-            tss=d.genes_tss, width=500, split="blocks:1Mb", out=out)
-    return out
 
 
 @pytest.fixture(scope="module")
