@@ -4,7 +4,8 @@ For each ``tf_chip/<CELL>.<TF>.narrowPeak`` (and the ENCODE CTCF set) the TF's m
 first motif named TF in the JASPAR 2024 CORE vertebrates non-redundant MEME file; sets whose TF
 has no motif there (EP300, TAF1: cofactors) or with fewer than ``--min-bound`` bound instances
 are listed as skipped. ``open`` negatives come from the accessibility peaks of the set's cell
-line (K562 for the ENCODE CTCF set). Runs already finished (a ``metrics.json`` in their
+line (K562 for the ENCODE CTCF set). Every strategy draws up to ``--ratio`` (5) negatives per
+bound instance (gc: matched on GC per bin where there are enough). Runs already finished (a ``metrics.json`` in their
 directory) are not redone, so the survey can be stopped and resumed.
 
     python scripts/tfbind_survey.py --out runs/tfbind_survey [--ratio 5] [--max-epochs 12]
@@ -22,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from cisgram.data.tfbind import tfbind_examples
+from cisgram.errors import InputError
 from cisgram.motifs.pwm import read_meme
 from cisgram.tfbind import run_tfbind
 from cisgram.training import TrainConfig
@@ -39,7 +41,8 @@ def motif_for(tf: str, meme: Path, names: dict[str, str]) -> str | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="runs/tfbind_survey")
-    ap.add_argument("--ratio", type=float, default=5.0, help="genomic / open negatives per bound instance")
+    ap.add_argument("--ratio", type=float, default=5.0,
+                    help="negatives per bound instance, every strategy (gc: GC-matched where there are enough)")
     ap.add_argument("--max-epochs", type=int, default=12)
     ap.add_argument("--min-bound", type=int, default=200)
     a = ap.parse_args()
@@ -60,15 +63,19 @@ def main() -> None:
             continue
         run = out / stem
         if not (run / "metrics.json").exists():
-            ex = tfbind_examples(genome, motif, chip, negatives="gc")
-            bound = int(ex.table["label"].sum())
-            if bound < a.min_bound:
-                skipped.append((stem, f"{bound} bound instances"))
+            try:
+                ex = tfbind_examples(genome, motif, chip, negatives="gc")
+                bound = int(ex.table["label"].sum())
+                if bound < a.min_bound:
+                    skipped.append((stem, f"{bound} bound instances"))
+                    continue
+                print(f"{stem}: {motif.rsplit('#', 1)[1]}, {bound} bound", flush=True)
+                cfg = TrainConfig(task="classification", max_epochs=a.max_epochs, patience=4)
+                run_tfbind(genome, motif, chip, run, accessible=chr22 / "peaks" / f"{cell}.narrowPeak",
+                           ratio=a.ratio, database=str(meme), config=cfg)
+            except InputError as e:  # e.g. a 6 bp motif with no site at p < 1e-4, one class in a split
+                skipped.append((stem, str(e).splitlines()[0]))
                 continue
-            print(f"{stem}: {motif.rsplit('#', 1)[1]}, {bound} bound", flush=True)
-            cfg = TrainConfig(task="classification", max_epochs=a.max_epochs, patience=4)
-            run_tfbind(genome, motif, chip, run, accessible=chr22 / "peaks" / f"{cell}.narrowPeak",
-                       ratio=a.ratio, database=str(meme), config=cfg)
         t = pd.read_csv(run / "comparison.tsv", sep="\t")
         t.insert(0, "set", stem)
         rows.append(t)
