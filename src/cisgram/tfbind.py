@@ -157,6 +157,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     if "open" in negatives and accessible is None:
         raise InputError("the open strategy needs accessibility peaks of the same cell type", hint="pass --accessible")
     cfg = config or TrainConfig(task="classification")
+    split_arg = split if isinstance(split, str | os.PathLike) else "given"
     if isinstance(split, str | os.PathLike) and str(split).endswith(".json"):
         from cisgram.splits import Split
 
@@ -229,7 +230,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     comparison = pd.DataFrame(rows)
     config = {"family": "tfbind", "genome": str(genome), "motif": motif, "motif_name": tf.name, "chip": str(chip),
               "accessible": None if accessible is None else str(accessible), "negatives": list(negatives),
-              "window": window, "split": split if isinstance(split, str) else "file", "chroms": None if chroms is None else list(chroms),
+              "window": window, "split": str(split_arg), "chroms": None if chroms is None else list(chroms),
               "threshold": threshold, "summit_distance": summit_distance, "ratio": ratio, "database": database,
               "jitter": jitter, "init": None if init is None else str(init), "training": cfg.to_dict()}
     for name, obj in (("config.json", config), ("split.json", split_dict), ("fits.json", extra)):
