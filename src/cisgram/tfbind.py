@@ -172,20 +172,29 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     d.mkdir(parents=True, exist_ok=True)
     metrics: dict = {"family": "tfbind", "train": {}, "val": {}, "test": {}}
     rows, extra, split_dict = [], {}, None
+    skipped = {}
     for strategy in negatives:
-        ex = tfbind_examples(g, motif, chip, negatives=strategy, accessible=accessible, window=window, split=split,
-                             chroms=chroms, threshold=threshold, summit_distance=summit_distance, ratio=ratio,
-                             seed=cfg.seed, margin=jitter)
-        t = ex.table
+        try:
+            ex = tfbind_examples(g, motif, chip, negatives=strategy, accessible=accessible, window=window,
+                                 split=split, chroms=chroms, threshold=threshold, summit_distance=summit_distance,
+                                 ratio=ratio, seed=cfg.seed, margin=jitter)
+            t = ex.table
+            y = t["label"].to_numpy().astype(int)
+            part = t["split"].to_numpy()
+            for s in ("train", "val", "test"):
+                if not (y[part == s] == 1).any() or not (y[part == s] == 0).any():
+                    raise InputError(f"{strategy}: the {s} split has only one class "
+                                     f"({int(y[part == s].sum())} bound of {int((part == s).sum())})",
+                                     path=chip, hint="use more chromosomes or another --split")
+        except InputError as e:
+            if len(negatives) == 1:
+                raise
+            log.warning("skipping the %s negatives: %s", strategy, str(e).splitlines()[0])
+            skipped[strategy] = str(e).splitlines()[0]
+            say(f"{strategy}: skipped ({str(e).splitlines()[0]})")
+            continue
         split_dict = ex.split.to_dict()
-        y = t["label"].to_numpy().astype(int)
-        part = t["split"].to_numpy()
         tr, va = part == "train", part == "val"
-        for s in ("train", "val", "test"):
-            if not (y[part == s] == 1).any() or not (y[part == s] == 0).any():
-                raise InputError(f"{strategy}: the {s} split has only one class "
-                                 f"({int(y[part == s].sum())} bound of {int((part == s).sum())})",
-                                 path=chip, hint="use more chromosomes or another --split")
         say(f"{strategy}: {int(y.sum()):,} bound and {int((1 - y).sum()):,} unbound instances "
             f"(train {int(tr.sum()):,}, val {int(va.sum()):,}, test {int((part == 'test').sum()):,})")
         preds = {"core-score": fit_core_score(t["score"].to_numpy(), y, tr)}
@@ -201,9 +210,13 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         # classes weighed equally: on the unbalanced sets (genomic: ~1 bound in 12) an unweighted
         # network can settle on the base rate and never leave it
         pos, neg = int(y[tr].sum()), int((1 - y[tr]).sum())
-        say(f"{strategy}: training the CNN on {int(tr.sum()):,} windows")
+        # small sets (a few hundred windows) get smaller batches, so an epoch is at least ~40
+        # steps: with 10 steps an epoch the network had not left its starting plateau when early
+        # stopping ended it (constant output, auROC 0.50)
+        batch = int(np.clip(tr.sum() // 40, 16, cfg.batch_size))
+        say(f"{strategy}: training the CNN on {int(tr.sum()):,} windows (batch {batch})")
         res = fit(net, examples_dataset(ex, g, jitter=jitter, rc=True, seed=cfg.seed, rows=tr),
-                  examples_dataset(ex, g, rows=va), replace(cfg, pos_weight=neg / max(pos, 1)))
+                  examples_dataset(ex, g, rows=va), replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch))
         model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn"])
         preds["cnn"] = model.predict(examples_dataset(ex, g))[:, 0]
         model.save(d / strategy)
@@ -227,12 +240,15 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
                                      "n_bound": m["n_pos"], "n_unbound": m["n"] - m["n_pos"]})
         extra.setdefault("cnn", {})[strategy] = {"best_epoch": res.best_epoch, "epochs": res.history,
                                                  "seconds": res.seconds}
+    if not rows:
+        raise InputError("no negative set could be built: " + "; ".join(skipped.values()), path=chip)
     comparison = pd.DataFrame(rows)
     config = {"family": "tfbind", "genome": str(genome), "motif": motif, "motif_name": tf.name, "chip": str(chip),
               "accessible": None if accessible is None else str(accessible), "negatives": list(negatives),
               "window": window, "split": str(split_arg), "chroms": None if chroms is None else list(chroms),
               "threshold": threshold, "summit_distance": summit_distance, "ratio": ratio, "database": database,
-              "jitter": jitter, "init": None if init is None else str(init), "training": cfg.to_dict()}
+              "jitter": jitter, "init": None if init is None else str(init), "training": cfg.to_dict(),
+              "skipped": skipped}
     for name, obj in (("config.json", config), ("split.json", split_dict), ("fits.json", extra)):
         with atomic_write(d / name) as fh:
             json.dump(obj, fh, indent=1, default=float)
