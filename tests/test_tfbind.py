@@ -130,3 +130,23 @@ def test_init_copies_the_trunk_and_leaves_the_output_layer():
     assert torch.equal(target.trunk[0].weight, source.trunk[0].weight)
     assert torch.equal(target.head[1].weight, source.head[1].weight)  # hidden dense layer too
     assert torch.equal(target.output.weight, before)  # a different task: the output stays fresh
+
+
+def test_a_negative_set_that_cannot_be_built_is_skipped(tmp_path):
+    """Open negatives need unbound sites inside accessibility peaks; with none, the other sets
+    still run and the run says what was skipped."""
+    import json
+
+    from cisgram.datasets import demo
+    from cisgram.tfbind import run_tfbind
+    from cisgram.training import TrainConfig
+
+    d = demo()
+    nowhere = tmp_path / "nowhere.bed"
+    nowhere.write_text("chr22\t100\t200\n")
+    metrics = run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "run", accessible=nowhere,
+                         negatives=["gc", "open"], window=300, database=None,
+                         config=TrainConfig(task="classification", max_epochs=1))
+    assert set(metrics["test"]) == {"gc:cnn", "gc:core-score"}
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert "open" in config["skipped"]
