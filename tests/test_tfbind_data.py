@@ -16,7 +16,9 @@ from scipy.stats import ks_2samp
 
 from cisgram.data.tfbind import (
     TFBindExamples,
+    draw_examples,
     examples_dataset,
+    instance_pool,
     label_instances,
     motif_instances,
     resolve_motif,
@@ -373,6 +375,22 @@ def test_open_negatives_lie_in_accessible_peaks(genome, motif, genomic):
     inside = np.array(_contained_loop(pd.DataFrame({"chrom": gneg["chrom"], "start": gneg["site_start"], "end": gneg["site_end"]}), acc))
     assert set(gneg.loc[inside, "name"]) == set(t.loc[t["label"] == 0, "name"])
     assert ex.params["accessible"].endswith("K562.narrowPeak") and ex.params["n_unbound_closed"] > 10 * len(neg)
+
+
+def test_one_pool_gives_every_negative_set_as_the_one_call_does(genome, motif, genomic):
+    """`cisgram tfbind` scans once and draws every set from one pool: drawing leaves the pool as
+    it was, so each draw equals a fresh one-call build (same table, same params)."""
+    acc = read_regions(demo().peaks["K562"])
+    chip_path = demo().ctcf_chip["ENCODE"]
+    pool = instance_pool(genome, motif, chip_path, accessible=acc, split=genomic.split, margin=20)
+    for negatives, ratio in (("genomic", None), ("gc", None), ("open", None), ("genomic", 2)):
+        one = tfbind_examples(genome, motif, chip_path, negatives=negatives, accessible=acc, split=genomic.split,
+                              margin=20, ratio=ratio, seed=3)
+        drawn = draw_examples(pool, negatives, ratio=ratio, seed=3)
+        pd.testing.assert_frame_equal(one.table, drawn.table)
+        assert one.params == drawn.params
+    with pytest.raises(InputError, match="needs accessibility peaks"):
+        draw_examples(instance_pool(genome, motif, chip_path, split=genomic.split), "open")
 
 
 def test_ratio_subsamples_negatives_per_split(genome, motif, genomic):

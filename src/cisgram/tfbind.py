@@ -141,7 +141,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     AgentBind started from a network trained on ENCODE accessibility — never saw a test window)."""
     import torch
 
-    from cisgram.data.tfbind import examples_dataset, resolve_motif, tfbind_examples
+    from cisgram.data.tfbind import draw_examples, examples_dataset, instance_pool
     from cisgram.evaluate import classification_metrics
     from cisgram.genome import Genome
     from cisgram.models.cnn import CNNModel, build
@@ -164,20 +164,21 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         split = Split.load(split)
     start = _initial_weights(init, window) if init is not None else None
     g = Genome(genome)
-    tf, _ = resolve_motif(motif)
     db = load_motifs(database) if database else None
+    # the scan, labels, windows and split once; each negative set is a draw from them
+    pool = instance_pool(g, motif, chip, accessible=accessible, window=window, split=split, chroms=chroms,
+                         threshold=threshold, summit_distance=summit_distance, seed=cfg.seed, margin=jitter)
+    tf = pool.motif
     d = Path(out)
     if (d / "metrics.json").exists():
         (d / "metrics.json").unlink()
     d.mkdir(parents=True, exist_ok=True)
     metrics: dict = {"family": "tfbind", "train": {}, "val": {}, "test": {}}
-    rows, extra, split_dict = [], {}, None
+    rows, extra = [], {}
     skipped = {}
     for strategy in negatives:
         try:
-            ex = tfbind_examples(g, motif, chip, negatives=strategy, accessible=accessible, window=window,
-                                 split=split, chroms=chroms, threshold=threshold, summit_distance=summit_distance,
-                                 ratio=ratio, seed=cfg.seed, margin=jitter)
+            ex = draw_examples(pool, strategy, ratio=ratio, seed=cfg.seed)
             t = ex.table
             y = t["label"].to_numpy().astype(int)
             part = t["split"].to_numpy()
@@ -193,7 +194,6 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
             skipped[strategy] = str(e).splitlines()[0]
             say(f"{strategy}: skipped ({str(e).splitlines()[0]})")
             continue
-        split_dict = ex.split.to_dict()
         tr, va = part == "train", part == "val"
         say(f"{strategy}: {int(y.sum()):,} bound and {int((1 - y).sum()):,} unbound instances "
             f"(train {int(tr.sum()):,}, val {int(va.sum()):,}, test {int((part == 'test').sum()):,})")
@@ -249,7 +249,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
               "threshold": threshold, "summit_distance": summit_distance, "ratio": ratio, "database": database,
               "jitter": jitter, "init": None if init is None else str(init), "training": cfg.to_dict(),
               "skipped": skipped}
-    for name, obj in (("config.json", config), ("split.json", split_dict), ("fits.json", extra)):
+    for name, obj in (("config.json", config), ("split.json", pool.split.to_dict()), ("fits.json", extra)):
         with atomic_write(d / name) as fh:
             json.dump(obj, fh, indent=1, default=float)
     with atomic_path(d / "comparison.tsv") as tmp:

@@ -15,6 +15,9 @@ models and the training live elsewhere.
     The labelled context windows (default 1 kb) centred on the sites, oriented on the motif's
     strand, with a hold-out split and one of three negative sets. Returns
     :class:`TFBindExamples` (a table, the :class:`~cisgram.splits.Split`, the parameters).
+:func:`instance_pool`, :func:`draw_examples`
+    The same in two steps, for comparing negative sets: the scan, labels, windows and split
+    once, then each negative set drawn from that pool (what ``cisgram tfbind`` does).
 :func:`examples_dataset`
     The windows as a :class:`~cisgram.data.windows.SequenceWindows` (one-hot ``(4, L)`` read on
     the motif's strand, target ``(1,)`` = label), for training.
@@ -391,6 +394,25 @@ class TFBindExamples:
         return out
 
 
+@dataclass(frozen=True)
+class InstancePool:
+    """Every labelled, window-checked instance of one motif: what :func:`instance_pool` finds
+    once and :func:`draw_examples` draws each negative set from. ``instances`` (one row per
+    non-ambiguous site, with ``label``), and per row ``wstart`` (window start), ``gc``,
+    ``splits`` (train/val/test, or gap for windows that are dropped) and ``usable``."""
+
+    motif: Motif
+    instances: pd.DataFrame
+    wstart: np.ndarray
+    gc: np.ndarray
+    splits: np.ndarray
+    usable: np.ndarray
+    split: Split
+    params: dict
+    chroms: list
+    accessible: pd.DataFrame | None = None
+
+
 def _read_peaks(peaks, genome: Genome, what: str) -> tuple[pd.DataFrame, str | None]:
     if isinstance(peaks, pd.DataFrame):
         df, path = peaks, peaks.attrs.get("path")
@@ -460,6 +482,20 @@ def _match_gc(pos_gc: np.ndarray, cand: np.ndarray, cand_gc: np.ndarray, bins: i
     return (np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)), short
 
 
+def _check_draw(negatives: str, has_accessible: bool, ratio: float | None, gc_bins: int) -> None:
+    if negatives not in NEGATIVES:
+        raise InputError(f"unknown negative set {negatives!r}; choose from {', '.join(NEGATIVES)}")
+    if negatives == "open" and not has_accessible:
+        raise InputError(
+            "the 'open' negative set needs accessibility peaks (accessible=...)",
+            hint="give the ATAC/DNase peaks of the ChIP's cell type, or use negatives='genomic' or 'gc'",
+        )
+    if ratio is not None and not ratio > 0:
+        raise InputError(f"ratio must be > 0 negatives per positive, or None (got {ratio})")
+    if int(gc_bins) != gc_bins or gc_bins < 1:
+        raise InputError(f"gc_bins must be a positive integer, got {gc_bins}")
+
+
 def tfbind_examples(
     genome: Genome | str | os.PathLike,
     motif: Motif | MotifSet | str,
@@ -527,21 +563,33 @@ def tfbind_examples(
         Unknown strategy, ``"open"`` without ``accessible``, peaks on chromosomes the genome lacks,
         no bound instance, or no positive or negative left after the filters.
     """
-    tick = time.perf_counter()
-    if negatives not in NEGATIVES:
-        raise InputError(f"unknown negative set {negatives!r}; choose from {', '.join(NEGATIVES)}")
-    if negatives == "open" and accessible is None:
-        raise InputError(
-            "the 'open' negative set needs accessibility peaks (accessible=...)",
-            hint="give the ATAC/DNase peaks of the ChIP's cell type, or use negatives='genomic' or 'gc'",
-        )
+    _check_draw(negatives, accessible is not None, ratio, gc_bins)  # before the scan, not after it
+    pool = instance_pool(genome, motif, chip, accessible=accessible, window=window, split=split, chroms=chroms,
+                         threshold=threshold, summit_distance=summit_distance, seed=seed, margin=margin, chunk=chunk)
+    return draw_examples(pool, negatives, ratio=ratio, seed=seed, gc_bins=gc_bins)
+
+
+def instance_pool(
+    genome: Genome | str | os.PathLike,
+    motif: Motif | MotifSet | str,
+    chip: str | os.PathLike | pd.DataFrame,
+    *,
+    accessible: str | os.PathLike | pd.DataFrame | None = None,
+    window: int = 1000,
+    split: str | Split = "auto",
+    chroms: Sequence[str] | None = None,
+    threshold: float = 1e-4,
+    summit_distance: int | None = None,
+    seed: int = 0,
+    margin: int = 0,
+    chunk: int = 1_000_000,
+) -> InstancePool:
+    """The part of :func:`tfbind_examples` every negative set shares, done once: the scan, the
+    labels, the windows and their GC, and the split (arguments as there). Draw each negative set
+    from it with :func:`draw_examples`."""
     if int(window) != window or window < 1 or int(margin) != margin or margin < 0:
         raise InputError(f"window must be a positive and margin a non-negative number of bp (got {window}, {margin})")
-    if ratio is not None and not ratio > 0:
-        raise InputError(f"ratio must be > 0 negatives per positive, or None (got {ratio})")
-    if int(gc_bins) != gc_bins or gc_bins < 1:
-        raise InputError(f"gc_bins must be a positive integer, got {gc_bins}")
-    window, margin, gc_bins = int(window), int(margin), int(gc_bins)
+    window, margin = int(window), int(margin)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     m, bg = resolve_motif(motif)
     chip_df, chip_path = _read_peaks(chip, genome, "ChIP peaks")
@@ -613,20 +661,45 @@ def tfbind_examples(
     ok = clean & np.isin(sp, SPLITS)
     counts["n_dropped_boundary"] = int((clean & ~ok).sum())
 
+    params = {
+        "motif": m.name, "motif_name": m.alt_name, "motif_source": m.source, "motif_width": m.width,
+        "chip": None if chip_path is None else str(chip_path),
+        "accessible": None if acc_path is None else str(acc_path),
+        "genome": str(genome.path), "window": window, "split": spec, "chroms": chroms,
+        "threshold": float(threshold), "summit_distance": summit_distance, "margin": margin, **counts,
+    }
+    return InstancePool(m, inst, wstart, gc, sp, ok, the_split, params, chroms, acc_df)
+
+
+def draw_examples(pool: InstancePool, negatives: str = "genomic", *, ratio: float | None = None, seed: int = 0,
+                  gc_bins: int = 20) -> TFBindExamples:
+    """One negative set drawn from an :class:`InstancePool` (``negatives``, ``ratio``, ``seed``
+    and ``gc_bins`` as in :func:`tfbind_examples`; the same seed gives the same draw)."""
+    tick = time.perf_counter()
+    _check_draw(negatives, pool.accessible is not None, ratio, gc_bins)
+    gc_bins = int(gc_bins)
+    m, inst, wstart, gc, sp, ok = pool.motif, pool.instances, pool.wstart, pool.gc, pool.splits, pool.usable
+    acc_df, chroms, window = pool.accessible, pool.chroms, pool.params["window"]
+    labels = inst["label"].to_numpy()
+    counts = {k: v for k, v in pool.params.items() if k.startswith("n_")}
+    spec = pool.params["split"]
+    where = pool.params["chip"] or "ChIP peaks"
+    acc_path = pool.params["accessible"]
+
     # positives and negatives
     rng = np.random.default_rng(seed)
     pos_idx = np.flatnonzero(ok & (labels == 1))
-    pool = ok & (labels == 0)
+    unbound = ok & (labels == 0)
     if negatives == "open":
         acc = _per_chrom(inst, acc_df, lambda s, e, p: _contained(
             s, e, p["start"].to_numpy(dtype=np.int64), p["end"].to_numpy(dtype=np.int64)))
-        counts["n_unbound_closed"] = int((pool & ~acc).sum())
-        pool &= acc
+        counts["n_unbound_closed"] = int((unbound & ~acc).sum())
+        unbound &= acc
     chosen = []
     short = 0
     for s in SPLITS:
         n_pos = int(np.count_nonzero(sp[pos_idx] == s))
-        cand = np.flatnonzero(pool & (sp == s))
+        cand = np.flatnonzero(unbound & (sp == s))
         if negatives == "gc":
             got, missing = _match_gc(gc[pos_idx[sp[pos_idx] == s]], cand, gc[cand], gc_bins, ratio, rng)
             chosen.append(got)
@@ -669,16 +742,9 @@ def tfbind_examples(
     })[_TABLE_COLUMNS]
     rank = {c: i for i, c in enumerate(chroms)}
     table = table.iloc[np.lexsort((table["start"].to_numpy(), table["chrom"].map(rank).to_numpy()))].reset_index(drop=True)
-    params = {
-        "motif": m.name, "motif_name": m.alt_name, "motif_source": m.source, "motif_width": m.width,
-        "chip": None if chip_path is None else str(chip_path),
-        "accessible": None if acc_path is None else str(acc_path),
-        "genome": str(genome.path), "negatives": negatives, "window": window, "split": spec,
-        "chroms": chroms, "threshold": float(threshold), "summit_distance": summit_distance,
-        "ratio": None if ratio is None else float(ratio), "seed": int(seed), "gc_bins": gc_bins,
-        "margin": margin, **counts,
-    }
-    ex = TFBindExamples(table, the_split, params)
+    params = {**pool.params, "negatives": negatives, "ratio": None if ratio is None else float(ratio),
+              "seed": int(seed), "gc_bins": gc_bins, **counts}
+    ex = TFBindExamples(table, pool.split, params)
     c = ex.counts()
     log.info("%s %s examples in %.1f s: %s", m.name, negatives, time.perf_counter() - tick,
              "; ".join(f"{s} {c.at[s, 'bound']}+/{c.at[s, 'unbound']}-" for s in SPLITS))
