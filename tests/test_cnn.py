@@ -15,18 +15,20 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch.utils.data import TensorDataset
 
-from cisgram.data.simulate import planted
+from cisgram.data.simulate import consensus_probs, planted
+from cisgram.genome import codes_to_onehot
 from cisgram.models.cnn import CNNModel, DeepSEA, DilatedCNN, build
-from cisgram.training import TrainConfig, _onehot_batch, fit, masked_loss, predict
+from cisgram.training import TrainConfig, fit, masked_loss, predict
 
 CONSENSUS = "CCACCAGGGGGCG"  # CTCF-like core: 13 bp
 
 
-def _probs(consensus: str = CONSENSUS, p: float = 0.94) -> np.ndarray:
-    probs = np.full((4, len(consensus)), (1 - p) / 3)
-    for j, c in enumerate(consensus):
-        probs["ACGT".index(c), j] = p
-    return probs
+def onehot(codes: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(codes_to_onehot(codes))
+
+
+def _probs() -> np.ndarray:
+    return consensus_probs(CONSENSUS, 0.94)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def sim():
 
 
 def _datasets(sim):
-    X = _onehot_batch(sim.codes)
+    X = onehot(sim.codes)
     y = torch.tensor(sim.label, dtype=torch.float32)[:, None]
     return TensorDataset(X[:2000], y[:2000]), TensorDataset(X[2000:2500], y[2000:2500])
 
@@ -63,7 +65,7 @@ def test_reverse_complement_averaging_makes_predictions_strand_symmetric(sim):
     one = predict(net, x, rc_average=False), predict(net, rc, rc_average=False)
     assert np.abs(one[0] - one[1]).max() > 1e-4  # the network alone is not symmetric: the averaging is
     # codes and one-hot inputs give the same answer
-    np.testing.assert_allclose(predict(net, _onehot_batch(x).numpy()), both[0], rtol=1e-6)
+    np.testing.assert_allclose(predict(net, onehot(x).numpy()), both[0], rtol=1e-6)
 
 
 def test_saved_model_predicts_identically(tmp_path, sim):
@@ -112,13 +114,14 @@ DDP_SCRIPT = textwrap.dedent('''
     from sklearn.metrics import roc_auc_score
     from torch.utils.data import TensorDataset
     from cisgram.data.simulate import planted
+    from cisgram.genome import codes_to_onehot
     from cisgram.models.cnn import DeepSEA
-    from cisgram.training import TrainConfig, _onehot_batch, fit, predict
+    from cisgram.training import TrainConfig, fit, predict
 
     devices, strategy, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     probs = np.array(json.loads(sys.argv[4]))
     sim = planted(probs, 3000, 200, seed=0)
-    X, y = _onehot_batch(sim.codes), torch.tensor(sim.label, dtype=torch.float32)[:, None]
+    X, y = torch.from_numpy(codes_to_onehot(sim.codes)), torch.tensor(sim.label, dtype=torch.float32)[:, None]
     torch.manual_seed(0)
     net = DeepSEA(1, 200, filters=(32, 32, 32), hidden=32)
     cfg = TrainConfig(task="classification", max_epochs=12, patience=3, batch_size=32 // devices,

@@ -6,17 +6,11 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from cisgram.data.simulate import random_codes, sample_sites
+from cisgram.data.simulate import consensus_probs, random_codes, sample_sites
+from cisgram.genome import codes_to_onehot
 from cisgram.models.cnn import DeepSEA
 from cisgram.tfbind import fit_context_motifs, fit_core_score
-from cisgram.training import TrainConfig, _onehot_batch, fit, predict
-
-
-def _probs(consensus: str, p: float) -> np.ndarray:
-    probs = np.full((4, len(consensus)), (1 - p) / 3)
-    for j, c in enumerate(consensus):
-        probs["ACGT".index(c), j] = p
-    return probs
+from cisgram.training import TrainConfig, fit, predict
 
 
 def _cofactor_data(n: int = 3000, length: int = 400, seed: int = 0):
@@ -25,14 +19,14 @@ def _cofactor_data(n: int = 3000, length: int = 400, seed: int = 0):
     Binding is independent of the core's strength."""
     rng = np.random.default_rng(seed)
     codes = random_codes(n, length, rng=rng)
-    core = _probs("CACGTGAC", 0.9)
+    core = consensus_probs("CACGTGAC", 0.9)
     sites = sample_sites(core, n, rng)
     c0 = length // 2 - 4
     codes[:, c0: c0 + 8] = sites
     lp = np.log(core)
     score = lp[sites, np.arange(8)].sum(1)
     label = rng.random(n) < 0.5
-    cof = _probs("TTGCGCAA", 0.95)
+    cof = consensus_probs("TTGCGCAA", 0.95)
     near = label
     for i in range(n):
         off = rng.integers(12, 100) * (1 if rng.random() < 0.5 else -1)
@@ -47,7 +41,7 @@ def test_cnn_beats_the_core_score_when_binding_needs_a_cofactor():
     codes, y, score = _cofactor_data()
     tr, va, te = np.arange(3000) < 2000, (np.arange(3000) >= 2000) & (np.arange(3000) < 2500), np.arange(3000) >= 2500
     core = fit_core_score(score, y, tr)
-    X = _onehot_batch(codes)
+    X = torch.from_numpy(codes_to_onehot(codes))
     yt = torch.tensor(y, dtype=torch.float32)[:, None]
     torch.manual_seed(0)
     res = fit(DeepSEA(1, 400), TensorDataset(X[tr], yt[tr]), TensorDataset(X[va], yt[va]),

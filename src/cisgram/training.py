@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from cisgram.errors import InputError
+from cisgram.genome import codes_to_onehot
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +218,7 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
 
 def _onehot_batch(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     if isinstance(x, np.ndarray) and x.dtype == np.uint8:  # codes (B, L): A C G T N = 0..4
-        table = torch.cat([torch.eye(4), torch.zeros(1, 4)])
-        return table[torch.from_numpy(x.astype(np.int64))].transpose(1, 2).contiguous()
+        return torch.from_numpy(codes_to_onehot(x))
     return torch.as_tensor(x, dtype=torch.float32)
 
 

@@ -24,6 +24,16 @@ class Planted:
     strand: np.ndarray
 
 
+def consensus_probs(consensus: str, p: float = 0.94) -> np.ndarray:
+    """A ``(4, W)`` motif giving each consensus base probability ``p`` and the other three
+    ``(1 - p) / 3``."""
+    if not consensus or set(consensus.upper()) - set("ACGT") or not 0.25 <= p <= 1:
+        raise ValueError(f"need an ACGT consensus and 0.25 <= p <= 1, got {consensus!r}, {p}")
+    probs = np.full((4, len(consensus)), (1 - p) / 3)
+    probs[["ACGT".index(c) for c in consensus.upper()], np.arange(len(consensus))] = p
+    return probs
+
+
 def random_codes(n: int, length: int, *, gc: float = 0.41, rng: np.random.Generator) -> np.ndarray:
     """``(n, length)`` uint8 bases drawn independently with G + C probability ``gc``."""
     p = np.array([1 - gc, gc, gc, 1 - gc]) / 2
