@@ -103,6 +103,7 @@ def test_loaded_run_and_cisgram_predict_reproduce_the_run(cls_run, tmp_path):
     (["-T", "HeLa"], "no condition 'HeLa'"),
     (["--task", "regresion"], "unknown task"),
     (["--arch", "resnet"], "cannot build"),
+    (["--precision", "bogus"], "Lightning refused the training settings"),
 ])
 def test_bad_requests_fail_with_one_clear_line(demo_dataset, tmp_path, args, message):
     import subprocess

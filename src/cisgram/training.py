@@ -183,6 +183,7 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
     Randomness (initialisation is the caller's; dropout, shuffling) follows ``config.seed``
     without changing the global torch generator for the caller."""
     import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping
 
     cfg = config or TrainConfig()
@@ -201,12 +202,16 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
     t0 = time.perf_counter()
     with _quiet(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        trainer = L.Trainer(
-            accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
-            precision=cfg.precision, max_epochs=cfg.max_epochs, callbacks=hooks, logger=False,
-            enable_checkpointing=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
-            num_sanity_val_steps=0,
-        )
+        try:
+            trainer = L.Trainer(
+                accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
+                precision=cfg.precision, max_epochs=cfg.max_epochs, callbacks=hooks, logger=False,
+                enable_checkpointing=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
+                num_sanity_val_steps=0,
+            )
+        except (MisconfigurationException, ValueError, TypeError) as e:
+            raise InputError(f"Lightning refused the training settings: {str(e).splitlines()[0]}",
+                             hint="check --accelerator, --devices, --strategy, --num-nodes and --precision") from None
         trainer.fit(_lightning_module(net, cfg), *loaders)
     if best.state is None:
         raise RuntimeError("training produced no finite validation loss")
