@@ -92,7 +92,7 @@ def test_loaded_run_and_cisgram_predict_reproduce_the_run(cls_run, tmp_path):
     assert list(table.columns) == ["region", "peak"]
     np.testing.assert_allclose(table["peak"].to_numpy(), peaks["predicted"].to_numpy(), rtol=1e-5, atol=1e-6)
     # the same run scores single-base edits through the shared batched path
-    codes = run._codes(regions=var[["chrom", "start", "end"]].reset_index(drop=True))[0]
+    codes = run.codes(regions=var[["chrom", "start", "end"]].reset_index(drop=True))[0]
     edits = run.score_edits(codes[:2], [(0, 250, "A"), (1, 10, "C")])
     assert np.isfinite(edits["delta:peak"]).all()
 

@@ -278,7 +278,9 @@ class Run:
     def length(self) -> int | None:
         return self.model.length if self.family in ("iq", "cnn") else None
 
-    def _codes(self, sequences=None, regions=None, genome=None) -> tuple[np.ndarray, list[str]]:
+    def codes(self, sequences=None, regions=None, genome=None) -> tuple[np.ndarray, list[str]]:
+        """``(N, L)`` codes and names of ``sequences`` (strings or codes) or ``regions`` (a BED
+        path or table, recentred to the model's width on ``genome``, default the training one)."""
         from cisgram.genome import Genome, encode
         from cisgram.intervals import read_regions, resize
 
@@ -302,7 +304,7 @@ class Run:
         """Predictions for ``sequences`` (strings of the model's length, or ``(N, L)`` codes) or
         ``regions`` (BED path or table, recentred to the model's width on ``genome``, default
         the training genome): one row per sequence, one column per target."""
-        codes, names = self._codes(sequences, regions, genome)
+        codes, names = self.codes(sequences, regions, genome)
         return pd.DataFrame(self.predict_codes(codes), index=pd.Index(names, name="region"), columns=self.targets)
 
     def predict_codes(self, codes: np.ndarray) -> np.ndarray:

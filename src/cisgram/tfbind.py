@@ -212,11 +212,13 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         pos, neg = int(y[tr].sum()), int((1 - y[tr]).sum())
         # small sets (a few hundred windows) get smaller batches, so an epoch is at least ~40
         # steps: with 10 steps an epoch the network had not left its starting plateau when early
-        # stopping ended it (constant output, auROC 0.50)
+        # stopping ended it (constant output, auROC 0.50); the kept epoch is the one with the best
+        # validation auROC, never a collapsed one however low its loss
         batch = int(np.clip(tr.sum() // 40, 16, cfg.batch_size))
         say(f"{strategy}: training the CNN on {int(tr.sum()):,} windows (batch {batch})")
         res = fit(net, examples_dataset(ex, g, jitter=jitter, rc=True, seed=cfg.seed, rows=tr),
-                  examples_dataset(ex, g, rows=va), replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch))
+                  examples_dataset(ex, g, rows=va),
+                  replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch, monitor="auroc"))
         model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn"])
         preds["cnn"] = model.predict(examples_dataset(ex, g))[:, 0]
         model.save(d / strategy)

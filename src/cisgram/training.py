@@ -36,6 +36,7 @@ from cisgram.genome import codes_to_onehot
 log = logging.getLogger(__name__)
 
 TASKS = ("regression", "classification")
+MONITORS = ("loss", "auroc")
 
 
 @dataclass
@@ -43,7 +44,10 @@ class TrainConfig:
     """How to train. ``devices``/``strategy``/``num_nodes``/``accelerator``/``precision`` are
     Lightning's ``Trainer`` arguments, passed through; the rest are the optimisation.
     ``pos_weight`` weighs positive labels in the classification loss (e.g. negatives / positives
-    on unbalanced sets, where an unweighted network can settle on the base rate)."""
+    on unbalanced sets, where an unweighted network can settle on the base rate). ``monitor``
+    is what early stopping and the kept epoch follow: the validation ``loss``, or for
+    classification the validation ``auroc`` (over all finite labels of all tasks), which never
+    keeps an epoch whose outputs collapsed to a constant however low its loss."""
 
     task: str = "regression"
     max_epochs: int = 30
@@ -60,10 +64,14 @@ class TrainConfig:
     seed: int = 0
     progress: bool = False
     pos_weight: float | None = None
+    monitor: str = "loss"
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise InputError(f"unknown task {self.task!r}", hint=f"choose one of {', '.join(TASKS)}")
+        if self.monitor not in MONITORS or (self.monitor == "auroc" and self.task != "classification"):
+            raise InputError(f"cannot monitor {self.monitor!r} for {self.task}",
+                             hint="monitor 'loss', or 'auroc' for classification")
         if self.max_epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise InputError("max_epochs, batch_size and patience must be at least 1")
 
@@ -104,6 +112,10 @@ def _lightning_module(net: nn.Module, config: TrainConfig):
         def __init__(self):
             super().__init__()
             self.net = net
+            if config.monitor == "auroc":
+                from torchmetrics.classification import BinaryAUROC
+
+                self.auroc = BinaryAUROC()
 
         def forward(self, x):
             return self.net(x)
@@ -118,7 +130,16 @@ def _lightning_module(net: nn.Module, config: TrainConfig):
             return self._step(batch, "train_loss")
 
         def validation_step(self, batch, batch_idx):
+            if config.monitor == "auroc":
+                x, y = batch
+                ok = torch.isfinite(y)
+                self.auroc.update(self.net(x)[ok].float(), y[ok].long())
             return self._step(batch, "val_loss")
+
+        def on_validation_epoch_end(self):
+            if config.monitor == "auroc":  # torchmetrics gathers the predictions of every process
+                self.log("val_auroc", self.auroc.compute(), prog_bar=True)
+                self.auroc.reset()
 
         def on_train_epoch_start(self):
             ds = self.trainer.train_dataloader.dataset
@@ -131,11 +152,13 @@ def _lightning_module(net: nn.Module, config: TrainConfig):
     return Learner()
 
 
-def _keep_best():
+def _keep_best(monitor: str):
     from lightning.pytorch.callbacks import Callback
 
+    sign = -1.0 if monitor == "auroc" else 1.0  # the kept epoch minimises sign * metric
+
     class KeepBest(Callback):
-        """Copies the weights whenever the (all-process) validation loss improves."""
+        """Copies the weights whenever the (all-process) monitored validation metric improves."""
 
         def __init__(self):
             self.best, self.state, self.epoch, self.history = float("inf"), None, -1, []
@@ -145,11 +168,14 @@ def _keep_best():
             m = trainer.callback_metrics
             val = float(m["val_loss"]) if "val_loss" in m else float("nan")
             now = time.perf_counter()
-            self.history.append({"epoch": trainer.current_epoch, "train_loss": float(m.get("train_loss", float("nan"))),
-                                 "val_loss": val, "seconds": now - self._t})
+            row = {"epoch": trainer.current_epoch, "train_loss": float(m.get("train_loss", float("nan"))),
+                   "val_loss": val, "seconds": now - self._t}
+            if monitor == "auroc":
+                row["val_auroc"] = val = float(m.get("val_auroc", float("nan")))
+            self.history.append(row)
             self._t = now
-            if val < self.best:
-                self.best, self.epoch = val, trainer.current_epoch
+            if sign * val < self.best:
+                self.best, self.epoch = sign * val, trainer.current_epoch
                 self.state = copy.deepcopy({k: v.detach().cpu() for k, v in pl_module.net.state_dict().items()})
 
     return KeepBest()
@@ -193,8 +219,10 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
     loaders = [DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, num_workers=cfg.num_workers,
                           generator=g if shuffle else None, drop_last=False, pin_memory=False)
                for ds, shuffle in ((train, True), (val, False))]
-    best = _keep_best()
-    hooks = [best, EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience), *callbacks]
+    best = _keep_best(cfg.monitor)
+    stop = EarlyStopping(monitor=f"val_{cfg.monitor}", mode="max" if cfg.monitor == "auroc" else "min",
+                         patience=cfg.patience)
+    hooks = [best, stop, *callbacks]
     if cfg.progress:
         from lightning.pytorch.callbacks import RichProgressBar
 
@@ -214,10 +242,11 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
                              hint="check --accelerator, --devices, --strategy, --num-nodes and --precision") from None
         trainer.fit(_lightning_module(net, cfg), *loaders)
     if best.state is None:
-        raise RuntimeError("training produced no finite validation loss")
+        raise RuntimeError(f"training produced no finite validation {cfg.monitor}")
     net.load_state_dict(best.state)
     net.cpu()
-    return FitResult(net, best.history, best.epoch, best.best, trainer.is_global_zero, time.perf_counter() - t0,
+    best_loss = next(h["val_loss"] for h in best.history if h["epoch"] == best.epoch)
+    return FitResult(net, best.history, best.epoch, best_loss, trainer.is_global_zero, time.perf_counter() - t0,
                      trainer.world_size)
 
 

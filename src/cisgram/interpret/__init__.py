@@ -1,0 +1,1 @@
+"""Explaining sequence models: attribution maps, in-silico mutagenesis and motif discovery."""
