@@ -330,6 +330,129 @@ def tfbind(
 
 
 @app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write: sequences.fa, labels.tsv, sites.tsv, motifs.meme, simulation.json.")],
+    grammar: Annotated[str, typer.Option(help="Built-in grammar: ctcf | gata_tal1 (ignored with --required).")] = "ctcf",
+    required: Annotated[str | None, typer.Option(help="Your own grammar: motifs a positive needs, comma-separated JASPAR IDs.")] = None,
+    gap: Annotated[str | None, typer.Option(help="With --required: the required motifs form one composite, consecutive sites LO-HI bp apart.")] = None,
+    partial: Annotated[float, typer.Option(help="With --required: fraction of negatives carrying only some required motifs.")] = 0.0,
+    decoys: Annotated[str, typer.Option(help="With --required: decoy motifs planted in both classes, comma-separated.")] = "",
+    decoy_rate: Annotated[float, typer.Option(help="With --required: probability of each decoy per sequence.")] = 0.5,
+    n: Annotated[int, typer.Option(help="Sequences.")] = 5000,
+    length: Annotated[int, typer.Option(help="Sequence length, bp.")] = 500,
+    fraction: Annotated[float, typer.Option(help="Fraction of positives.")] = 0.5,
+    gc: Annotated[float, typer.Option(help="Background G+C content.")] = 0.41,
+    database: Annotated[Path | None, typer.Option(help="MEME file to take the motifs from (default: JASPAR through pyjaspar).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+) -> None:
+    """Random sequences with JASPAR motifs planted under a grammar, with the ground truth (for `cisgram explain benchmark`)."""
+    from cisgram.data import simulate as sim
+
+    g = _grammar(grammar, required, gap, partial, decoys, decoy_rate)
+    with console.status("simulating…"):
+        s = sim.simulate(g, sim.grammar_motifs(g, database), n=n, length=length, fraction=fraction, gc=gc, seed=seed)
+        sim.write_simulation(s, out_dir)
+    out.print(f"{n:,} sequences ({int(s.label.sum()):,} positive), {len(s.sites):,} planted sites; wrote {out_dir}")
+
+
+def _grammar(name: str, required: str | None, gap: str | None, partial: float, decoys: str, decoy_rate: float):
+    from cisgram.data.simulate import GRAMMARS, Grammar
+
+    if required is None:
+        if name not in GRAMMARS:
+            raise InputError(f"unknown grammar {name!r}", hint=f"choose one of {', '.join(GRAMMARS)} or give --required")
+        return GRAMMARS[name]
+    lo_hi = None
+    if gap:
+        try:
+            lo, hi = (int(v) for v in gap.split("-"))
+        except ValueError:
+            raise InputError(f"--gap must be LO-HI in bp, e.g. 7-9, got {gap!r}") from None
+        lo_hi = (lo, hi)
+    split = [m.strip() for m in required.split(",") if m.strip()]
+    try:
+        return Grammar("custom", tuple(split), lo_hi, partial, tuple(d.strip() for d in decoys.split(",") if d.strip()),
+                       decoy_rate, f"custom: {required}")
+    except ValueError as e:
+        raise InputError(f"grammar: {e}") from None
+
+
+explain_app = typer.Typer(help="Explain a trained CNN (attributions, motif discovery), or benchmark the methods on a simulation.")
+app.add_typer(explain_app, name="explain")
+
+
+def _methods(text: str) -> list[str]:
+    return [m.strip() for m in text.split(",") if m.strip()]
+
+
+@explain_app.callback(invoke_without_command=True)
+def explain(
+    ctx: typer.Context,
+    model: Annotated[Path | None, typer.Option("--model", "-M", help="A `cisgram train cnn` run (or a tfbind strategy's directory).")] = None,
+    regions: Annotated[Path | None, typer.Option("--regions", "-r", help="BED / narrowPeak; each region is recentred to the model's width.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Directory to write: attributions.npz, report.html (and patterns with --discover).")] = None,
+    method: Annotated[str, typer.Option(help="Methods, comma-separated: ism, saliency, input_x_gradient, integrated_gradients, deeplift, gradcam, gradcam_saliency.")] = "deeplift",
+    target: Annotated[str | None, typer.Option("--target", "-T", help="Output to explain (default: the first).")] = None,
+    discover: Annotated[bool, typer.Option(help="TF-MoDISco on DeepLIFT's hypothetical contributions, patterns matched to --database by TOMTOM.")] = False,
+    database: Annotated[str, typer.Option(help="Motifs for TOMTOM (MEME file or jaspar: address).")] = "jaspar:2024/CORE/vertebrates",
+    logos: Annotated[int, typer.Option(help="Sequences drawn in the report (the highest-predicted).")] = 5,
+    genome: Annotated[Path | None, typer.Option(help="Genome (default: the one the model was trained on).")] = None,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
+) -> None:
+    """Attributions of a CNN on regions: `cisgram explain --model RUN --regions R --out DIR [--method ism,deeplift] [--discover]`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if model is None or regions is None or out_dir is None:
+        raise InputError("cisgram explain needs --model, --regions and --out",
+                         hint="or run `cisgram explain benchmark --help`")
+    from cisgram.explain import explain_regions
+
+    summary = explain_regions(model, out_dir, regions=regions, methods=_methods(method), target=target, n_logos=logos,
+                              discover=discover, database=database, genome=genome, device=device,
+                              progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    for p in summary.get("patterns", []):
+        match = f"{p['match']} {p['match_name']} (q {p['q_value']:.2g})" if "match" in p else "no match"
+        out.print(f"{p['name']}: {p['n_seqlets']} seqlets, {match}")
+    out.print(f"{summary['n']:,} sequences explained with {', '.join(summary['methods'])}; wrote {out_dir}")
+
+
+@explain_app.command("benchmark")
+def explain_benchmark(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    simulation: Annotated[Path | None, typer.Option(help="A `cisgram simulate` directory (default: simulate --grammar now).")] = None,
+    grammar: Annotated[str, typer.Option(help="Built-in grammar to simulate when no --simulation is given: ctcf | gata_tal1.")] = "ctcf",
+    n: Annotated[int, typer.Option(help="Sequences to simulate.")] = 5000,
+    length: Annotated[int, typer.Option(help="Simulated sequence length, bp.")] = 500,
+    method: Annotated[str, typer.Option(help="Methods to score, comma-separated.")] = ",".join(
+        ("ism", "saliency", "input_x_gradient", "integrated_gradients", "deeplift", "gradcam", "gradcam_saliency")),
+    n_explain: Annotated[int, typer.Option(help="Held-out positives explained.")] = 200,
+    arch: Annotated[str, typer.Option(help="deepsea | dilated")] = "deepsea",
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs.")] = 30,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience (validation auROC).")] = 5,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of the simulation and the training.")] = 0,
+) -> None:
+    """Train a CNN on a simulation and score every attribution method by how well it finds the planted sites (AgentBind's test)."""
+    from cisgram.data import simulate as sim
+    from cisgram.explain import benchmark
+    from cisgram.training import TrainConfig
+
+    if simulation is not None:
+        s = sim.read_simulation(simulation)
+    else:
+        g = _grammar(grammar, None, None, 0.0, "", 0.0)
+        s = sim.simulate(g, sim.grammar_motifs(g), n=n, length=length, seed=seed)
+    cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, seed=seed, monitor="auroc",
+                      progress=True)
+    res = benchmark(s, out_dir, methods=_methods(method), n_explain=n_explain, config=cfg, arch=arch, device=device,
+                    progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    out.print(f"classifier test auROC {res['classifier']['auroc']:.3f}")
+    out.print(_table([(r["method"], f"{r['auroc']:.3f}", f"{r['auroc_per_sequence']:.3f}", f"{r['seconds']:.1f}")
+                      for r in res["methods"]], ["method", "auROC", "per sequence", "seconds"]))
+    out.print(f"wrote {out_dir}")
+
+
+@app.command()
 def predict(
     model: Annotated[Path, typer.Option("--model", "-M", help="Run directory from `cisgram train`.")],
     regions: Annotated[Path, typer.Option("--regions", "-r", help="BED or narrowPeak file; each region is recentred to the model's input width.")],

@@ -313,3 +313,60 @@ def roc_curves(labels: np.ndarray, scores: dict[str, np.ndarray], title: str = "
     ax.legend(fontsize=6, frameon=False, loc="lower right")
     _small(ax, title, "false positive rate", "true positive rate")
     return fig
+
+
+def contribution_logo(contrib: np.ndarray, title: str = "", *, ax=None, spans=()):
+    """A logo of signed per-base contributions (letters above zero push the output up, below
+    zero down), as drawn for DeepLIFT or ISM explanations.
+
+    Parameters
+    ----------
+    contrib
+        ``(w, 4)`` contributions, columns A, C, G, T (usually non-zero only at the observed base).
+    spans
+        ``(start, end, label)`` stretches (0-based, half-open, in ``contrib``'s coordinates) to
+        shade, e.g. the planted sites of a simulation.
+    """
+    import logomaker
+    import pandas as pd
+
+    c = np.asarray(contrib, dtype=np.float64)
+    if c.ndim != 2 or c.shape[1] != 4 or c.shape[0] == 0 or not np.all(np.isfinite(c)):
+        raise InputError(f"contributions must be finite and shaped (w, 4), got {c.shape}",
+                         hint="transpose a (4, w) attribution")
+    if ax is None:
+        fig, ax = _new((min(12.0, max(3.0, 0.09 * c.shape[0] + 1.0)), 1.4))  # ~0.09 in a letter up to 120 bp
+    else:
+        fig = ax.figure
+    for start, end, label in spans:
+        ax.axvspan(start - 0.5, end - 0.5, color="C2", alpha=0.15, lw=0)
+        ax.text((start + end) / 2, 1.0, str(label), transform=ax.get_xaxis_transform(), fontsize=5, ha="center",
+                va="bottom")
+    logomaker.Logo(pd.DataFrame(c, columns=list(ALPHABET)), ax=ax, color_scheme="classic", font_name="DejaVu Sans")
+    ax.axhline(0, color="0.5", lw=0.4)
+    _small(ax, title, ylabel="contribution")
+    return fig
+
+
+def importance_tracks(tracks: dict[str, np.ndarray], title: str = "", *, spans=()):
+    """One row per method: its per-base importance along a sequence, with ``(start, end,
+    label)`` stretches shaded (the ground truth of a simulation)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not tracks:
+        raise InputError("no importance tracks to plot")
+    vals = {name: _vector(v, f"importance of {name}") for name, v in tracks.items()}
+    fig = Figure(figsize=(6.0, 0.55 * len(vals) + 0.5), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(len(vals), 1, sharex=True))
+    for i, (ax, (name, v)) in enumerate(zip(axes, vals.items(), strict=True)):
+        for start, end, _ in spans:
+            ax.axvspan(start - 0.5, end - 0.5, color="C2", alpha=0.2, lw=0)
+        ax.plot(np.arange(v.size), v, color=f"C{i % 10}", lw=0.6)
+        ax.set_yticks([])
+        _small(ax, "", ylabel=name)
+        ax.yaxis.label.set(rotation=0, ha="right", va="center", fontsize=6)
+    axes[0].set_title(title, fontsize=8)
+    axes[-1].set_xlabel("position (bp)", fontsize=7)
+    return fig

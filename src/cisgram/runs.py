@@ -294,7 +294,7 @@ class Run:
                 raise InputError("sequences must be a non-empty list of strings of one length")
             return np.stack([encode(s) for s in seqs]), [str(i) for i in range(len(seqs))]
         g = Genome(genome or self.config["genome"])
-        df = read_regions(regions) if not isinstance(regions, pd.DataFrame) else regions
+        df = read_regions(regions, genome=g) if not isinstance(regions, pd.DataFrame) else regions
         width = self.length or int((df["end"] - df["start"]).iloc[0])
         df = resize(df, width, sizes=g.sizes)
         names = [f"{c}:{s}-{e}" for c, s, e in zip(df["chrom"], df["start"], df["end"], strict=True)]

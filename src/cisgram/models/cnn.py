@@ -66,9 +66,10 @@ class _Residual(nn.Module):
         super().__init__()
         self.conv = nn.Conv1d(channels, channels, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2)
         self.norm = nn.BatchNorm1d(channels) if norm else nn.Identity()
+        self.act = nn.ReLU()  # a module, not torch.relu, so DeepLIFT's hooks see the nonlinearity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + torch.relu(self.norm(self.conv(x)))
+        return x + self.act(self.norm(self.conv(x)))
 
 
 class DilatedCNN(nn.Module):

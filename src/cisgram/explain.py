@@ -1,0 +1,273 @@
+"""Explaining trained sequence models (``cisgram explain``) and the ground-truth benchmark of the
+explanation methods (``cisgram explain benchmark``).
+
+The benchmark follows AgentBind (Zheng et al. 2021): a DeepSEA-style CNN learns to tell the
+positives of a simulation (:mod:`cisgram.data.simulate`) from its negatives; every attribution
+method then explains the held-out positives, and each method is scored by the area under the ROC
+curve of separating the bases of the planted, label-bearing sites from all other bases. The
+per-base importance each method's score is computed from (:func:`importance`):
+
+- ``ism``: the mean absolute change of the output over the three substitutions of a base;
+- ``saliency``: the largest absolute gradient over the four bases (Simonyan et al.'s map);
+- every other method: the absolute attribution of the observed base.
+
+Absolute values, because a base can matter by raising or by lowering the output; each sequence's
+importances are divided by their sum (AgentBind's L1 normalisation) before the areas are pooled
+over all bases of all explained sequences. The mean of the per-sequence areas is reported too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cisgram.errors import InputError
+from cisgram.files import atomic_write
+
+log = logging.getLogger(__name__)
+
+BENCHMARK_METHODS = ("ism", "saliency", "input_x_gradient", "integrated_gradients", "deeplift", "gradcam",
+                     "gradcam_saliency")
+AGENTBIND = {"ism": 0.986, "gradcam_saliency": 0.979, "saliency": 0.962, "deeplift": 0.811}
+TARGETS = {"ism": 0.986, "gradcam": 0.979, "gradcam_saliency": 0.979, "saliency": 0.962, "deeplift": 0.95}
+
+
+def importance(attr: np.ndarray, onehot: np.ndarray, method: str) -> np.ndarray:
+    """``(N, L)`` non-negative per-base importance from ``(N, 4, L)`` attributions (see the module
+    docstring for each method's convention)."""
+    if method == "ism":
+        return np.abs(attr).sum(1) / 3.0
+    if method == "saliency":
+        return np.abs(attr).max(1)
+    return np.abs((attr * onehot).sum(1))
+
+
+def _auc(truth: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(truth, score)) if 0 < truth.sum() < truth.size else float("nan")
+
+
+def recovery(scores: np.ndarray, truth: np.ndarray) -> dict:
+    """How well ``(N, L)`` importances single out the ``(N, L)`` ground-truth bases: the pooled
+    area under the ROC curve after L1-normalising each sequence, and the mean per-sequence area."""
+    norm = scores / np.maximum(scores.sum(1, keepdims=True), 1e-30)
+    per_seq = [_auc(t, s) for t, s in zip(truth, norm, strict=True) if 0 < t.sum() < t.size]
+    return {"auroc": _auc(truth.ravel(), norm.ravel()), "auroc_per_sequence": float(np.mean(per_seq)),
+            "n_sequences": int(len(scores))}
+
+
+def _doubled(codes: np.ndarray, label: np.ndarray):
+    """A tensor dataset of both strands of every sequence (AgentBind's RC augmentation)."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from cisgram.genome import codes_to_onehot
+
+    x = torch.from_numpy(codes_to_onehot(codes))
+    y = torch.from_numpy(label.astype(np.float32))[:, None]
+    return TensorDataset(torch.cat([x, x.flip(1, 2)]), torch.cat([y, y]))
+
+
+def train_simulation_model(sim, config, *, arch: str = "deepsea", arch_params: dict | None = None):
+    """A classifier of the simulation's labels, trained on its train split (both strands) with
+    early stopping on its validation split; returns ``(CNNModel, FitResult)``. ``arch_params``
+    go to the network's constructor (e.g. ``{"filters": [16, 16, 16]}``)."""
+    import torch
+
+    from cisgram.models.cnn import CNNModel, build
+    from cisgram.training import fit
+
+    spec = {"arch": arch, "n_tasks": 1, "length": int(sim.codes.shape[1]), **(arch_params or {})}
+    tr, va = sim.split == "train", sim.split == "val"
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        net = build(spec)
+    res = fit(net, _doubled(sim.codes[tr], sim.label[tr]), _doubled(sim.codes[va], sim.label[va]), config)
+    return CNNModel(res.net, spec, "classification", ["label"]), res
+
+
+def benchmark(sim, out_dir: str | os.PathLike, *, methods: Sequence[str] = BENCHMARK_METHODS,
+              n_explain: int = 200, config=None, arch: str = "deepsea", arch_params: dict | None = None,
+              device: str = "cpu", progress: Callable[[str], None] | None = None) -> dict:
+    """Train a CNN on a simulation, explain its held-out positives with every method, and score
+    each method against the planted sites.
+
+    Parameters
+    ----------
+    sim
+        A :class:`cisgram.data.simulate.Simulation`.
+    out_dir
+        Run directory: ``benchmark.tsv`` (method, auROC pooled and per sequence, seconds),
+        ``metrics.json`` (the classifier's test auROC / auPRC and the table), ``attributions.npz``
+        (per method, ``(n, 4, L)``, with the explained sequences' indices), the model
+        (``model.safetensors`` + ``model.json``), ``config.json`` and ``report.html``.
+    methods
+        Attribution methods (:data:`cisgram.interpret.attribution.ATTRIBUTIONS`).
+    n_explain
+        Held-out positives explained (the first ones of the test split).
+    config
+        :class:`cisgram.training.TrainConfig` of the classifier (classification task).
+    arch, arch_params
+        The network (:func:`cisgram.models.cnn.build`): ``deepsea`` or ``dilated`` and its
+        constructor's arguments (default widths when empty).
+    """
+    from cisgram.evaluate import classification_metrics
+    from cisgram.genome import codes_to_onehot
+    from cisgram.interpret.attribution import ATTRIBUTIONS, attribute
+    from cisgram.training import TrainConfig
+
+    unknown = [m for m in methods if m not in ATTRIBUTIONS]
+    if unknown:
+        raise InputError(f"unknown attribution method(s) {', '.join(unknown)}", hint=f"choose from {', '.join(ATTRIBUTIONS)}")
+    config = config or TrainConfig(task="classification")
+    if config.task != "classification":
+        raise InputError("the benchmark trains a classifier: give a TrainConfig with task='classification'")
+    say = progress or (lambda msg: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    say(f"training a {arch} classifier on {int((sim.split == 'train').sum()):,} simulated sequences")
+    model, res = train_simulation_model(sim, config, arch=arch, arch_params=arch_params)
+    test = np.flatnonzero(sim.split == "test")
+    p_test = model.predict(sim.codes[test], device=device)[:, 0]
+    clf = classification_metrics(sim.label[test], p_test)
+    say(f"test auROC {clf['auroc']:.3f}")
+
+    pick = test[sim.label[test] == 1][:n_explain]
+    if pick.size == 0:
+        raise InputError("the test split holds no positive sequence to explain", hint="simulate more sequences")
+    X = codes_to_onehot(sim.codes[pick])
+    truth = sim.truth()[pick]
+    rows, arrays = [], {"index": pick}
+    for method in methods:
+        say(f"explaining {pick.size} test positives with {method}")
+        t0 = time.perf_counter()
+        attr = attribute(model, X, method, device=device)
+        seconds = time.perf_counter() - t0
+        arrays[method] = attr.astype(np.float32)
+        rows.append({"method": method, **recovery(importance(attr, X, method), truth), "seconds": seconds,
+                     "agentbind": AGENTBIND.get(method, float("nan")), "target": TARGETS.get(method, float("nan"))})
+    table = pd.DataFrame(rows)
+    _write_benchmark(out, sim, model, res, clf, table, arrays, X, truth, config, arch, n_explain)
+    return {"classifier": clf, "methods": table.to_dict("records")}
+
+
+def _write_benchmark(out: Path, sim, model, res, clf: dict, table: pd.DataFrame, arrays: dict, X, truth,
+                     config, arch: str, n_explain: int) -> None:
+    from cisgram.files import atomic_path
+    from cisgram.report import explain_benchmark_report
+
+    model.save(out)
+    with atomic_path(out / "attributions.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    with atomic_write(out / "benchmark.tsv") as fh:
+        table.to_csv(fh, sep="\t", index=False, float_format="%.4f")
+    metrics = {"family": "cnn", "test": {"label": clf}, "methods": table.to_dict("records"),
+               "best_epoch": res.best_epoch, "training_seconds": res.seconds}
+    with atomic_write(out / "metrics.json") as fh:
+        json.dump(metrics, fh, indent=2)
+    cfg = {"command": "explain benchmark", "grammar": sim.grammar.to_dict(), "simulation": sim.config, "arch": arch, "spec": model.spec,
+           "n_explain": n_explain, "train": config.to_dict(), "methods": list(table["method"])}
+    with atomic_write(out / "config.json") as fh:
+        json.dump(cfg, fh, indent=2)
+    explain_benchmark_report(out / "report.html", sim, table, clf, arrays, X, truth)
+
+
+def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, regions=None, sequences=None,
+                    methods: Sequence[str] = ("deeplift",), target: str | None = None, n_logos: int = 5,
+                    discover: bool = False, database: str | os.PathLike = "jaspar:2024/CORE/vertebrates",
+                    genome=None, device: str = "cpu", progress: Callable[[str], None] | None = None) -> dict:
+    """Explain a trained CNN run on ``regions`` (BED) or ``sequences``.
+
+    Writes into ``out_dir``: ``attributions.npz`` (``names``, ``codes`` ``(N, L)``,
+    ``prediction`` ``(N,)`` and one ``(N, 4, L)`` array per method, on the target's output:
+    logits for classification), ``report.html`` (importance tracks and logos of the ``n_logos``
+    highest-predicted sequences, around each one's most important 60 bp) and ``config.json``.
+    With ``discover``, TF-MoDISco runs on DeepLIFT's hypothetical contributions and the patterns,
+    matched to ``database`` by TOMTOM, go to ``patterns.meme``, ``patterns.tsv`` and the report.
+    """
+    from cisgram.genome import codes_to_onehot
+    from cisgram.interpret.attribution import ATTRIBUTIONS, attribute
+    from cisgram.runs import load
+
+    run = load(model)
+    if run.family != "cnn":
+        raise InputError(f"cisgram explain reads sequence CNN runs; this is a {run.family} run", path=model,
+                         hint="iq runs show their motifs, responses and spatial profiles in their own report")
+    unknown = [m for m in methods if m not in ATTRIBUTIONS]
+    if unknown or not methods:
+        raise InputError(f"unknown attribution method(s) {', '.join(unknown) or '(none given)'}",
+                         hint=f"choose from {', '.join(ATTRIBUTIONS)}")
+    if target is not None and target not in run.targets:
+        raise InputError(f"the model has no target {target!r}", path=model, hint=f"its targets: {', '.join(run.targets)}")
+    t = run.targets.index(target) if target is not None else 0
+    say = progress or (lambda msg: None)
+    codes, names = run.codes(sequences, regions, genome)
+    X = codes_to_onehot(codes)
+    pred = run.model.predict(codes, device=device)[:, t]
+    hyp = None
+    if discover:
+        from cisgram.interpret.attribution import deeplift
+
+        say(f"DeepLIFT hypothetical contributions of {len(X):,} sequences for TF-MoDISco")
+        hyp = deeplift(run.model, X, target=t, device=device, hypothetical=True)
+    arrays = {}
+    for m in methods:
+        say(f"{m} on {len(codes):,} sequences")
+        if m == "deeplift" and hyp is not None:
+            arrays[m] = hyp * X  # the actual contributions, same references (tested)
+        else:
+            arrays[m] = attribute(run.model, X, m, target=t, device=device).astype(np.float32)
+    found = None
+    if discover:
+        from cisgram.interpret.discovery import discover as run_discovery
+        from cisgram.motifs.pwm import load_motifs
+
+        say("TF-MoDISco and TOMTOM")
+        found = run_discovery(hyp, X, database=load_motifs(database))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_explanation(out, names, codes, X, pred, arrays, found, n_logos)
+    conf = {"command": "explain", "model": str(model), "regions": None if regions is None else str(regions),
+            "methods": list(methods), "target": run.targets[t], "discover": discover,
+            "database": str(database) if discover else None, "n": len(codes)}
+    with atomic_write(out / "config.json") as fh:
+        json.dump(conf, fh, indent=2)
+    summary = {"n": len(codes), "methods": list(methods)}
+    if found is not None:
+        summary["patterns"] = [_pattern_summary(p) for p in found.patterns]
+    return summary
+
+
+def _pattern_summary(p) -> dict:
+    """A discovered pattern as plain data: name, seqlets, its matches (best first) and the best one."""
+    matches = [{"target": r["target"], "target_name": r["target_name"], "q_value": float(r["q_value"])}
+               for r in p.matches.to_dict("records")]
+    best = {"match": matches[0]["target"], "match_name": matches[0]["target_name"],
+            "q_value": matches[0]["q_value"]} if matches else {}
+    return {"name": p.name, "n_seqlets": int(p.n_seqlets), **best, "matches": matches}
+
+
+def _write_explanation(out: Path, names, codes, X, pred, arrays: dict, found, n_logos: int) -> None:
+    from cisgram.files import atomic_path
+    from cisgram.report import explain_report
+
+    with atomic_path(out / "attributions.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, names=np.asarray(names), codes=codes, prediction=pred, **arrays)
+    if found is not None:
+        from cisgram.interpret.discovery import write_patterns
+
+        write_patterns(found, out / "patterns.meme")
+        rows = [{"pattern": p.name, "n_seqlets": p.n_seqlets, **m} for p in found.patterns
+                for m in p.matches.to_dict("records")]
+        with atomic_write(out / "patterns.tsv") as fh:
+            pd.DataFrame(rows).to_csv(fh, sep="\t", index=False)
+    explain_report(out / "report.html", names, X, pred, arrays, found, n_logos)
