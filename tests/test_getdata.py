@@ -359,3 +359,27 @@ def test_chr22_archetypes_targets_are_real_biology(chr22, motif_dir, tmp_path):
     train = RegionWindows(data, ["K562", "GM12878"], split="train", n_regions=100)
     assert train[0].x.shape == (100, 638)
     assert len(tss_windows(data, ["MCF7"], split="test", n_regions=100)) > 20
+
+
+def test_cli_get_data_writes_what_the_function_builds(built, tmp_path):
+    from typer.testing import CliRunner
+
+    from cisgram.cli import app
+
+    d, demo_dataset, built = built
+    args = ["get-data", "-d", str(demo_dataset), "-g", str(d.genome), "--tss", str(d.genes_tss), "-m", str(d.motifs),
+            "--tss-window", str(W)]
+    for c, (plus, minus) in _initiation(d).items():
+        args += ["--initiation", f"{c}={plus},{minus}"]
+    out = tmp_path / "get.npz"
+    res = CliRunner().invoke(app, [*args, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    back = RegionMotifData.read(out)
+    np.testing.assert_array_equal(back.targets, built.targets)
+    np.testing.assert_array_equal(back.motif_scores, built.motif_scores)
+    assert f"{built.n_regions:,} regions" in res.output
+    for bad, message in ((["--initiation", "K562=only_one.bw"], "CELL=PLUS.bw,MINUS.bw"), ([], ".npz")):
+        target = tmp_path / ("x.npz" if bad else "x.h5")
+        res = CliRunner().invoke(app, [*args[:11], *bad, "-o", str(target)])
+        assert res.exit_code != 0 and isinstance(res.exception, InputError) and message in str(res.exception)
+        assert not target.exists()

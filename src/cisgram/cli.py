@@ -178,6 +178,45 @@ def scan(
               f"{hit_text}; wrote {', '.join(s['outputs'])}")
 
 
+@app.command("get-data")
+def get_data(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare` (regions, split, log CPM).")],
+    genome: Annotated[Path, typer.Option("--genome", "-g", help="FASTA (plain/bgzip) or 2bit genome.")],
+    tss: Annotated[Path, typer.Option(help="TSS annotation: BED6 or GTF.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Region-by-motif data to write (.npz).")],
+    motifs: Annotated[str | None, typer.Option("--motifs", "-m", help="MEME file or jaspar: address, e.g. the Vierstra archetypes (default: the dataset's stored `cisgram scan` hit_score_sum).")] = None,
+    initiation: Annotated[list[str] | None, typer.Option(help="CELL=PLUS.bw,MINUS.bw transcription-initiation tracks, once per cell type (none: pre-training data only).")] = None,
+    tss_window: Annotated[int, typer.Option(help="A TSS belongs to a region within this many bp; its signal is summed over +-this.")] = 300,
+    accessibility: Annotated[str, typer.Option(help="Accessibility column: logcpm | binary | ones.")] = "logcpm",
+    clusters: Annotated[Path | None, typer.Option(help="TSV motif<TAB>cluster: one column per motif cluster.")] = None,
+    device: Annotated[str, typer.Option(help="Scanning device: auto | cpu | cuda[:N].")] = "cpu",
+) -> None:
+    """GET's region-by-motif data: motif hit-score sums (max-scaled on training regions), an accessibility column and per-strand expression targets at TSS regions."""
+    from rich.progress import Progress
+
+    from cisgram.data.getdata import region_motif_data
+
+    if not out_path.name.endswith(".npz"):
+        raise InputError(f"region-motif data are written as .npz, got {out_path.name}", hint="name the file *.npz")
+    tracks = {}
+    for text in initiation or []:
+        cell, _, pair = text.partition("=")
+        files = pair.split(",")
+        if not cell or len(files) != 2 or not all(files):
+            raise InputError(f"--initiation must be CELL=PLUS.bw,MINUS.bw, got {text!r}")
+        tracks[cell] = (files[0], files[1])
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("scanning", total=None)
+        data = region_motif_data(dataset, genome, motifs, tss, tracks or None, tss_window=tss_window,
+                                 accessibility=accessibility, clusters=clusters, device=device,
+                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
+    data.write(out_path)
+    s = data.summary()
+    out.print(f"{s['n_regions']:,} regions x {s['n_features']} features ({s['n_motifs']} motifs + accessibility), "
+              f"cell types {', '.join(s['cell_types'])}; TSS regions + {s['tss_regions']['+']:,} / - "
+              f"{s['tss_regions']['-']:,}; wrote {out_path}")
+
+
 train_app = typer.Typer(help="Train a model family on a dataset; each writes a run directory.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
