@@ -332,6 +332,53 @@ def train_cnn(
     out.print(f"{line}; wrote {out_dir}")
 
 
+@train_app.command("get")
+def train_get(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Region-motif data (.npz) from `cisgram get-data`.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    leave_out: Annotated[str | None, typer.Option(help="Cell type held out of fine-tuning (zero-shot on its test blocks).")] = None,
+    config: Annotated[str, typer.Option(help="small (2 x 64) | paper (GET's 12 x 768)")] = "small",
+    dropout: Annotated[float | None, typer.Option(help="Dropout of the transformer (default: the preset's).")] = None,
+    n_regions: Annotated[int, typer.Option(help="Regions per window (GET: 200; 50-100 for 1 Mb block hold-outs).")] = 100,
+    stride: Annotated[int | None, typer.Option(help="Regions between training windows (default n_regions // 2).")] = None,
+    pretrain: Annotated[bool, typer.Option(help="Masked-region pre-training (all cell types' inputs) first.")] = False,
+    lora: Annotated[bool, typer.Option(help="Then adapt to --leave-out with LoRA on its training blocks.")] = False,
+    lora_rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
+    baselines: Annotated[str, typer.Option(help="Comma-separated: mean,linear,random_forest,mlp ('none' for none).")] = "mean,linear,random_forest,mlp",
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per stage.")] = 30,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss.")] = 5,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 16,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.05,
+    device: Annotated[str, typer.Option(help="cpu | cuda[:N] | auto")] = "cpu",
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (1 is fastest for the small model on a busy machine).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, windows, masks, shuffling and baselines.")] = 0,
+) -> None:
+    """GET's region transformer: per-strand TSS initiation from the motifs of a window of regions; baselines and LoRA on the same entries."""
+    from cisgram.expression import train_get as run
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    chosen = () if baselines.strip().lower() == "none" else tuple(b.strip() for b in baselines.split(",") if b.strip())
+    metrics = run(data, out_dir, leave_out=leave_out, config=config,
+                  config_overrides=None if dropout is None else {"dropout": dropout}, n_regions=n_regions,
+                  stride=stride, pretrain=pretrain, lora=lora, lora_rank=lora_rank, baselines=chosen,
+                  max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                  seed=seed, device=device, progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    for cell, m in metrics["test"].items():
+        e = metrics["subsets"]["expressed"]["test"][cell]
+        line = f"{cell} (held out: {metrics['held_out'][cell]}): test r {m['pearson']:.3f} (n {m['n']:,}), expressed {e['pearson']:.3f}"
+        line += "".join(f"; {b} {s['test'][cell]['pearson']:.3f}" for b, s in metrics["baselines"].items())
+        out.print(line)
+    if metrics["lora"]:
+        lm = metrics["lora"]
+        out.print(f"LoRA on {lm['cell']}: test r {lm['test'][lm['cell']]['pearson']:.3f}; trained {lm['fraction_trained']:.1%} "
+                  f"of {lm['total_parameters']:,} parameters; adapter {lm['adapter_bytes']:,} bytes")
+    out.print(f"wrote {out_dir}")
+
+
 @app.command()
 def tfbind(
     genome: Annotated[Path, typer.Option("--genome", "-g", help="FASTA (plain/bgzip) or 2bit genome.")],

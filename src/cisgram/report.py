@@ -372,3 +372,58 @@ def explain_report(path, names, X, pred, arrays: dict, found, n_logos: int, wind
         sections.append(("Motif discovery (TF-MoDISco, TOMTOM)", discovery_section(found)))
     with atomic_write(path) as fh:
         fh.write(page("cisgram explain", sections))
+
+
+def get_report(path, preds, metrics: dict, history: dict, config: dict) -> None:
+    """``report.html`` of a GET run (:func:`cisgram.expression.train_get`): test metrics of the
+    transformer and every baseline per cell type (all TSS entries and expressed ones), the LoRA
+    figures, the training curves, and observed-vs-predicted test scatters per cell type and model."""
+    from cisgram import plots
+
+    def f(v) -> str:
+        return "" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
+    models = [("get", metrics)] + list(metrics.get("baselines", {}).items())
+    if metrics.get("lora"):
+        models.append(("get_lora", metrics["lora"]))
+    rows = []
+    for cell, held in metrics["held_out"].items():
+        for name, m in models:
+            a = m.get("test", {}).get(cell)
+            if a is None:
+                continue
+            e = m.get("subsets", {}).get("expressed", {}).get("test", {}).get(cell, {})
+            rows.append([cell, held, name, f(a["pearson"]), f(e.get("pearson")), f(a["spearman"]), f(a["r2"]),
+                         f"{a['n']:,}", f"{e.get('n', 0):,}"])
+    lo = metrics.get("leave_out")
+    head = (f"<p class='note'>training cell types: {html.escape(', '.join(metrics['training_cell_types']))}; "
+            f"held out: {html.escape(lo) if lo else 'no cell type'} and the test blocks; "
+            f"configuration {html.escape(str(config.get('config_name')))}, {config.get('n_regions')} regions per window, "
+            f"pre-training {'on' if config.get('pretrain') else 'off'}. Entries: the focus region of a window centred "
+            "on each test TSS region, on its TSS strand(s). 'mean' is the mean of the other training cell types' "
+            "observed values at the same entry.</p>")
+    table = _table(["cell type", "held out", "model", "Pearson (all)", "Pearson (expressed)", "Spearman (all)",
+                    "R² (all)", "n", "n expressed"], rows)
+    sections = [("Test metrics", head + table)]
+    lm = metrics.get("lora")
+    if lm:
+        sections.append(("LoRA", _table(["what", "value"], [
+            ["cell type", lm["cell"]], ["rank", lm["rank"]],
+            ["parameters trained", f"{lm['trainable_parameters']:,} of {lm['total_parameters']:,} "
+                                   f"({lm['fraction_trained']:.2%})"],
+            ["adapter on disk", f"{lm['adapter_bytes']:,} bytes"], ["base weights unchanged", lm["base_unchanged"]]])))
+    curves = "".join(_img(plots.training_curve(h["epochs"], stage, best=h["best_epoch"]), f"{stage} curve")
+                     for stage, h in history.items() if isinstance(h, dict) and h.get("epochs"))
+    if curves:
+        sections.append(("Training", curves))
+    test = preds[preds["split"] == "test"]
+    for cell, g in test.groupby("cell", sort=False):
+        figs = []
+        for name, gm in g.groupby("model", sort=False):
+            ok = gm[np.isfinite(gm["predicted"].to_numpy(np.float64))]
+            if len(ok) >= 2:
+                figs.append(_img(plots.scatter(ok["observed"].to_numpy(), ok["predicted"].to_numpy(), f"{cell}: {name}"),
+                                 f"{cell} {name}"))
+        sections.append((f"Test predictions: {cell} (held out: {metrics['held_out'].get(cell, '')})", "".join(figs)))
+    with atomic_write(path) as fh:
+        fh.write(page(f"cisgram GET: {'leave out ' + lo if lo else 'all cell types'}", sections))

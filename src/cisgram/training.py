@@ -4,9 +4,12 @@
 of ``(x, y)`` pairs (NaN in ``y`` marks a task that does not score that item): Adam(W), masked
 MSE (regression) or masked binary cross-entropy on logits (classification), early stopping on
 the validation loss, and the best epoch's weights kept in memory and put back at the end (no
-pickled checkpoint files). Lightning brings the device placement, mixed precision
-(``precision``), progress bars and distributed data-parallel training (``devices``,
-``strategy="ddp"``, ``num_nodes``: one process per device, on CPU through gloo).
+pickled checkpoint files). A ``loss(net, batch)`` callable trains any other network on any
+batches the same way (GET's region windows, :mod:`cisgram.expression`); only parameters with
+``requires_grad`` are optimised, so frozen LoRA bases stay untouched. Lightning brings the
+device placement, mixed precision (``precision``), progress bars and distributed data-parallel
+training (``devices``, ``strategy="ddp"``, ``num_nodes``: one process per device, on CPU
+through gloo).
 
 With ``strategy="ddp"`` Lightning starts the other processes by re-running the command that is
 running (``sys.argv``); every process returns from :func:`fit` with the same best weights, and
@@ -23,6 +26,7 @@ import copy
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -105,7 +109,13 @@ def masked_loss(out: torch.Tensor, y: torch.Tensor, task: str, pos_weight: float
     return nn.functional.mse_loss(o, t)
 
 
-def _lightning_module(net: nn.Module, config: TrainConfig):
+def _batch_size(batch) -> int:
+    """Items in a collated batch: the length of its first tensor (tuples, named tuples, dicts)."""
+    first = next(iter(batch.values())) if isinstance(batch, dict) else batch[0]
+    return len(first)
+
+
+def _lightning_module(net: nn.Module, config: TrainConfig, loss=None):
     import lightning as L
 
     class Learner(L.LightningModule):
@@ -121,10 +131,14 @@ def _lightning_module(net: nn.Module, config: TrainConfig):
             return self.net(x)
 
         def _step(self, batch, name: str):
-            x, y = batch
-            loss = masked_loss(self.net(x), y, config.task, config.pos_weight)
-            self.log(name, loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(x), prog_bar=True)
-            return loss
+            if loss is None:
+                x, y = batch
+                value = masked_loss(self.net(x), y, config.task, config.pos_weight)
+            else:
+                value = loss(self.net, batch)
+            self.log(name, value, on_step=False, on_epoch=True, sync_dist=True, batch_size=_batch_size(batch),
+                     prog_bar=True)
+            return value
 
         def training_step(self, batch, batch_idx):
             return self._step(batch, "train_loss")
@@ -147,7 +161,8 @@ def _lightning_module(net: nn.Module, config: TrainConfig):
                 ds.set_epoch(self.current_epoch)
 
         def configure_optimizers(self):
-            return torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+            params = [p for p in self.net.parameters() if p.requires_grad]  # frozen bases (LoRA) stay out
+            return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
     return Learner()
 
@@ -202,9 +217,12 @@ def _quiet():
 
 
 def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None = None, *,
-        callbacks: tuple = ()) -> FitResult:
+        callbacks: tuple = (), loss: Callable[[nn.Module, object], torch.Tensor] | None = None) -> FitResult:
     """Train ``net`` on ``train`` with early stopping on ``val``; see the module docstring.
-    ``callbacks`` are extra Lightning callbacks (e.g. timers).
+    ``callbacks`` are extra Lightning callbacks (e.g. timers). ``loss(net, batch)`` (a scalar
+    tensor) replaces the default ``masked_loss(net(x), y)`` in training and validation, for
+    batches that are not ``(x, y)`` pairs (e.g. GET's region windows); it cannot be combined
+    with ``monitor="auroc"``. Only parameters with ``requires_grad`` are optimised.
 
     Randomness (initialisation is the caller's; dropout, shuffling) follows ``config.seed``
     without changing the global torch generator for the caller."""
@@ -213,6 +231,8 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
     from lightning.pytorch.callbacks import EarlyStopping
 
     cfg = config or TrainConfig()
+    if loss is not None and cfg.monitor != "loss":
+        raise InputError("a custom loss can only be monitored as the validation loss", hint="use monitor='loss'")
     if len(train) == 0 or len(val) == 0:
         raise InputError(f"nothing to train on: {len(train)} training and {len(val)} validation items")
     g = torch.Generator().manual_seed(cfg.seed)
@@ -240,7 +260,7 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
         except (MisconfigurationException, ValueError, TypeError) as e:
             raise InputError(f"Lightning refused the training settings: {str(e).splitlines()[0]}",
                              hint="check --accelerator, --devices, --strategy, --num-nodes and --precision") from None
-        trainer.fit(_lightning_module(net, cfg), *loaders)
+        trainer.fit(_lightning_module(net, cfg, loss), *loaders)
     if best.state is None:
         raise RuntimeError(f"training produced no finite validation {cfg.monitor}")
     net.load_state_dict(best.state)

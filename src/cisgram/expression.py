@@ -1,0 +1,675 @@
+"""``cisgram train get``: GET's region transformer predicting per-strand transcription initiation
+from the motifs and accessibility of a window of regions, with masked-region pre-training,
+leave-one-cell-type-out fine-tuning, LoRA adaptation to the held-out cell type, feature
+baselines on the same entries, and a run directory (``specs/get.md`` §3, §8).
+
+What :func:`train_get` does
+---------------------------
+1. **Data.** A :class:`~cisgram.data.getdata.RegionMotifData` (``.npz`` path or object). The
+   *training cell types* are those with targets, ``leave_out`` excepted.
+2. **Pre-training** (``pretrain=True``): masked-region reconstruction (half of each window's
+   regions replaced by the mask token, :func:`~cisgram.models.get.masked_mse` on them) on
+   sliding windows over the training blocks of **every** cell type, targets or not, with early
+   stopping on the validation blocks' masked MSE (windows centred on the validation TSS regions,
+   only masked validation regions scored, one fixed mask per window). The held-out cell type's
+   *accessibility* on training blocks is therefore seen as input (as GET pre-trains on every cell
+   type's chromatin); its *expression* never is.
+3. **Fine-tuning** of the whole network (from the pre-trained weights or from scratch) with
+   :func:`~cisgram.models.get.poisson_loss` on the TSS entries of sliding windows over the
+   training blocks of the training cell types; early stopping on the Poisson loss of the focus
+   entries of windows centred on the validation TSS regions (:func:`~cisgram.data.getdata.tss_windows`)
+   of the training cell types.
+4. **Evaluation** on windows centred on each validation and test TSS region: only the focus
+   region's entry on its TSS strand(s) is read (:func:`focus_predictions`). Training cell types
+   are scored on held-out blocks, ``leave_out`` on held-out blocks of a held-out cell type.
+   Metrics (:func:`cisgram.evaluate.regression_metrics`) over all TSS entries and, under
+   ``subsets.expressed``, over those with a target above 0.
+5. **Baselines** on the same entries, from the focus region's ``F`` features plus a strand
+   indicator (one model for both strands), fitted on the training-block TSS entries of the
+   training cell types:
+
+   - ``mean``: GET's "training-set mean per gene", read as the mean of the *other* training
+     cell types' observed targets at the same (region, strand) entry. For ``leave_out`` that is
+     every training cell type; for a training cell type the others. It uses measured expression
+     of the test gene (in other cell types), which no sequence model sees: it is the reference
+     a cell-type-specific model has to beat, not a fair competitor on held-out blocks;
+   - ``linear``: ridge regression, its penalty chosen on the validation entries from
+     ``1e-3 … 1e5``;
+   - ``random_forest``: 10 trees of depth ≤ 10 (scikit-learn);
+   - ``mlp``: one hidden layer of 64 ReLU units (scikit-learn, Adam), its L2 penalty (0.1, 1,
+     10) and epochs chosen by early stopping on the validation entries.
+
+   The features are used as the model sees them (motif columns divided by their training
+   maxima, accessibility in [0, 1]); standardising them instead blows up rare motif columns
+   (on chr22 it doubled the ridge's validation error and cost the ridge and the MLP 0.4-0.5
+   of test Pearson).
+6. **LoRA** (``lora=True`` with ``leave_out``): a copy of the fine-tuned network gets rank-``r``
+   adapters on the region embedding and every encoder linear layer
+   (:func:`~cisgram.models.lora.apply_lora`; the expression head stays trainable, all else is
+   frozen) and is fine-tuned on the held-out cell type's training-block windows, with early
+   stopping on its validation TSS windows, then scored on its test entries. The fraction of
+   parameters trained and the adapter's size on disk are recorded; the base weights are checked
+   bit-identical afterwards.
+
+The run directory
+-----------------
+``config.json`` (everything to rerun), ``split.json`` (the held-out blocks), ``history.json``
+(per-stage epochs), ``predictions.parquet`` (``region, cell, target, strand, observed, predicted,
+split, model, held_out``; ``target`` repeats ``cell`` so that every family's tables share
+DESIGN's ``target`` column), ``model.safetensors`` + ``model.json`` (the fine-tuned network,
+:class:`~cisgram.models.get.GETModel`), ``lora.safetensors`` + ``lora.json`` (the adapter, with
+LoRA), ``report.html`` and, last, ``metrics.json``::
+
+    {"family": "get", "leave_out": ..., "held_out": {cell: "blocks" | "cell type and blocks"},
+     "val": {cell: {pearson, spearman, r2, pearson_r2, n}}, "test": {cell: {...}},
+     "subsets": {"expressed": {"val": {...}, "test": {...}}},
+     "baselines": {"mean" | "linear" | "random_forest" | "mlp": {"val", "test", "subsets"}},
+     "lora": null | {"cell", "rank", "alpha", "trainable_parameters", "total_parameters",
+                     "fraction_trained", "adapter_bytes", "base_unchanged", "test", "subsets",
+                     "before": {...the fine-tuned model on the same entries...}}}
+
+Pitfalls
+--------
+- On one chromosome split into 1 Mb blocks (chr22) a test split holds a few dozen TSS regions
+  per cell type: correlations over ~50 entries carry a standard error of about ±0.05-0.1.
+- ``n_regions`` must fit the training segments (sliding windows) and the chromosomes (TSS
+  windows); there is no positional encoding by default, so the windows of training and
+  evaluation need not have the same size, but they do here.
+- Poisson rates are softplus outputs on ``log10(1 + signal)`` targets, as GET.
+- AdamW decays every parameter (GET exempts 1-D parameters and tokens), and the learning rate
+  is flat (GET warms up and follows a cosine): :func:`cisgram.training.fit` as for the CNNs.
+- On chr22 (~400 training TSS entries per cell type) the fine-tuned small model overfits within
+  a few epochs and the kept epoch varies with the seed (test Pearson spread ±0.05-0.1); it does
+  not beat the feature baselines there, and never the other cell types' mean.
+- Tiny matrices: torch's default of one thread per core can be many times slower than one
+  thread on a machine with other work; the caller (the CLI's ``--threads``) chooses.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from cisgram.data.getdata import STRANDS, RegionMotifData, RegionWindows, tss_windows
+from cisgram.errors import InputError
+from cisgram.evaluate import regression_metrics
+from cisgram.files import atomic_path, atomic_write
+from cisgram.models.get import (
+    GETConfig,
+    GETModel,
+    RegionTransformer,
+    count_parameters,
+    masked_mse,
+    poisson_loss,
+    random_region_mask,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BASELINES", "MaskedWindow", "MaskedWindows", "entry_weight", "expression_loss", "fit_baselines",
+           "focus_predictions", "lora_finetune", "pretrain_loss", "train_get"]
+
+FAMILY = "get"
+MASK_RATIO = 0.5
+BASELINES = ("mean", "linear", "random_forest", "mlp")
+RIDGE_ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
+MLP_ALPHAS = (0.1, 1.0, 10.0)
+LORA_TARGETS = ("region_embed", "encoder")
+LORA_TRAINABLE = ("expression_head",)
+SPLITS_SCORED = ("val", "test")
+
+
+# --------------------------------------------------------------------------------------------
+# Losses and the pre-training dataset
+# --------------------------------------------------------------------------------------------
+class MaskedWindow(NamedTuple):
+    """A pre-training sample: ``x (R, F)``, ``mask (R,)`` bool (regions to hide and score),
+    ``in_split (R,)`` bool, ``positions (R,)`` int64."""
+
+    x: torch.Tensor
+    mask: torch.Tensor
+    in_split: torch.Tensor
+    positions: torch.Tensor
+
+
+class MaskedWindows(Dataset):
+    """Windows of a :class:`~cisgram.data.getdata.RegionWindows` with a random region mask.
+
+    Item ``i`` in epoch ``e`` masks exactly ``floor(ratio * R)`` regions drawn from a generator
+    seeded by ``(seed, e, i)`` (:func:`~cisgram.models.get.random_region_mask`); with
+    ``fixed=True`` (validation) the epoch is ignored, so every epoch scores the same masks.
+    :meth:`set_epoch` is passed on to the windows (their jitter).
+    """
+
+    def __init__(self, windows: RegionWindows, *, ratio: float = MASK_RATIO, seed: int = 0, fixed: bool = False):
+        self.windows, self.ratio, self.seed, self.fixed, self.epoch = windows, float(ratio), int(seed), fixed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        self.windows.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i) -> MaskedWindow:
+        w = self.windows[i]
+        state = np.random.SeedSequence([self.seed, 0 if self.fixed else self.epoch, int(i)]).generate_state(1)[0]
+        g = torch.Generator().manual_seed(int(state))
+        mask = random_region_mask(1, w.x.shape[0], self.ratio, g)[0]
+        return MaskedWindow(w.x, mask, w.in_split, w.positions)
+
+
+def _positions(net: torch.nn.Module, batch) -> torch.Tensor | None:
+    return batch.positions if net.config.distance_encoding else None
+
+
+def pretrain_loss(net: RegionTransformer, batch: MaskedWindow) -> torch.Tensor:
+    """Masked-region MSE of a collated :class:`MaskedWindow` batch, over masked regions of the
+    window's split only."""
+    out = net(batch.x, mask=batch.mask, positions=_positions(net, batch))
+    return masked_mse(out.reconstruction, batch.x, batch.mask & batch.in_split)
+
+
+def entry_weight(has_tss: torch.Tensor, in_split: torch.Tensor, focus: torch.Tensor) -> torch.Tensor:
+    """``(B, R, 2)`` bool: the TSS entries of the window's split, and only the focus region's in
+    windows with a focus (``focus >= 0``, :func:`~cisgram.data.getdata.tss_windows`)."""
+    R = has_tss.shape[1]
+    idx = torch.arange(R, device=has_tss.device)
+    on = (focus[:, None] < 0) | (idx[None] == focus[:, None])
+    return has_tss & (in_split & on)[..., None]
+
+
+def expression_loss(net: RegionTransformer, batch) -> torch.Tensor:
+    """Poisson loss of a collated :class:`~cisgram.data.getdata.RegionWindow` batch over its
+    :func:`entry_weight` entries."""
+    out = net(batch.x, positions=_positions(net, batch))
+    return poisson_loss(out.expression, batch.y, entry_weight(batch.has_tss, batch.in_split, batch.focus))
+
+
+# --------------------------------------------------------------------------------------------
+# Predictions at focus entries
+# --------------------------------------------------------------------------------------------
+def focus_predictions(model: GETModel, windows: RegionWindows, *, batch_size: int = 64,
+                      device: str = "cpu") -> pd.DataFrame:
+    """The model's prediction at each window's focus region, on each strand holding a TSS.
+
+    ``windows`` from :func:`~cisgram.data.getdata.tss_windows`. Returns one row per (window,
+    TSS strand): ``row`` (region row in the data), ``region`` (name), ``cell``, ``strand``
+    (``+``/``-``), ``observed``, ``predicted``, ``split``.
+    """
+    data = windows.data
+    names = data.regions["name"].to_numpy(dtype=str)
+    split = data.split
+    parts = []
+    for b in DataLoader(windows, batch_size=batch_size, shuffle=False):
+        if (b.focus < 0).any():
+            raise InputError("focus_predictions needs windows with a focus region (tss_windows)")
+        pos = b.positions if model.config.distance_encoding else None
+        pred = model.predict(b.x, positions=pos, batch_size=batch_size, device=device)
+        k = np.arange(len(b.focus))
+        f = b.focus.numpy()
+        row = b.first.numpy() + f
+        has = b.has_tss.numpy()[k, f]
+        obs, pr = b.y.numpy()[k, f], pred[k, f]
+        cells = np.asarray(b.cell_name, dtype=object)
+        for s, strand in enumerate(STRANDS):
+            sel = has[:, s]
+            parts.append(pd.DataFrame({"row": row[sel], "region": names[row[sel]], "cell": cells[sel], "strand": strand,
+                                       "observed": obs[sel, s], "predicted": pr[sel, s], "split": split[row[sel]]}))
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["cell", "row", "strand"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Baselines on the focus region's features
+# --------------------------------------------------------------------------------------------
+def _entries(data: RegionMotifData, cells: Sequence[str], split: str) -> pd.DataFrame:
+    """Every TSS entry of ``split`` for ``cells``: ``row, cell, strand, observed``."""
+    rows = np.flatnonzero(data.split == split)
+    parts = []
+    for cell in cells:
+        c = data.cell_index(cell)
+        for s, strand in enumerate(STRANDS):
+            r = rows[data.has_tss[rows, s]]
+            parts.append(pd.DataFrame({"row": r, "cell": cell, "strand": strand, "observed": data.targets[c, r, s]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _design(data: RegionMotifData, entries: pd.DataFrame) -> np.ndarray:
+    """``(n, F + 1)``: the focus region's features in the entry's cell type, then the strand
+    (0 for ``+``, 1 for ``-``)."""
+    X = np.zeros((len(entries), data.n_features + 1), dtype=np.float32)
+    for cell, idx in entries.groupby("cell", sort=False).indices.items():
+        X[idx, :-1] = data.features(cell, entries["row"].to_numpy()[idx])
+    X[:, -1] = (entries["strand"].to_numpy() == "-").astype(np.float32)
+    return X
+
+
+def _fit_mlp(Xtr, ytr, Xva, yva, seed: int, *, max_epochs: int = 200, patience: int = 10):
+    """The MLP of the penalty and epoch with the lowest validation MSE (Adam, one epoch per
+    ``partial_fit``): ``(model, info)``."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    best = (np.inf, None, MLP_ALPHAS[0], 0)
+    for alpha in MLP_ALPHAS:
+        mlp = MLPRegressor(hidden_layer_sizes=(64,), alpha=alpha, learning_rate_init=1e-3, batch_size=64,
+                           random_state=seed)
+        wait, mine = 0, np.inf
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for epoch in range(max_epochs):
+                mlp.partial_fit(Xtr, ytr)
+                err = float(np.mean((mlp.predict(Xva) - yva) ** 2)) if len(yva) else -float(epoch)
+                if err < mine - 1e-9:
+                    mine, wait = err, 0
+                    if err < best[0]:
+                        best = (err, copy.deepcopy(mlp), alpha, epoch + 1)
+                else:
+                    wait += 1
+                    if wait >= patience:
+                        break
+    err, model, alpha, epochs = best
+    return model, {"hidden": [64], "alpha": alpha, "epochs": epochs, "val_mse": err}
+
+
+def fit_baselines(data: RegionMotifData, train_cells: Sequence[str], *, seed: int = 0,
+                  which: Sequence[str] = BASELINES) -> dict:
+    """Fit the feature baselines ``which`` (default all of :data:`BASELINES`) on the
+    training-block TSS entries of ``train_cells`` (the validation entries of the same cell types
+    choose the ridge and MLP penalties and the MLP's epochs). Returns
+    ``{name: (predict(entries) -> (n,), info dict)}`` in the order of :data:`BASELINES`."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    train_cells = list(train_cells)
+    tr, va = _entries(data, train_cells, "train"), _entries(data, train_cells, "val")
+    if len(tr) < 3:
+        raise InputError(f"only {len(tr)} training TSS entries: too few for the baselines")
+    Xtr, ytr = _design(data, tr), tr["observed"].to_numpy(np.float64)
+    Xva, yva = _design(data, va), va["observed"].to_numpy(np.float64)
+
+    unknown = sorted(set(which) - set(BASELINES))
+    if unknown:
+        raise InputError(f"unknown baseline(s) {', '.join(unknown)}", hint=f"choose from {', '.join(BASELINES)}")
+    out: dict = {}
+    train_idx = np.array([data.cell_index(c) for c in train_cells])
+
+    def mean(entries: pd.DataFrame) -> np.ndarray:
+        rows = entries["row"].to_numpy()
+        s = (entries["strand"].to_numpy() == "-").astype(int)
+        pred = np.full(len(entries), np.nan)
+        for cell, idx in entries.groupby("cell", sort=False).indices.items():
+            others = train_idx[train_idx != data.cell_index(cell)]
+            if others.size:
+                pred[idx] = data.targets[others][:, rows[idx], s[idx]].mean(axis=0)
+        return pred
+
+    if "mean" in which:
+        out["mean"] = (mean, {"reading": "mean of the other training cell types' targets at the same entry"})
+    if "linear" in which:
+        out["linear"] = _fit_ridge(data, Xtr, ytr, Xva, yva)
+    if "random_forest" in which:
+        forest = RandomForestRegressor(n_estimators=10, max_depth=10, random_state=seed, n_jobs=1).fit(Xtr, ytr)
+        out["random_forest"] = (lambda e: forest.predict(_design(data, e)), {"n_estimators": 10, "max_depth": 10})
+    if "mlp" in which:
+        mlp, mlp_info = _fit_mlp(Xtr, ytr, Xva, yva, seed)
+        out["mlp"] = (lambda e: mlp.predict(_design(data, e)), mlp_info)
+    return out
+
+
+def _fit_ridge(data, Xtr, ytr, Xva, yva):
+    from scipy.linalg import LinAlgWarning
+    from sklearn.linear_model import Ridge
+
+    errors = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)  # tiny penalties on more columns than entries
+        for a in RIDGE_ALPHAS:
+            m = Ridge(alpha=a).fit(Xtr, ytr)
+            errors[a] = float(np.mean((m.predict(Xva) - yva) ** 2)) if len(yva) else 0.0
+        alpha = min(RIDGE_ALPHAS, key=lambda a: (errors[a], -a))
+        ridge = Ridge(alpha=alpha).fit(Xtr, ytr)
+    return (lambda e: ridge.predict(_design(data, e)),
+            {"model": "ridge", "alpha": alpha, "val_mse": {str(k): v for k, v in errors.items()}})
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------
+def _scores(preds: pd.DataFrame) -> dict:
+    """``{"val": {cell: m}, "test": {...}, "subsets": {"expressed": {...}}}`` of one model."""
+
+    def table(p: pd.DataFrame) -> dict:
+        return {s: {c: regression_metrics(g["observed"], g["predicted"])
+                    for c, g in p[p["split"] == s].groupby("cell", sort=False)} for s in SPLITS_SCORED}
+
+    ok = preds[np.isfinite(preds["predicted"].to_numpy(np.float64))]
+    return {**table(ok), "subsets": {"expressed": table(ok[ok["observed"] > 0])}}
+
+
+# --------------------------------------------------------------------------------------------
+# Training stages
+# --------------------------------------------------------------------------------------------
+def _history(result) -> dict:
+    return {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "seconds": result.seconds,
+            "epochs": result.history}
+
+
+def _train_config(*, max_epochs, patience, batch_size, lr, weight_decay, seed, device, progress_bar):
+    from cisgram.training import TrainConfig
+
+    accelerator = "cpu" if device == "cpu" else ("gpu" if str(device).startswith("cuda") else "auto")
+    return TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
+                       weight_decay=weight_decay, seed=seed, accelerator=accelerator, progress=progress_bar)
+
+
+def lora_finetune(net: RegionTransformer, data: RegionMotifData, cell: str, config, *, n_regions: int = 100,
+                  stride: int | None = None, rank: int = 8, alpha: float = 16.0, seed: int = 0):
+    """Adapt a copy of ``net`` to ``cell`` with LoRA (``net`` is left as it is).
+
+    The copy gets rank-``rank`` adapters on the region embedding and the encoder's linear
+    layers, the expression head stays trainable, everything else is frozen; it is trained
+    (:func:`cisgram.training.fit` with ``config``, a :class:`~cisgram.training.TrainConfig`) on
+    ``cell``'s training-block windows with early stopping on its validation TSS windows.
+    Returns ``(adapted network, FitResult)``.
+    """
+    from cisgram.models.lora import apply_lora
+    from cisgram.training import fit
+
+    adapted = apply_lora(copy.deepcopy(net).cpu(), rank, alpha, targets=LORA_TARGETS, trainable=LORA_TRAINABLE)
+    train = RegionWindows(data, [cell], split="train", n_regions=n_regions, stride=stride, seed=seed)
+    val = tss_windows(data, [cell], split="val", n_regions=n_regions)
+    result = fit(adapted, train, val, config, loss=expression_loss)
+    return result.net, result
+
+
+def _base_unchanged(base: RegionTransformer, adapted: torch.nn.Module) -> bool:
+    """Every parameter of ``adapted`` that is neither an adapter nor trainable equals ``base``'s
+    (LoRA layers hold the base layer under ``.base``)."""
+    ref = base.state_dict()
+    for name, p in adapted.named_parameters():
+        if name.endswith((".lora_A", ".lora_B")) or p.requires_grad:
+            continue
+        key = name.replace(".base.", ".")
+        if key not in ref or not torch.equal(ref[key].cpu(), p.detach().cpu()):
+            return False
+    return True
+
+
+def _resolve(config, n_features: int, overrides: dict | None) -> tuple[GETConfig, str]:
+    if isinstance(config, GETConfig):
+        if config.n_features != n_features:
+            raise InputError(f"the GET configuration takes {config.n_features} features per region, the data have "
+                             f"{n_features}", hint=f"build it with n_features={n_features}")
+        base, name = config, "custom"
+    elif config == "small":
+        base, name = GETConfig.small(n_features=n_features), config
+    elif config == "paper":
+        base, name = GETConfig.paper(n_features=n_features), config
+    else:
+        raise InputError(f"unknown GET configuration {config!r}", hint="use 'small', 'paper' or a GETConfig")
+    if overrides:
+        if "n_features" in overrides:
+            raise InputError("n_features comes from the data and cannot be overridden")
+        base = GETConfig.from_dict({**base.to_dict(), **overrides})
+    return base, name
+
+
+def _load(data) -> tuple[RegionMotifData, str]:
+    if isinstance(data, RegionMotifData):
+        return data, "<RegionMotifData>"
+    if isinstance(data, (str, os.PathLike)):
+        return RegionMotifData.read(data), str(data)
+    raise InputError(f"train_get needs a region-motif .npz path or RegionMotifData, got {type(data).__name__}")
+
+
+def _split_blocks(data: RegionMotifData) -> dict:
+    seg = data.segments()
+    r = data.regions
+    blocks = [{"chrom": str(c), "start": int(r["start"].iat[a]), "end": int(r["end"].iat[b - 1]), "split": str(s),
+               "regions": int(b - a)} for c, a, b, s in seg[["chrom", "first", "stop", "split"]].itertuples(index=False)]
+    return {"kind": "region blocks of the region-motif data", "counts": data.summary()["split"], "blocks": blocks}
+
+
+def _write_json(path: Path, obj) -> None:
+    with atomic_write(path) as fh:
+        json.dump(obj, fh, indent=1, default=float)
+
+
+def train_get(
+    data,
+    out: str | os.PathLike,
+    *,
+    leave_out: str | None = None,
+    config: str | GETConfig = "small",
+    config_overrides: dict | None = None,
+    n_regions: int = 100,
+    stride: int | None = None,
+    pretrain: bool = False,
+    lora: bool = False,
+    lora_rank: int = 8,
+    lora_alpha: float = 16.0,
+    max_epochs: int = 30,
+    patience: int = 5,
+    pretrain_epochs: int | None = None,
+    lora_epochs: int | None = None,
+    baselines: Sequence[str] = BASELINES,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    weight_decay: float = 0.05,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: Callable[[str], None] | None = None,
+    progress_bar: bool = False,
+) -> dict:
+    """Train, evaluate and compare GET on region-motif data; write a run directory to ``out``
+    and return its metrics (see the module docstring).
+
+    Parameters
+    ----------
+    data
+        A :class:`~cisgram.data.getdata.RegionMotifData` or its ``.npz`` path.
+    out
+        The run directory (an earlier run's ``metrics.json`` there is removed first).
+    leave_out
+        A cell type with targets to hold out of fine-tuning entirely (zero-shot evaluation);
+        ``None`` trains on every cell type with targets.
+    config
+        ``"small"``, ``"paper"`` (GET's 12 × 768 model) or a :class:`~cisgram.models.get.GETConfig`
+        with the data's ``n_features``.
+    config_overrides
+        Fields of the configuration to change, e.g. ``{"dropout": 0.1}``.
+    n_regions
+        Regions per window (``R``) in training and evaluation.
+    stride
+        Regions between the starts of training windows (default ``R // 2``; each epoch moves
+        every window by a random jitter of up to ``stride // 2``). A smaller stride gives more,
+        overlapping windows per epoch: more optimiser steps on short chromosomes.
+    pretrain
+        Masked-region pre-training first (``pretrain_epochs``, default ``max_epochs``).
+    lora, lora_rank, lora_alpha, lora_epochs
+        Adapt the fine-tuned model to ``leave_out`` with LoRA (needs ``leave_out``).
+    baselines
+        Which of :data:`BASELINES` to fit and score (default all).
+    max_epochs, patience, batch_size, lr, weight_decay, seed
+        Training (AdamW, early stopping on the validation loss; windows per batch).
+    device
+        ``cpu``, ``cuda[:N]`` or ``auto``, for training and predictions.
+    progress
+        Called with one line per stage.
+    progress_bar
+        Lightning's progress bar (for the CLI).
+
+    Raises
+    ------
+    InputError
+        Unknown or target-less ``leave_out``, no training cell type left, ``lora`` without
+        ``leave_out``, a configuration of another width, windows that fit no segment.
+    """
+    from cisgram.report import get_report
+    from cisgram.training import fit
+
+    say = progress or (lambda msg: None)
+    data, source = _load(data)
+    cfg, cfg_name = _resolve(config, data.n_features, config_overrides)
+    with_targets = [c for c, ok in zip(data.cell_types, data.has_targets, strict=True) if ok]
+    if leave_out is not None:
+        data.cell_index(leave_out)
+        if leave_out not in with_targets:
+            raise InputError(f"cell type {leave_out!r} has no targets, so it cannot be evaluated when held out",
+                             hint=f"cell types with targets: {', '.join(with_targets)}")
+    train_cells = [c for c in with_targets if c != leave_out]
+    if not train_cells:
+        raise InputError("no cell type with targets is left to train on",
+                         hint="hold out a cell type only when at least two have initiation tracks")
+    if lora and leave_out is None:
+        raise InputError("LoRA adapts the fine-tuned model to a held-out cell type: give leave_out (--leave-out)")
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise InputError(f"unknown baseline(s) {', '.join(unknown)}", hint=f"choose from {', '.join(BASELINES)}")
+    if int(lora_rank) < 1:
+        raise InputError(f"lora_rank must be a positive integer, got {lora_rank!r}")
+    R = int(n_regions)
+    common = dict(patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                  device=device, progress_bar=progress_bar)
+    ft_cfg = _train_config(max_epochs=max_epochs, **common)
+    history: dict = {}
+    timings: dict = {}
+
+    # windows first: bad sizes fail before any training
+    train_ds = RegionWindows(data, train_cells, split="train", n_regions=R, stride=stride, seed=seed)
+    val_ds = tss_windows(data, train_cells, split="val", n_regions=R)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = RegionTransformer(cfg)
+
+    if pretrain:
+        t0 = time.perf_counter()
+        all_cells = list(data.cell_types)
+        pt_train = MaskedWindows(RegionWindows(data, all_cells, split="train", n_regions=R, stride=stride, seed=seed,
+                                               require_targets=False), seed=seed)
+        pt_val = MaskedWindows(tss_windows(data, all_cells, split="val", n_regions=R, require_targets=False),
+                               seed=seed, fixed=True)
+        say(f"pre-training (masked regions, ratio {MASK_RATIO}) on {len(pt_train):,} windows of {R} regions "
+            f"({len(all_cells)} cell types)")
+        pt_cfg = _train_config(max_epochs=pretrain_epochs or max_epochs, **common)
+        res = fit(net, pt_train, pt_val, pt_cfg, loss=pretrain_loss)
+        net = res.net
+        history["pretrain"] = _history(res)
+        timings["pretrain"] = time.perf_counter() - t0
+        say(f"pre-training kept epoch {res.best_epoch} (validation masked MSE {res.best_val_loss:.4f})")
+
+    t0 = time.perf_counter()
+    say(f"fine-tuning on {len(train_ds):,} windows of {R} regions ({', '.join(train_cells)}"
+        f"{'; held out: ' + leave_out if leave_out else ''})")
+    res = fit(net, train_ds, val_ds, ft_cfg, loss=expression_loss)
+    net = res.net
+    history["finetune"] = _history(res)
+    timings["finetune"] = time.perf_counter() - t0
+    model = GETModel(net, list(data.feature_names))
+
+    # evaluation: focus entries of windows centred on validation and test TSS regions
+    t0 = time.perf_counter()
+    eval_cells = [*train_cells, *([leave_out] if leave_out else [])]
+    held = {c: "cell type and blocks" if c == leave_out else "blocks" for c in eval_cells}
+    parts = []
+    for s in SPLITS_SCORED:
+        if not data.has_tss[data.split == s].any():
+            log.warning("no TSS region in the %s split: it is not scored", s)
+            continue
+        parts.append(focus_predictions(model, tss_windows(data, eval_cells, split=s, n_regions=R), device=device))
+    entries = pd.concat(parts, ignore_index=True)
+    tables = [entries.assign(model="get")]
+    say(f"scored {len(entries):,} validation and test TSS entries; fitting the baselines")
+    fitted = fit_baselines(data, train_cells, seed=seed, which=baselines)
+    baseline_info = {}
+    for name, (predict_fn, info) in fitted.items():
+        tables.append(entries.assign(predicted=np.asarray(predict_fn(entries), dtype=np.float64), model=name))
+        baseline_info[name] = info
+    timings["evaluation_and_baselines"] = time.perf_counter() - t0
+
+    lora_metrics, adapted = None, None
+    if lora:
+        t0 = time.perf_counter()
+        lcfg = _train_config(max_epochs=lora_epochs or max_epochs, **common)
+        say(f"LoRA (rank {lora_rank}) on {leave_out}'s training blocks")
+        adapted, lres = lora_finetune(net, data, leave_out, lcfg, n_regions=R, stride=stride, rank=lora_rank,
+                                      alpha=lora_alpha, seed=seed)
+        history["lora"] = _history(lres)
+        lmodel = GETModel(adapted, list(data.feature_names))
+        lparts = [focus_predictions(lmodel, tss_windows(data, [leave_out], split=s, n_regions=R), device=device)
+                  for s in SPLITS_SCORED if data.has_tss[data.split == s].any()]
+        tables.append(pd.concat(lparts, ignore_index=True).assign(model="get_lora"))
+        timings["lora"] = time.perf_counter() - t0
+
+    preds = pd.concat(tables, ignore_index=True)
+    preds["held_out"] = preds["cell"].map(held)
+    preds["target"] = preds["cell"]
+    preds = preds[["region", "cell", "target", "strand", "observed", "predicted", "split", "model", "held_out"]]
+
+    metrics = {"family": FAMILY, "leave_out": leave_out, "training_cell_types": train_cells, "held_out": held,
+               **_scores(preds[preds["model"] == "get"]),
+               "baselines": {name: _scores(preds[preds["model"] == name]) for name in fitted},
+               "lora": None}
+
+    d = Path(out)
+    if (d / "metrics.json").exists():  # an earlier run's metrics must not outlive a failure of this one
+        log.info("overwriting the run in %s", d)
+        (d / "metrics.json").unlink()
+    d.mkdir(parents=True, exist_ok=True)
+    if not lora:  # an earlier run's adapter does not belong to this model
+        for stale in ("lora.safetensors", "lora.json"):
+            (d / stale).unlink(missing_ok=True)
+    if lora:
+        from safetensors.torch import save_file
+
+        from cisgram.models.lora import lora_state_dict
+
+        state = {k: v.contiguous() for k, v in lora_state_dict(adapted).items()}
+        with atomic_path(d / "lora.safetensors") as tmp:
+            save_file(state, str(tmp))
+        trained = count_parameters(adapted, trainable_only=True)
+        total = count_parameters(adapted)
+        lscores = _scores(preds[preds["model"] == "get_lora"])
+        before = _scores(preds[(preds["model"] == "get") & (preds["cell"] == leave_out)])
+        lora_metrics = {"cell": leave_out, "rank": int(lora_rank), "alpha": float(lora_alpha),
+                        "targets": list(LORA_TARGETS), "trainable": list(LORA_TRAINABLE),
+                        "trainable_parameters": trained, "total_parameters": total,
+                        "base_parameters": count_parameters(net), "fraction_trained": trained / total,
+                        "adapter_bytes": (d / "lora.safetensors").stat().st_size,
+                        "adapter_tensors": len(state), "base_unchanged": _base_unchanged(net, adapted),
+                        **lscores, "before": before}
+        metrics["lora"] = lora_metrics
+        _write_json(d / "lora.json", {k: lora_metrics[k] for k in ("cell", "rank", "alpha", "targets", "trainable")})
+
+    conf = {"family": FAMILY, "data": source, "leave_out": leave_out, "training_cell_types": train_cells,
+            "config_name": cfg_name, "config": cfg.to_dict(), "n_regions": R, "stride": stride, "pretrain": bool(pretrain),
+            "mask_ratio": MASK_RATIO, "lora": bool(lora), "lora_rank": int(lora_rank), "lora_alpha": float(lora_alpha),
+            "max_epochs": max_epochs, "pretrain_epochs": pretrain_epochs, "lora_epochs": lora_epochs,
+            "patience": patience, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
+            "device": device, "training": ft_cfg.to_dict(), "baselines": baseline_info,
+            "n_features": data.n_features, "data_params": {k: data.params.get(k) for k in
+                                                           ("tss_window", "accessibility", "clip", "threshold",
+                                                            "motifs", "version")}}
+    _write_json(d / "config.json", conf)
+    _write_json(d / "split.json", _split_blocks(data))
+    with atomic_path(d / "predictions.parquet") as tmp:
+        preds.to_parquet(tmp, index=False)
+    _write_json(d / "history.json", {**history, "timings": timings})
+    model.save(d)
+    get_report(d / "report.html", preds, metrics, history, conf)
+    _write_json(d / "metrics.json", metrics)
+    return metrics
