@@ -49,3 +49,15 @@ def demo_dataset(tmp_path_factory) -> Path:
     prepare(d.genome, list(d.peaks.values()), [f"{c}={p}" for c, p in d.accessibility.items()],
             tss=d.genes_tss, width=500, split="blocks:1Mb", out=out)
     return out
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module of tiny-tensor tests: OpenMP's synchronisation between
+    two threads dominates them, many times over on a busy machine. Put back afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

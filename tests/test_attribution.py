@@ -53,13 +53,7 @@ def _random_batchnorm(net: nn.Module, seed: int = 0) -> nn.Module:
     return net.eval()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread, as OpenMP's synchronisation dominates them on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (conftest)
 
 
 @pytest.fixture(scope="module")

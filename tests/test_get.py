@@ -23,13 +23,7 @@ from cisgram.models.get import (
 F = 9  # 8 motifs + accessibility
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread, as OpenMP's synchronisation dominates them on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (conftest)
 
 
 def small(**kw) -> RegionTransformer:

@@ -19,12 +19,7 @@ F = len(MOTIFS) + 1  # + accessibility (random, uninformative)
 A, B, C, D = 0, 1, 2, 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (conftest)
 
 
 def simulate(n: int, seed: int):

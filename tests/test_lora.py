@@ -15,12 +15,7 @@ from cisgram.models.lora import LoRALinear, apply_lora, load_lora, lora_modules,
 F, R = 9, 11
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (conftest)
 
 
 def base() -> RegionTransformer:
