@@ -61,3 +61,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def chr22_get_data(chr22, motif_dir, tmp_path_factory):
+    """GET's region-by-motif data on the full chr22 (three cell lines, 1 Mb blocks, Vierstra
+    archetypes, gene TSSs, initiation tracks), built once for the tests that need it."""
+    from cisgram.data.dataset import prepare
+    from cisgram.data.getdata import region_motif_data
+
+    cells = ("K562", "GM12878", "MCF7")
+    ds = tmp_path_factory.mktemp("chr22_get") / "chr22.h5ad"
+    prepare(chr22 / "genome/chr22.fa.gz", [chr22 / f"peaks/{c}.narrowPeak" for c in cells],
+            [f"{c}={chr22 / 'accessibility' / (c + '.bw')}" for c in cells], tss=chr22 / "annotation/genes_tss.bed",
+            width=500, split="blocks:1Mb", out=ds)
+    ti = chr22 / "transcription_initiation"
+    return region_motif_data(ds, chr22 / "genome/chr22.fa.gz", motif_dir / "vierstra_archetypes_v2.1beta.meme",
+                             chr22 / "annotation/genes_tss.bed", {c: (ti / f"{c}.pl.bw", ti / f"{c}.mn.bw") for c in cells})

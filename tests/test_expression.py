@@ -297,20 +297,11 @@ def test_transformer_learns_a_neighbourhood_grammar_the_baselines_cannot(tmp_pat
 
 # ------------------------------------------------------------------------------------ real chr22
 @pytest.mark.shared
-def test_chr22_leave_out_k562(chr22, motif_dir, tmp_path):
+def test_chr22_leave_out_k562(chr22_get_data, tmp_path):
     """Zero-shot K562 on chr22's test blocks (Vierstra archetypes, 1 Mb blocks): a short run
     reads real signal, and the baselines score the same entries. (The full comparison, with
     pre-training and LoRA, is in the notes; on chr22 the transformer does not beat them.)"""
-    from cisgram.data.dataset import prepare
-
-    cells = ("K562", "GM12878", "MCF7")
-    prepare(chr22 / "genome/chr22.fa.gz", [chr22 / f"peaks/{c}.narrowPeak" for c in cells],
-            [f"{c}={chr22 / 'accessibility' / (c + '.bw')}" for c in cells], tss=chr22 / "annotation/genes_tss.bed",
-            width=500, split="blocks:1Mb", out=tmp_path / "chr22.h5ad")
-    ti = chr22 / "transcription_initiation"
-    data = region_motif_data(tmp_path / "chr22.h5ad", chr22 / "genome/chr22.fa.gz",
-                             motif_dir / "vierstra_archetypes_v2.1beta.meme", chr22 / "annotation/genes_tss.bed",
-                             {c: (ti / f"{c}.pl.bw", ti / f"{c}.mn.bw") for c in cells})
+    data = chr22_get_data
     m = train_get(data, tmp_path / "run", leave_out="K562", config_overrides={"dropout": 0.1}, n_regions=50, stride=10,
                   max_epochs=8, patience=3, seed=0, baselines=("mean", "linear"))
     k = m["test"]["K562"]

@@ -4,8 +4,6 @@ input errors; plus one build on the full chr22 data with the Vierstra archetypes
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pyBigWig
@@ -320,22 +318,12 @@ def test_bad_inputs_name_the_problem(built, tmp_path):
 
 # ------------------------------------------------------------------------------------ real chr22
 @pytest.mark.shared
-def test_chr22_archetypes_targets_are_real_biology(chr22, motif_dir, tmp_path):
+def test_chr22_archetypes_targets_are_real_biology(chr22, chr22_get_data):
     from scipy.stats import spearmanr
 
     from cisgram.annotation import read_tss
-    from cisgram.data.dataset import prepare
 
-    cells = ("K562", "GM12878", "MCF7")
-    t0 = time.perf_counter()
-    prepare(chr22 / "genome/chr22.fa.gz", [chr22 / f"peaks/{c}.narrowPeak" for c in cells],
-            [f"{c}={chr22 / 'accessibility' / (c + '.bw')}" for c in cells], tss=chr22 / "annotation/genes_tss.bed",
-            width=500, split="blocks:1Mb", out=tmp_path / "chr22.h5ad")
-    ti = chr22 / "transcription_initiation"
-    data = region_motif_data(tmp_path / "chr22.h5ad", chr22 / "genome/chr22.fa.gz",
-                             motif_dir / "vierstra_archetypes_v2.1beta.meme", chr22 / "annotation/genes_tss.bed",
-                             {c: (ti / f"{c}.pl.bw", ti / f"{c}.mn.bw") for c in cells})
-    assert time.perf_counter() - t0 < 60
+    data = chr22_get_data
     n = data.n_regions
     assert n > 2500 and data.n_features == 638 and data.motif_scores.shape == (n, 637)
     assert data.targets.shape == (3, n, 2)
