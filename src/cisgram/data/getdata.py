@@ -79,6 +79,7 @@ import torch
 
 from cisgram import __version__
 from cisgram.annotation import read_tss
+from cisgram.data.windows import item_index
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, require_file
 from cisgram.genome import Genome
@@ -795,11 +796,7 @@ class RegionWindows(torch.utils.data.Dataset):
         return self.n_windows * int(self.cells.size)
 
     def _index(self, i) -> int:
-        n = len(self)
-        i = int(i)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} out of range for {n} windows")
-        return i + n if i < 0 else i
+        return item_index(i, len(self))
 
     def window(self, i: int) -> tuple[int, int, int]:
         """``(cell index, first row, focus)`` of item ``i`` in the current epoch."""

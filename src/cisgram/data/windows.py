@@ -69,6 +69,15 @@ _COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)  # A<->T, C<->G, N stays
 # --------------------------------------------------------------------------------------------
 # GC content
 # --------------------------------------------------------------------------------------------
+def item_index(i, n: int) -> int:
+    """Item ``i`` of a dataset of ``n`` windows as a non-negative index (negative ``i`` counts
+    from the end, as for a list); ``IndexError`` outside ``-n <= i < n``."""
+    i = int(i)
+    if not -n <= i < n:
+        raise IndexError(f"index {i} out of range for {n} windows")
+    return i + n if i < 0 else i
+
+
 def gc_content(codes: np.ndarray) -> np.ndarray:
     """Fraction of G and C among the non-N bases of each row.
 
@@ -531,11 +540,7 @@ class SequenceWindows(torch.utils.data.Dataset):
         return Window(self._names[k], start, start + self.length, flip != bool(self.reverse[i]))
 
     def _index(self, i) -> int:
-        n = len(self)
-        i = int(i)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} out of range for {n} windows")
-        return i + n if i < 0 else i
+        return item_index(i, len(self))
 
     def __getitem__(self, i) -> tuple[torch.Tensor, torch.Tensor]:
         i = self._index(i)
