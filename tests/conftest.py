@@ -78,3 +78,40 @@ def chr22_get_data(chr22, motif_dir, tmp_path_factory):
     ti = chr22 / "transcription_initiation"
     return region_motif_data(ds, chr22 / "genome/chr22.fa.gz", motif_dir / "vierstra_archetypes_v2.1beta.meme",
                              chr22 / "annotation/genes_tss.bed", {c: (ti / f"{c}.pl.bw", ti / f"{c}.mn.bw") for c in cells})
+
+
+@pytest.fixture(scope="session")
+def get_demo_data(demo_dataset, tmp_path_factory) -> tuple:
+    """GET's region-motif data of the bundled demo slice (``.npz`` path, RegionMotifData)."""
+    from cisgram.data.getdata import region_motif_data
+    from cisgram.datasets import demo
+
+    d = demo()
+    init = {c: (d.initiation_plus[c], d.initiation_minus[c]) for c in d.initiation_plus}
+    data = region_motif_data(demo_dataset, d.genome, d.motifs, d.genes_tss, init)
+    path = tmp_path_factory.mktemp("getdata") / "demo.npz"
+    data.write(path)
+    return path, data
+
+
+@pytest.fixture(scope="session")
+def get_demo_run(get_demo_data, tmp_path_factory):
+    """A tiny GET run on the demo slice (MCF7 held out; pre-training, 3 epochs, LoRA for MCF7),
+    shared by the training and the explanation tests: ``(run dir, metrics, progress lines)``."""
+    import torch
+
+    from cisgram.expression import train_get
+    from cisgram.models.get import GETConfig
+
+    path, data = get_demo_data
+    out = tmp_path_factory.mktemp("getrun") / "run"
+    said = []
+    cfg = GETConfig.small(n_features=data.n_features, d_model=32, n_layers=1, mlp_dim=64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        metrics = train_get(path, out, leave_out="MCF7", config=cfg, n_regions=50, pretrain=True, lora=True,
+                            max_epochs=3, patience=2, seed=0, progress=said.append)
+    finally:
+        torch.set_num_threads(threads)
+    return out, metrics, said

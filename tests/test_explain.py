@@ -218,3 +218,80 @@ def test_chr22_ctcf_network_gives_back_the_ctcf_motif(chr22, motif_dir, tmp_path
     assert q and min(q) < 0.05, summary["patterns"]
     assert summary["patterns"][0]["match_name"] == "CTCF"  # the largest pattern is CTCF
     assert (tmp_path / "explained" / "patterns.meme").is_file()
+
+
+# ------------------------------------------------------------------------------------ GET runs
+@pytest.fixture(scope="module")
+def get_explained(get_demo_run, tmp_path_factory):
+    from cisgram.explain import explain_get
+
+    run, _metrics, _said = get_demo_run
+    out = tmp_path_factory.mktemp("explain_get")
+    torch.set_num_threads(1)
+    said = []
+    summary = explain_get(run, out, top_motifs=12, progress=said.append)
+    return run, out, summary, said
+
+
+def test_explain_get_reads_the_run_and_its_adapter(get_explained, get_demo_data):
+    """MCF7 is the run's held-out cell type with a LoRA adapter: the explanation must use it, so
+    its predictions at the val/test TSS entries are the run's own get_lora predictions."""
+    run, out, summary, said = get_explained
+    _, data = get_demo_data
+    assert summary["cell"] == "MCF7" and summary["lora_adapter"] is True
+    genes = pd.read_csv(out / "genes.tsv", sep="\t")
+    assert len(genes) == summary["n_entries"] == int(data.has_tss.sum())
+    preds = pd.read_parquet(run / "predictions.parquet")
+    lora = preds[preds["model"] == "get_lora"].merge(genes, on=["region", "strand"], suffixes=("_run", ""))
+    assert len(lora) == int((preds["model"] == "get_lora").sum()) > 20
+    np.testing.assert_allclose(lora["predicted"], lora["predicted_run"], rtol=1e-4, atol=1e-5)
+    gbm = pd.read_parquet(out / "gene_by_motif.parquet")
+    absmean = pd.read_parquet(out / "gene_by_motif_absmean.parquet")
+    assert gbm.shape == (len(genes), data.n_features) and list(gbm.columns) == list(data.feature_names)
+    assert (absmean.to_numpy() >= np.abs(gbm.to_numpy()) - 1e-7).all()  # |mean| <= mean of |.|
+    assert any("LiNGAM" in s for s in said) and any("knock-out" in s for s in said)
+
+
+def test_explain_get_tables_hold_together(get_explained):
+    _run, out, summary, _ = get_explained
+    corr = pd.read_parquet(out / "motif_correlation.parquet")
+    inter = pd.read_csv(out / "interactions.tsv", sep="\t")
+    m = corr.shape[0]
+    assert len(inter) == int(np.ceil(0.05 * m * (m - 1) / 2))
+    assert inter["correlation"].abs().is_monotonic_decreasing
+    adj = pd.read_parquet(out / "causal_adjacency.parquet")
+    edges = pd.read_csv(out / "causal_edges.tsv", sep="\t")
+    assert list(adj.columns) == summary["causal_motifs"] and len(adj) <= 12
+    assert set(edges["source"]) | set(edges["target"]) <= set(summary["causal_motifs"])
+    assert (edges["weight"].abs() >= 0.05).all() and (edges["source"] != edges["target"]).all()
+    eg = pd.read_csv(out / "enhancer_gene.tsv", sep="\t")
+    assert len(eg) == 50 * summary["n_explained"]
+    per = eg.groupby(["tss_region", "strand"])
+    expected = (per["loss"].sum() > 0).astype(float) + (per["abc"].sum() > 0).astype(float)  # each part's shares sum to 1
+    np.testing.assert_allclose(per["score"].sum(), expected, atol=1e-9)
+    assert (expected == 2).mean() > 0.9
+    # the gene's own region (its promoter's motifs and accessibility) moves the prediction most
+    own = eg["region"] == eg["tss_region"]
+    assert eg.loc[own, "ko_effect"].abs().mean() > 3 * eg.loc[~own, "ko_effect"].abs().mean()
+    html = (out / "report.html").read_text()
+    assert html.count("<img") >= 4 and "Causal graph" in html and "Enhancer-gene" in html
+
+
+def test_explain_get_cli_and_errors(get_demo_run, get_demo_data, tmp_path):
+    run, _, _ = get_demo_run
+    _, data = get_demo_data
+    gene = next(g for g in data.regions["tss_plus"] if g)
+    r = CliRunner().invoke(app, ["explain", "get", "--model", str(run), "--cell", "K562", "--genes", gene,
+                                 "--top-motifs", "8", "--out", str(tmp_path / "cli")])
+    assert r.exit_code == 0, r.output
+    assert "K562" in r.output and "enhancers scored for 1 entries" in r.output
+    assert json.loads((tmp_path / "cli" / "config.json").read_text())["lora_adapter"] is False  # adapter is MCF7's
+    r = CliRunner().invoke(app, ["explain", "get", "--model", str(run), "--genes", "NOT_A_GENE", "--out",
+                                 str(tmp_path / "x")])
+    assert r.exit_code != 0 and isinstance(r.exception, InputError) and "NOT_A_GENE" in str(r.exception)
+    (tmp_path / "cnn").mkdir()
+    (tmp_path / "cnn" / "config.json").write_text(json.dumps({"family": "cnn"}))
+    with pytest.raises(InputError, match="reads GET runs"):
+        from cisgram.explain import explain_get
+
+        explain_get(tmp_path / "cnn", tmp_path / "y")

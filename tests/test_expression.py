@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cisgram.data.getdata import RegionMotifData, region_motif_data, tss_windows
-from cisgram.datasets import demo
+from cisgram.data.getdata import RegionMotifData, tss_windows
 from cisgram.errors import InputError
 from cisgram.expression import (
     BASELINES,
@@ -28,7 +27,7 @@ from cisgram.expression import (
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer
 from cisgram.training import TrainConfig, fit
 
-R = 50
+R = 50  # as in the conftest GET demo run
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (conftest)
@@ -39,23 +38,13 @@ def tiny(n_features: int, **kw) -> GETConfig:
 
 
 @pytest.fixture(scope="module")
-def demo_data(demo_dataset, tmp_path_factory) -> tuple:
-    d = demo()
-    init = {c: (d.initiation_plus[c], d.initiation_minus[c]) for c in d.initiation_plus}
-    data = region_motif_data(demo_dataset, d.genome, d.motifs, d.genes_tss, init)
-    path = tmp_path_factory.mktemp("getdata") / "demo.npz"
-    data.write(path)
-    return path, data
+def demo_data(get_demo_data):
+    return get_demo_data
 
 
 @pytest.fixture(scope="module")
-def demo_run(demo_data, tmp_path_factory):
-    path, data = demo_data
-    out = tmp_path_factory.mktemp("getrun") / "run"
-    said = []
-    metrics = train_get(path, out, leave_out="MCF7", config=tiny(data.n_features), n_regions=R, pretrain=True,
-                        lora=True, max_epochs=3, patience=2, seed=0, progress=said.append)
-    return out, metrics, said
+def demo_run(get_demo_run):
+    return get_demo_run
 
 
 # ------------------------------------------------------------------------------------ the run directory

@@ -463,7 +463,7 @@ def _grammar(name: str, required: str | None, gap: str | None, partial: float, d
         raise InputError(f"grammar: {e}") from None
 
 
-explain_app = typer.Typer(help="Explain a trained CNN (attributions, motif discovery), or benchmark the methods on a simulation.")
+explain_app = typer.Typer(help="Explain a trained CNN (attributions, motif discovery), a GET run (`explain get`), or benchmark the methods on a simulation.")
 app.add_typer(explain_app, name="explain")
 
 
@@ -536,6 +536,61 @@ def explain_benchmark(
     out.print(_table([(r["method"], f"{r['auroc']:.3f}", f"{r['auroc_per_sequence']:.3f}", f"{r['seconds']:.1f}")
                       for r in res["methods"]], ["method", "auROC", "per sequence", "seconds"]))
     out.print(f"wrote {out_dir}")
+
+
+@explain_app.command("get")
+def explain_get(
+    model: Annotated[Path, typer.Option("--model", "-M", help="A `cisgram train get` run.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write (tables, report.html).")],
+    genes: Annotated[str | None, typer.Option(help="Comma-separated TSS names whose enhancers to score (default: every gene).")] = None,
+    cell: Annotated[str | None, typer.Option(help="Cell type (default: the run's held-out one, else its first).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="Region-motif data (default: the run's).")] = None,
+    split: Annotated[str | None, typer.Option(help="Only TSS regions of this split (train | val | test; default all).")] = None,
+    top_motifs: Annotated[int, typer.Option(help="Motifs in the LiNGAM graph (highest mean |input x gradient|).")] = 50,
+    n_orders: Annotated[int, typer.Option(help="LiNGAM column orders averaged.")] = 3,
+    causal: Annotated[str, typer.Option(help="LiNGAM flavour: ica (as GET's pcalg::lingam) | direct.")] = "ica",
+    threshold: Annotated[float, typer.Option(help="Keep causal edges with |weight| at least this.")] = 0.05,
+    lora: Annotated[bool, typer.Option(help="Use the run's LoRA adapter when it was trained for --cell.")] = True,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of LiNGAM's column orders.")] = 0,
+) -> None:
+    """GET's interpretation: gene-by-motif, motif-motif interactions, a LiNGAM causal graph and enhancer-gene scores."""
+    from cisgram.explain import explain_get as run
+
+    chosen = None if genes is None else [g.strip() for g in genes.split(",") if g.strip()]
+    s = run(model, out_dir, data=data, cell=cell, genes=chosen, split=split, top_motifs=top_motifs, n_orders=n_orders,
+            causal_method=causal, causal_threshold=threshold, use_lora=lora, device=device, seed=seed,
+            progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    out.print(f"{s['cell']}: {s['n_entries']:,} TSS entries; {s['n_interactions']:,} motif pairs kept; "
+              f"{s['n_causal_edges']:,} causal edges among {len(s['causal_motifs'])} motifs; enhancers scored for "
+              f"{s['n_explained']:,} entries; top motifs {', '.join(s['top_motifs'][:5])}; wrote {out_dir}")
+
+
+@app.command()
+def variants(
+    model: Annotated[Path, typer.Option("--model", "-M", help="A `cisgram train iq|cnn` run.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Scores (.tsv) for --vcf; a directory for --saturate.")],
+    vcf: Annotated[Path | None, typer.Option(help="VCF (plain or .gz) of SNVs and short indels.")] = None,
+    saturate: Annotated[str | None, typer.Option(help="Score every SNV of this region (chrom:start-end, 0-based half-open, at most the model's width).")] = None,
+    window: Annotated[int | None, typer.Option(help="Window width (bp); must be the model's input width.")] = None,
+    genome: Annotated[Path | None, typer.Option(help="Genome (default: the one the model was trained on).")] = None,
+    attribution: Annotated[bool, typer.Option(help="Also input x gradient over the REF bases (CNN runs).")] = False,
+    target: Annotated[str | None, typer.Option("--target", "-T", help="Target drawn in the saturation map (default: the first).")] = None,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
+) -> None:
+    """Reference vs alternative predictions of variants (--vcf), or saturation mutagenesis of a region (--saturate)."""
+    from cisgram import variants as v
+
+    if (vcf is None) == (saturate is None):
+        raise InputError("give either --vcf or --saturate REGION")
+    if saturate is not None:
+        table = v.saturate(model, saturate, out_path, genome=genome, target=target)
+        out.print(f"{len(table):,} substitutions scored; wrote {out_path}/saturation.tsv and report.html")
+        return
+    table = v.score_variants(model, vcf, out_path, window=window, genome=genome, attribution=attribution, device=device)
+    problems = v.problems_path(out_path)
+    extra = f"; {sum(1 for _ in open(problems)) - 1:,} line(s) not scored, listed in {problems}" if problems.is_file() else ""
+    out.print(f"{len(table):,} variant allele(s) scored; wrote {out_path}{extra}")
 
 
 @app.command()

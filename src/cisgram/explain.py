@@ -271,3 +271,218 @@ def _write_explanation(out: Path, names, codes, X, pred, arrays: dict, found, n_
         with atomic_write(out / "patterns.tsv") as fh:
             pd.DataFrame(rows).to_csv(fh, sep="\t", index=False)
     explain_report(out / "report.html", names, X, pred, arrays, found, n_logos)
+
+
+# --------------------------------------------------------------------------------------------
+# GET runs: gene-by-motif, motif interactions, causal graph, enhancer-gene scores
+# --------------------------------------------------------------------------------------------
+def _get_model_for(run_dir: Path, config: dict, cell: str, use_lora: bool):
+    """The run's GETModel, with its LoRA adapter merged in when the adapter was trained for ``cell``."""
+    from cisgram.models.get import GETModel
+
+    model = GETModel.load(run_dir)
+    lora_json = run_dir / "lora.json"
+    if not (use_lora and lora_json.is_file() and (run_dir / "lora.safetensors").is_file()):
+        return model, False
+    info = json.loads(lora_json.read_text())
+    if info.get("cell") != cell:
+        return model, False
+    from safetensors.torch import load_file
+
+    from cisgram.models.lora import apply_lora, load_lora, merge_lora
+
+    net = apply_lora(model.net, int(info["rank"]), float(info["alpha"]), targets=tuple(info["targets"]),
+                     trainable=tuple(info["trainable"]))
+    load_lora(net, load_file(str(run_dir / "lora.safetensors")))
+    return GETModel(merge_lora(net).eval(), model.feature_names), True
+
+
+def _gene_label(regions: pd.DataFrame, row: int, strand: int) -> str:
+    return str(regions["tss_plus" if strand == 0 else "tss_minus"].iat[row])
+
+
+def explain_get(run: str | os.PathLike, out_dir: str | os.PathLike, *, data=None, cell: str | None = None,
+                genes: Sequence[str] | None = None, split: str | None = None, top_motifs: int = 50,
+                n_orders: int = 3, causal_method: str = "ica", causal_threshold: float = 0.05,
+                interaction_fraction: float | None = None, max_report_genes: int = 6, use_lora: bool = True,
+                batch_size: int = 32, device: str = "cpu", seed: int = 0,
+                progress: Callable[[str], None] | None = None) -> dict:
+    """Explain a GET run (``cisgram train get``) in one cell type (``specs/get.md`` §4).
+
+    Every TSS region of ``split`` (default all) gets a window of the run's ``n_regions`` centred
+    on it; each (region, TSS strand) is one gene entry, labelled by the TSS names on that strand.
+    Writes into ``out_dir``:
+
+    - ``genes.tsv``: the entries (row, region, strand, gene, split, observed, predicted);
+    - ``gene_by_motif.parquet`` / ``gene_by_motif_absmean.parquet``: genes × features, input ×
+      gradient at the gene's focus region and strand, averaged over the window's regions (GET's
+      signed mean, and the paper's mean of absolute values);
+    - ``motif_correlation.parquet`` and ``interactions.tsv`` (:func:`~cisgram.interpret.interactions.top_interactions`
+      of the signed matrix's motif columns, top ``interaction_fraction``, default 5 %);
+    - ``causal_adjacency.parquet`` and ``causal_edges.tsv``: LiNGAM among the ``top_motifs``
+      motifs of highest mean absolute contribution (``n_orders`` column orders averaged;
+      edges with ``|weight| >= causal_threshold``);
+    - ``enhancer_gene.tsv``: for the entries of ``genes`` (default every entry), each region of
+      the window: distance, accessibility, knock-out effect, region importance (the embedding
+      gradient norm), power-law contact, ABC term and the enhancer score;
+    - ``config.json`` and ``report.html``.
+
+    The cell type defaults to the run's held-out one (else its first training cell type); when
+    the run trained a LoRA adapter for that cell type it is used (``use_lora``). ``data`` defaults
+    to the region-motif file the run was trained on (its path in ``config.json``).
+    """
+    import torch
+
+    from cisgram.data.getdata import STRANDS, RegionMotifData, tss_windows
+    from cisgram.files import atomic_path
+    from cisgram.interpret.interactions import (
+        TOP_FRACTION,
+        causal_edges,
+        causal_graph,
+        enhancer_gene_scores,
+        knockout_effects,
+        motif_correlation,
+        top_interactions,
+    )
+    from cisgram.interpret.jacobian import gene_by_motif, region_importance
+    from cisgram.report import get_explain_report
+
+    say = progress or (lambda msg: None)
+    run_dir = Path(run)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise InputError("not a run directory (no config.json)", path=run_dir, hint="give a directory from `cisgram train get`")
+    config = json.loads(cfg_path.read_text())
+    if config.get("family") != "get":
+        raise InputError(f"cisgram explain get reads GET runs; this is a {config.get('family')} run", path=run_dir,
+                         hint="use `cisgram explain` for CNN runs")
+    source = data if data is not None else config.get("data")
+    if isinstance(source, RegionMotifData):
+        rmd = source
+    else:
+        if source is None or not Path(source).is_file():
+            raise InputError(f"the run's region-motif data {source!r} is not there", path=cfg_path,
+                             hint="give it with --data (the .npz from `cisgram get-data`)")
+        rmd = RegionMotifData.read(source)
+    cell = cell or config.get("leave_out") or config["training_cell_types"][0]
+    rmd.cell_index(cell)
+    model, adapted = _get_model_for(run_dir, config, cell, use_lora)
+    if list(model.feature_names) != list(rmd.feature_names):
+        raise InputError("the data's features are not the model's (another motif set or order)", path=run_dir,
+                         hint="give the region-motif data the run was trained on")
+    R = int(config["n_regions"])
+    windows = tss_windows(rmd, [cell], split=split, n_regions=R, require_targets=False)
+    const = 1.0 if rmd.params.get("accessibility") == "ones" else None
+    regions = rmd.regions
+    names = regions["name"].to_numpy(dtype=str)
+    mids = ((regions["start"].to_numpy(np.int64) + regions["end"].to_numpy(np.int64)) // 2)
+    c = rmd.cell_index(cell)
+    wanted = None if genes is None else [str(g) for g in genes]
+
+    # every (window, TSS strand) entry
+    firsts, focuses = [], []
+    for i in range(len(windows)):
+        _c, first, focus = windows.window(i)
+        firsts.append(first)
+        focuses.append(focus)
+    firsts, focuses = np.array(firsts), np.array(focuses)
+    rows = firsts + focuses
+    ent = [(w, s) for w in range(len(rows)) for s in (0, 1) if rmd.has_tss[rows[w], s]]
+    ew = np.array([w for w, _ in ent], dtype=np.int64)
+    es = np.array([s for _, s in ent], dtype=np.int64)
+    labels = [_gene_label(regions, rows[w], s) for w, s in ent]
+    if wanted is not None:
+        have = {g for lab in labels for g in lab.split(",")}
+        missing = [g for g in wanted if g not in have]
+        if missing:
+            raise InputError(f"{len(missing)} gene(s) have no TSS region here: {', '.join(missing[:5])}",
+                             hint=f"genes are TSS names of the region-motif data, e.g. {', '.join(sorted(have)[:5])}")
+    selected = np.array([wanted is None or any(g in wanted for g in lab.split(",")) for lab in labels])
+
+    def windows_of(idx: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.stack([rmd.features(c, slice(firsts[w], firsts[w] + R)) for w in idx]))
+
+    say(f"gene-by-motif of {len(ent):,} TSS entries ({cell}, {R} regions per window)")
+    signed, absolute, predicted = [], [], []
+    chunk = max(1, int(batch_size))
+    for lo in range(0, len(ent), chunk):
+        sl = slice(lo, lo + chunk)
+        X = windows_of(ew[sl])
+        f = focuses[ew[sl]]
+        signed.append(gene_by_motif(model, X, f, strand=es[sl], batch_size=batch_size, device=device) / R)
+        absolute.append(gene_by_motif(model, X, f, strand=es[sl], absolute=True, batch_size=batch_size,
+                                      device=device) / R)
+        p = model.predict(X, batch_size=batch_size, device=device)
+        predicted.append(p[np.arange(len(f)), f, es[sl]])
+    features = list(rmd.feature_names)
+    index = pd.Index([f"{lab}|{names[rows[w]]}|{STRANDS[s]}" for lab, (w, s) in zip(labels, ent, strict=True)],
+                     name="entry")
+    gbm = pd.DataFrame(np.concatenate(signed), index=index, columns=features)
+    gbm_abs = pd.DataFrame(np.concatenate(absolute), index=index, columns=features)
+    genes_df = pd.DataFrame({
+        "entry": index, "gene": labels, "row": rows[ew], "region": names[rows[ew]],
+        "strand": [STRANDS[s] for s in es], "split": rmd.split[rows[ew]],
+        "observed": rmd.targets[c, rows[ew], es] if rmd.has_targets[c] else np.nan,
+        "predicted": np.concatenate(predicted)})
+
+    say("motif-motif correlation")
+    motifs = list(rmd.motif_names)
+    corr = motif_correlation(gbm[motifs])
+    inter = top_interactions(corr, fraction=interaction_fraction or TOP_FRACTION)
+    used = gbm_abs[motifs].mean(0).sort_values(ascending=False)
+    chosen = [m for m in used.index[: int(top_motifs)] if used[m] > 0]
+    say(f"LiNGAM ({causal_method}, {n_orders} column orders) among the top {len(chosen)} motifs")
+    adj = causal_graph(gbm[chosen], n_orders=n_orders, method=causal_method, seed=seed)
+    edges = causal_edges(adj, threshold=causal_threshold)
+
+    pick = np.flatnonzero(selected)
+    say(f"in-silico knock-out of every region in {len(pick):,} gene windows ({len(pick) * R:,} knock-outs)")
+    effs, imps = [], []
+    for lo in range(0, len(pick), chunk):
+        sel = pick[lo:lo + chunk]
+        X = windows_of(ew[sel])
+        f = focuses[ew[sel]]
+        effs.append(knockout_effects(model, X, f, strand=es[sel], constant_accessibility=const,
+                                     batch_size=max(R + 1, 4 * (R + 1)), device=device))
+        imps.append(region_importance(model, X, f, strand=es[sel], batch_size=batch_size, device=device))
+    eff = np.concatenate(effs) if effs else np.zeros((0, R), np.float32)
+    imp = np.concatenate(imps) if imps else np.zeros((0, R), np.float32)
+    win_rows = firsts[ew[pick]][:, None] + np.arange(R)[None, :]
+    dist = mids[win_rows] - mids[rows[ew[pick]]][:, None]
+    acc = rmd.accessibility[c][win_rows]
+    scores = enhancer_gene_scores(eff, acc, dist)
+    eg = pd.DataFrame({
+        "gene": np.repeat(np.asarray(labels, dtype=object)[pick], R),
+        "tss_region": np.repeat(names[rows[ew[pick]]], R),
+        "strand": np.repeat([STRANDS[s] for s in es[pick]], R),
+        "region": names[win_rows].ravel(), "chrom": regions["chrom"].to_numpy(dtype=str)[win_rows].ravel(),
+        "start": regions["start"].to_numpy()[win_rows].ravel(), "end": regions["end"].to_numpy()[win_rows].ravel(),
+        "distance": dist.ravel(), "accessibility": acc.ravel(), "ko_effect": eff.ravel(),
+        "importance": imp.ravel(), **{k: v.ravel() for k, v in scores.items()}})
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("gene_by_motif", gbm), ("gene_by_motif_absmean", gbm_abs), ("motif_correlation", corr),
+                        ("causal_adjacency", adj)):
+        with atomic_path(out / f"{name}.parquet") as tmp:
+            frame.to_parquet(tmp)
+    for name, frame in (("genes", genes_df), ("interactions", inter), ("causal_edges", edges), ("enhancer_gene", eg)):
+        with atomic_write(out / f"{name}.tsv") as fh:
+            frame.to_csv(fh, sep="\t", index=False)
+    from cisgram.interpret.interactions import ABC_GAMMA, ABC_MIN_DISTANCE, ABC_SCALE, ABC_WEIGHT, KO_WEIGHT
+
+    conf = {"command": "explain get", "run": str(run), "data": str(source) if not isinstance(source, RegionMotifData)
+            else "<RegionMotifData>", "cell": cell, "lora_adapter": adapted, "split": split, "n_regions": R,
+            "genes": wanted, "top_motifs": int(top_motifs), "causal_method": causal_method, "n_orders": int(n_orders),
+            "causal_threshold": causal_threshold, "interaction_fraction": interaction_fraction or TOP_FRACTION,
+            "seed": seed, "gene_by_motif": "input x gradient at the focus region and strand, mean over the window",
+            "enhancer_score": {"ko_weight": KO_WEIGHT, "abc_weight": ABC_WEIGHT, "gamma": ABC_GAMMA,
+                               "scale": ABC_SCALE, "min_distance": ABC_MIN_DISTANCE},
+            "constant_accessibility": const}
+    with atomic_write(out / "config.json") as fh:
+        json.dump(conf, fh, indent=2, default=float)
+    get_explain_report(out / "report.html", genes_df, gbm, corr, inter, adj, edges, eg, conf,
+                       max_genes=max_report_genes)
+    return {"cell": cell, "n_entries": len(ent), "n_explained": int(len(pick)), "n_interactions": len(inter),
+            "n_causal_edges": len(edges), "causal_motifs": chosen, "lora_adapter": adapted,
+            "top_motifs": list(used.index[:10])}

@@ -370,3 +370,75 @@ def importance_tracks(tracks: dict[str, np.ndarray], title: str = "", *, spans=(
     axes[0].set_title(title, fontsize=8)
     axes[-1].set_xlabel("position (bp)", fontsize=7)
     return fig
+
+
+def heatmap(values: np.ndarray, rows: list[str], columns: list[str], title: str = "", *, center: bool = True,
+            label: str = ""):
+    """A labelled heat map of a ``(len(rows), len(columns))`` matrix (gene × motif, motif × motif),
+    a diverging colour scale centred on 0 when ``center`` (else viridis); the figure grows with the
+    matrix (0.16 inch per row and column)."""
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("the heat map's values must be numbers") from None
+    if v.ndim != 2 or v.shape != (len(rows), len(columns)) or v.size == 0:
+        raise InputError(f"the heat map needs a non-empty ({len(rows)}, {len(columns)}) matrix, got shape {v.shape}")
+    if not np.isfinite(v).all():
+        raise InputError("the heat map's values hold NaN or infinite entries")
+    fig, ax = _new((max(2.5, 0.16 * len(columns) + 1.6), max(1.5, 0.16 * len(rows) + 1.0)))
+    if center:
+        lim = float(np.abs(v).max()) or 1.0
+        im = ax.imshow(v, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
+    else:
+        im = ax.imshow(v, cmap="viridis", aspect="auto", interpolation="nearest")
+    ax.set_xticks(np.arange(len(columns)), [str(c) for c in columns], rotation=90)
+    ax.set_yticks(np.arange(len(rows)), [str(r) for r in rows])
+    cb = fig.colorbar(im, ax=ax, shrink=0.6)
+    cb.ax.tick_params(labelsize=6)
+    cb.set_label(label, fontsize=6)
+    _small(ax, title)
+    ax.tick_params(labelsize=5)
+    return fig
+
+
+def network(edges: list[tuple[str, str, float]], title: str = "", *, seed: int = 0):
+    """A directed graph of weighted edges ``(source, target, weight)`` (a causal graph among
+    motifs): nodes on a spring layout, arrows coloured by sign (red +, blue -), width by |weight|."""
+    import networkx as nx
+
+    fig, ax = _new((5.0, 4.0))
+    ax.set_axis_off()
+    if not edges:
+        ax.text(0.5, 0.5, "no edge above the threshold", ha="center", va="center", fontsize=8)
+        _small(ax, title)
+        return fig
+    g = nx.DiGraph()
+    for s, t, w in edges:
+        g.add_edge(str(s), str(t), weight=float(w))
+    pos = nx.spring_layout(g, seed=seed, k=1.5 / np.sqrt(g.number_of_nodes()))
+    w = np.array([d["weight"] for _, _, d in g.edges(data=True)])
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=60, node_color="0.85", edgecolors="0.4", linewidths=0.5)
+    nx.draw_networkx_labels(g, pos, ax=ax, font_size=5)
+    nx.draw_networkx_edges(g, pos, ax=ax, edge_color=np.where(w > 0, "C3", "C0").tolist(),
+                           width=(0.5 + 2.5 * np.abs(w) / np.abs(w).max()).tolist(), arrowsize=6, node_size=60)
+    _small(ax, title)
+    return fig
+
+
+def enhancer_track(distance: np.ndarray, score: np.ndarray, title: str = "", *, parts: dict | None = None):
+    """Bars of an enhancer score per region against its distance to the TSS (kb); ``parts`` (name →
+    values) are drawn as lines of markers above it (e.g. knock-out loss, ABC term)."""
+    d = _vector(distance, "distance") / 1000.0
+    s = _vector(score, "score")
+    _same_length(d, s, "distance and score")
+    fig, ax = _new((5.0, 2.0))
+    width = max(0.5, 0.6 * float(np.median(np.diff(np.sort(d)))) if d.size > 1 else 1.0)
+    ax.bar(d, s, width=width, color="0.6", label="score")
+    for i, (name, v) in enumerate((parts or {}).items()):
+        v = _vector(v, name)
+        _same_length(d, v, f"distance and {name}")
+        ax.plot(d, v, ls="none", marker="o", ms=2, color=f"C{i}", label=name)
+    ax.axvline(0, color="0.3", lw=0.5, ls=":")
+    ax.legend(fontsize=5, frameon=False)
+    _small(ax, title, "distance to the TSS region (kb)", "share")
+    return fig

@@ -374,6 +374,69 @@ def explain_report(path, names, X, pred, arrays: dict, found, n_logos: int, wind
         fh.write(page("cisgram explain", sections))
 
 
+def _short(motif: str) -> str:
+    """``AC0024:ZNF:C2H2_ZF`` → ``AC0024:ZNF`` (Vierstra archetype names), other names unchanged."""
+    return ":".join(str(motif).split(":")[:2])
+
+
+def get_explain_report(path, genes, gbm, corr, interactions, adjacency, edges, enhancers, config: dict, *,
+                       max_genes: int = 6, max_motifs: int = 25, max_rows: int = 30) -> None:
+    """``report.html`` of ``cisgram explain get``: the gene-by-motif heat map (highest-predicted
+    genes × motifs of highest mean absolute contribution), the correlation of those motifs, the
+    strongest interactions, the LiNGAM graph, and enhancer-gene tracks of up to ``max_genes`` genes."""
+    from cisgram import plots
+
+    motifs = [m for m in gbm.columns if m != "accessibility"]
+    strength = gbm[motifs].abs().mean(0).sort_values(ascending=False)
+    top_m = list(strength.index[:max_motifs])
+    top_g = genes.sort_values("predicted", ascending=False)["entry"].head(max_rows).tolist()
+    head = (f"<p class='note'>{html.escape(config['cell'])}: {len(genes):,} TSS entries (region and strand), windows "
+            f"of {config['n_regions']} regions; input × gradient at the gene's region and strand, mean over the "
+            f"window{' (LoRA adapter merged)' if config.get('lora_adapter') else ''}.</p>")
+    sections = [("Gene by motif", head + _img(plots.heatmap(gbm.loc[top_g, top_m].to_numpy(), top_g, top_m,
+                                                            "gene x motif (signed)", label="input x gradient"),
+                                              "gene by motif"))]
+    sub = corr.loc[top_m, top_m].to_numpy()
+    rows = [[r.motif_a, r.motif_b, f"{r.correlation:.3f}"] for r in interactions.head(20).itertuples()]
+    sections.append(("Motif-motif interactions",
+                     _img(plots.heatmap(sub, top_m, top_m, "Spearman correlation across genes", label="rho"),
+                          "motif correlation")
+                     + f"<p class='note'>top {config['interaction_fraction']:.0%} of motif pairs by |rho|: "
+                       f"{len(interactions):,} pairs; the strongest 20:</p>"
+                     + _table(["motif", "motif", "rho"], rows)))
+    e_rows = [[r.source, r.target, f"{r.weight:.3f}"] for r in edges.head(30).itertuples()]
+    sections.append(("Causal graph (LiNGAM)",
+                     f"<p class='note'>{html.escape(config['causal_method'])}-LiNGAM on the z-scored gene-by-motif "
+                     f"columns of {adjacency.shape[0]} motifs, {config['n_orders']} column orders averaged; "
+                     f"edges with |weight| ≥ {config['causal_threshold']}: {len(edges):,}.</p>"
+                     + _img(plots.network([(_short(a), _short(b), w) for a, b, w in
+                                           edges.head(60).itertuples(index=False, name=None)],
+                                          "causal graph (strongest 60 edges)"), "causal graph")
+                     + _table(["source", "target", "weight"], e_rows)))
+    shown = config.get("genes") or genes.sort_values("predicted", ascending=False)["gene"].tolist()
+    tracks = []
+    labels = enhancers["gene"].astype(str).str.split(",")
+    for g in dict.fromkeys(shown):
+        part = enhancers[labels.map(lambda names, g=g: g in names)]
+        if part.empty:
+            continue
+        for (tss, strand), one in part.groupby(["tss_region", "strand"], sort=False):
+            one = one.sort_values("distance")
+            tracks.append(_img(plots.enhancer_track(
+                one["distance"].to_numpy(), one["score"].to_numpy(), f"{g} ({strand}, {tss})",
+                parts={"knock-out loss share": one["loss"].to_numpy() / max(one["loss"].sum(), 1e-12),
+                       "ABC share": one["abc"].to_numpy() / max(one["abc"].sum(), 1e-12)}), f"enhancers {g}"))
+        if len(tracks) >= max_genes:
+            break
+    es = config["enhancer_score"]
+    sections.append(("Enhancer-gene scores",
+                     f"<p class='note'>score = {es['ko_weight']} × share of the in-silico knock-out loss + "
+                     f"{es['abc_weight']} × share of accessibility × power-law contact (γ {es['gamma']:.3f}, "
+                     f"scale {es['scale']:.3f}, flat within {es['min_distance']:,} bp).</p>" + "".join(tracks)))
+    with atomic_write(path) as fh:
+        fh.write(page(f"cisgram explain get: {config['cell']}", sections))
+
+
 def get_report(path, preds, metrics: dict, history: dict, config: dict) -> None:
     """``report.html`` of a GET run (:func:`cisgram.expression.train_get`): test metrics of the
     transformer and every baseline per cell type (all TSS entries and expressed ones), the LoRA

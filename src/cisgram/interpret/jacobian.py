@@ -59,10 +59,12 @@ def _per_window(v, n: int, what: str, upper: int) -> torch.Tensor:
     return t.clone()
 
 
-def _prepare(model, X, focus, strand, output: str, positions):
+def prepare(model, X, focus, strand, output: str, positions):
+    """Checked inputs of a GET interpretation: ``(net, X (B, R, F) CPU tensor, focus (B,), strand (B,),
+    positions or None)``; the network must be a :class:`RegionTransformer`."""
     net = network(model)
     if not isinstance(net, RegionTransformer):
-        raise InputError(f"GET Jacobians need a RegionTransformer, not a {type(net).__name__}")
+        raise InputError(f"GET interpretation needs a RegionTransformer, not a {type(net).__name__}")
     if output not in OUTPUTS:
         raise InputError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
     X = torch.as_tensor(X if isinstance(X, torch.Tensor) else np.asarray(X)).detach().to("cpu", net_dtype(net))
@@ -92,7 +94,7 @@ def _gradients(net: RegionTransformer, xb: torch.Tensor, fb: torch.Tensor, sb: t
 
 
 def _run(model, X, focus, strand, output, positions, batch_size, device, embedding: bool, reduce) -> np.ndarray:
-    net, X, focus, strand, pos = _prepare(model, X, focus, strand, output, positions)
+    net, X, focus, strand, pos = prepare(model, X, focus, strand, output, positions)
     parts = []
     with evaluating(net, device) as dev:
         for s in spans(len(X), batch_size):

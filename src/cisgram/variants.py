@@ -1,0 +1,591 @@
+"""Variant effects: reference and alternative predictions of a trained sequence model
+(``cisgram variants``), and saturation mutagenesis of a region.
+
+:func:`read_vcf` reads the variants (plain or gzip/bgzip VCF; CHROM POS ID REF ALT, a
+multi-allelic ALT split into one row per allele), keeping SNVs, MNVs and short indels of
+sequence-resolved alleles (A/C/G/T, at most ``max_indel`` bp). With a genome it also checks the
+chromosome, the position and the REF allele against it. A bad record never stops the reading: it
+becomes a :class:`Problem` (1-based line number, reason) and every good record is kept.
+
+:func:`score_variants` builds, for every variant, the reference window of the model's width ``L``
+centred on the REF span and the alternative window centred on the ALT allele, and predicts both
+in batches: ``delta = alt − ref`` per target. :func:`variant_windows` is that construction alone.
+:func:`saturate` scores every single-base substitution of a region (3 per position) inside one
+model window centred on the region, and draws the map.
+
+Windows (0-based, half-open; REF span ``[s, e)`` with ``r = e − s`` bases, ALT of ``a`` bases)::
+
+    ref window  genome[s − ⌊(L−r)/2⌋, e + ⌈(L−r)/2⌉)                                     (L bp)
+    alt window  genome[s − ⌊(L−a)/2⌋, s) + ALT + genome[e, e + ⌈(L−a)/2⌉)                (L bp)
+
+so an SNV or MNV only swaps bases, a deletion pulls in ``r − a`` more flanking bases (split
+between the two sides) and an insertion drops ``a − r`` of them, and both windows stay centred
+on the variant.
+
+Supported: IQ and CNN runs (``cisgram train iq|cnn``), whose input width is fixed. GET runs
+(region-by-motif inputs, not sequence windows) and baselines are not scored yet.
+
+Pitfalls
+--------
+- REF must match the genome: a mismatch (reported per line, not scored) nearly always means
+  the VCF was made for another assembly. Chromosome names must match too (``22`` vs ``chr22``);
+  when none does the reading stops with the fix.
+- Indels move the flanks: every base on each side shifts by about half the length difference,
+  so an indel's delta includes the effect of that shift (small for a model that only looks near
+  the centre). Normalise indels first (``bcftools norm -f genome.fa``): two spellings of one
+  indel in a repeat are centred differently and score slightly differently.
+- Windows hanging over a chromosome's end are padded with N (code 4, one-hot all zeros); such
+  variants are flagged in the ``padded`` column and counted in the log.
+- CNN predictions average the sequence and its reverse complement (as in training); the optional
+  attribution explains the forward strand's raw output (standardised value or logit), so its
+  scale is not that of the delta.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cisgram.errors import InputError
+from cisgram.files import atomic_path, atomic_write, open_text
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["line", "chrom", "pos", "id", "ref", "alt", "kind"]
+KINDS = ("snv", "mnv", "insertion", "deletion", "complex")
+SUPPORTED = ("iq", "cnn")
+_BASES = frozenset("ACGT")
+_REGION = re.compile(r"^\s*([^:\s]+):([\d,]+)-([\d,]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A VCF record (or one of its alleles) that is not scored: its 1-based ``line`` and why."""
+
+    line: int
+    reason: str
+
+
+# ---------------------------------------------------------------- reading
+
+
+def variant_kind(ref: str, alt: str) -> str:
+    """``snv``, ``mnv``, ``insertion``, ``deletion`` or ``complex`` after removing the bases the two
+    alleles share at the start (the VCF anchor base) and then at the end."""
+    i = 0
+    while i < min(len(ref), len(alt)) and ref[i] == alt[i]:
+        i += 1
+    r, a = ref[i:], alt[i:]
+    j = 0
+    while j < min(len(r), len(a)) and r[-1 - j] == a[-1 - j]:
+        j += 1
+    r, a = r[: len(r) - j], a[: len(a) - j]
+    if not r:
+        return "insertion"
+    if not a:
+        return "deletion"
+    if len(r) == len(a):
+        return "snv" if len(r) == 1 and len(ref) == len(alt) == 1 else "mnv"
+    return "complex"
+
+
+def _open_genome(genome):
+    from cisgram.genome import Genome
+
+    return genome if genome is None or isinstance(genome, Genome) else Genome(genome)
+
+
+def _allele_problem(ref: str, alt: str, max_indel: int) -> str | None:
+    if alt == "*":
+        return "ALT '*' (an allele deleted by another record) has no sequence to score"
+    if alt.startswith("<") or "[" in alt or "]" in alt:
+        return f"symbolic ALT {alt!r} is not scored: only sequence-resolved SNVs and indels are"
+    if alt == ".":
+        return "ALT is '.' (no alternative allele)"
+    if not alt or not set(alt) <= _BASES:
+        return f"ALT {alt!r} is not made of A, C, G, T"
+    if len(alt) > max_indel:
+        return f"ALT {alt[:20]}… is {len(alt)} bp, longer than max_indel={max_indel}"
+    if alt == ref:
+        return f"ALT {alt!r} equals REF"
+    return None
+
+
+def read_vcf(path: str | os.PathLike, genome=None, *, max_indel: int = 50) -> tuple[pd.DataFrame, list[Problem]]:
+    """Read the variants of a VCF (plain, gzip or bgzip).
+
+    Parameters
+    ----------
+    path
+        The VCF. Lines starting with ``#`` and blank lines are skipped; the first five
+        tab-separated columns are used (CHROM POS ID REF ALT).
+    genome
+        A :class:`~cisgram.genome.Genome` or its path. When given, each record's chromosome,
+        position and REF allele (case-insensitive) are checked against it.
+    max_indel
+        Longest REF or ALT allele kept, in bp.
+
+    Returns
+    -------
+    (table, problems)
+        ``table``: one row per (record, ALT allele) with columns ``line`` (1-based line in the
+        file), ``chrom``, ``pos`` (1-based, as in the VCF), ``id``, ``ref``, ``alt`` (upper case)
+        and ``kind`` (:func:`variant_kind`), in file order. ``problems``: a :class:`Problem` per
+        record or allele left out, in file order.
+
+    Raises :class:`InputError` when the file cannot be read, or when a genome is given and none
+    of the file's chromosomes is in it (the message says whether adding or removing ``chr``
+    fixes it).
+    """
+    from cisgram.genome import check_chromosomes, chromosome_hint, encode
+
+    if max_indel < 1:
+        raise InputError(f"max_indel must be at least 1, got {max_indel}")
+    g = _open_genome(genome)
+    rows: list[tuple] = []
+    problems: list[Problem] = []
+    unknown: dict[str, int] = {}
+    known = 0
+    try:
+        with open_text(path) as fh:
+            for n, raw in enumerate(fh, 1):
+                text = raw.rstrip("\r\n")
+                if not text.strip() or text.startswith("#"):
+                    continue
+                fields = text.split("\t")
+                if len(fields) < 5:
+                    fields = text.split()
+                if len(fields) < 5:
+                    problems.append(Problem(n, f"expected at least 5 tab-separated columns (CHROM POS ID REF ALT), "
+                                               f"found {len(fields)}"))
+                    continue
+                chrom, pos_s, vid, ref, alts = (f.strip() for f in fields[:5])
+                try:
+                    pos = int(pos_s)
+                except ValueError:
+                    problems.append(Problem(n, f"POS {pos_s!r} is not an integer"))
+                    continue
+                if pos < 1:
+                    problems.append(Problem(n, f"POS {pos} is below 1 (VCF positions are 1-based)"))
+                    continue
+                ref = ref.upper()
+                if not ref or not set(ref) <= _BASES:
+                    problems.append(Problem(n, f"REF {ref!r} is not made of A, C, G, T"))
+                    continue
+                if len(ref) > max_indel:
+                    problems.append(Problem(n, f"REF is {len(ref)} bp, longer than max_indel={max_indel}"))
+                    continue
+                where = f"{chrom}:{pos}"
+                if g is not None:
+                    if chrom not in g.sizes:
+                        unknown[chrom] = unknown.get(chrom, 0) + 1
+                        hint = chromosome_hint([chrom], g.chroms)
+                        problems.append(Problem(n, f"chromosome {chrom!r} is not in the genome {g.path.name}"
+                                                   + (f" ({hint})" if hint else "")))
+                        continue
+                    known += 1
+                    end = pos - 1 + len(ref)
+                    if end > g.sizes[chrom]:
+                        problems.append(Problem(n, f"{where} (REF {len(ref)} bp) runs past the end of {chrom} "
+                                                   f"({g.sizes[chrom]:,} bp in {g.path.name})"))
+                        continue
+                    have = g.chromosome_codes(chrom)[pos - 1: end]
+                    if not np.array_equal(have, encode(ref)):
+                        have_s = "".join("ACGTN"[c] for c in have)
+                        problems.append(Problem(n, f"REF {ref!r} but the genome has {have_s!r} at {where}"))
+                        continue
+                for alt in alts.split(","):
+                    alt = alt.strip().upper()
+                    why = _allele_problem(ref, alt, max_indel)
+                    if why is not None:
+                        problems.append(Problem(n, f"{where}: {why}"))
+                        continue
+                    rows.append((n, chrom, pos, vid, ref, alt, variant_kind(ref, alt)))
+    except UnicodeDecodeError:
+        raise InputError("not a text VCF (binary content)", path=path, hint="give a plain or gzip/bgzip VCF") from None
+    except OSError as e:
+        raise InputError(f"cannot read this VCF ({e})", path=path) from None
+    if g is not None and unknown and not known:
+        check_chromosomes(list(unknown), g.sizes, path=path, against=f"the genome {g.path.name}")
+    if unknown:
+        log.warning("%s: %d record(s) on chromosome(s) not in the genome: %s", path, sum(unknown.values()),
+                    ", ".join(list(unknown)[:5]))
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = table.astype({"line": np.int64, "pos": np.int64, "chrom": object, "id": object, "ref": object,
+                          "alt": object, "kind": object})
+    return table, problems
+
+
+# ---------------------------------------------------------------- windows
+
+
+def _slice(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``codes[lo:hi]`` with N (4) where the slice hangs over either end."""
+    out = np.full(hi - lo, 4, np.uint8)
+    a, b = max(lo, 0), min(hi, codes.size)
+    if a < b:
+        out[a - lo: b - lo] = codes[a:b]
+    return out
+
+
+@dataclass
+class Windows:
+    """The model inputs of a variant table: ``ref`` and ``alt`` ``(N, L)`` uint8 codes (A C G T N =
+    0..4), ``padded`` ``(N,)`` True where either window hangs over a chromosome end (N-padded),
+    and ``ref_start`` ``(N,)``: where the REF span starts inside the reference window."""
+
+    ref: np.ndarray
+    alt: np.ndarray
+    padded: np.ndarray
+    ref_start: np.ndarray
+
+
+def variant_windows(table: pd.DataFrame, genome, length: int) -> Windows:
+    """Reference and alternative windows of ``length`` bp centred on each variant (see the module
+    docstring for the construction). ``table`` has ``chrom``, ``pos`` (1-based), ``ref``, ``alt``,
+    as from :func:`read_vcf`; alleles longer than ``length`` raise :class:`InputError`."""
+    from cisgram.genome import encode
+
+    g = _open_genome(genome)
+    n, L = len(table), int(length)
+    ref_w = np.empty((n, L), np.uint8)
+    alt_w = np.empty((n, L), np.uint8)
+    padded = np.zeros(n, bool)
+    starts = np.zeros(n, np.int64)
+    chroms = table["chrom"].to_numpy(dtype=object)
+    pos = table["pos"].to_numpy(dtype=np.int64)
+    refs = table["ref"].to_numpy(dtype=object)
+    alts = table["alt"].to_numpy(dtype=object)
+    for chrom in dict.fromkeys(chroms):
+        codes = g.chromosome_codes(chrom)
+        for i in np.flatnonzero(chroms == chrom):
+            s = int(pos[i]) - 1
+            r, a = len(refs[i]), len(alts[i])
+            if r > L or a > L:
+                raise InputError(f"variant {chrom}:{pos[i]} has an allele longer than the {L} bp window")
+            e = s + r
+            lf, rf = (L - r) // 2, L - r - (L - r) // 2
+            ref_w[i] = _slice(codes, s - lf, e + rf)
+            la, ra = (L - a) // 2, L - a - (L - a) // 2
+            alt_w[i, :la] = _slice(codes, s - la, s)
+            alt_w[i, la: la + a] = encode(alts[i])
+            alt_w[i, la + a:] = _slice(codes, e, e + ra)
+            padded[i] = min(s - lf, s - la) < 0 or max(e + rf, e + ra) > codes.size
+            starts[i] = lf
+    return Windows(ref_w, alt_w, padded, starts)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def _check_family(family) -> None:
+    if family not in SUPPORTED:
+        raise InputError(f"variant scoring does not support {family!r} runs yet",
+                         hint=f"use a run of family {' or '.join(SUPPORTED)} (cisgram train iq|cnn); "
+                              "GET and baseline runs are not scored")
+
+
+def _open_run(run):
+    """A :class:`~cisgram.runs.Run` of a supported family from a Run or a run directory."""
+    import json
+
+    from cisgram.runs import Run, load
+
+    if isinstance(run, Run):
+        _check_family(run.family)
+        return run
+    cfg = Path(run) / "config.json"
+    if cfg.is_file():  # name the family before load() gives up on one it does not know
+        try:
+            family = json.loads(cfg.read_text()).get("family")
+        except (OSError, ValueError) as e:
+            raise InputError(f"unreadable config.json ({e})", path=cfg) from None
+        _check_family(family)
+    opened = load(run)
+    _check_family(opened.family)
+    return opened
+
+
+def _predict(run, codes: np.ndarray, batch_size: int, device: str) -> np.ndarray:
+    if run.family == "cnn":
+        return np.asarray(run.model.predict(codes, batch_size=batch_size, device=device), dtype=np.float64)
+    return np.asarray(run.predict_codes(codes), dtype=np.float64)
+
+
+def _genome_of(run, genome):
+    from cisgram.genome import Genome
+
+    if isinstance(genome, Genome):
+        return genome
+    path = genome or run.config.get("genome")
+    if not path:
+        raise InputError("the run does not name its genome", path=run.path, hint="pass the genome explicitly")
+    if not Path(path).exists():
+        raise InputError(f"the run's genome {path} is not there", path=run.path, hint="pass the genome explicitly")
+    return _open_genome(path)
+
+
+def problems_path(out: str | os.PathLike) -> Path:
+    """Where :func:`score_variants` lists the records it left out: ``scores.tsv`` ->
+    ``scores.problems.tsv`` (any other name gets ``.problems.tsv`` appended)."""
+    p = Path(out)
+    return p.with_name(p.name[:-4] + ".problems.tsv") if p.name.endswith(".tsv") else p.with_name(p.name + ".problems.tsv")
+
+
+def _write_tsv(df: pd.DataFrame, path: Path) -> None:
+    with atomic_write(path) as fh:
+        df.to_csv(fh, sep="\t", index=False)
+
+
+def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, window: int | None = None, genome=None,
+                   batch_size: int = 512, attribution: bool = False, max_indel: int = 50,
+                   device: str = "cpu") -> pd.DataFrame:
+    """Score every variant of ``vcf`` with a trained IQ or CNN model.
+
+    Parameters
+    ----------
+    run
+        A :class:`~cisgram.runs.Run` or a run directory of family ``iq`` or ``cnn``. Others
+        (``get``, ``baseline``) raise :class:`InputError`: GET scoring is left for later.
+    vcf
+        The variants (:func:`read_vcf`).
+    out
+        The table, written atomically as TSV. The records left out are listed in
+        :func:`problems_path` ``(out)`` (columns ``line``, ``reason``); when there are none that file
+        is not written (and one left by an earlier run is removed).
+    window
+        Input width; IQ and CNN models read a fixed width ``L``, so anything but ``L`` raises.
+    genome
+        Genome path or :class:`~cisgram.genome.Genome`; default the run's training genome.
+    batch_size
+        Variants per batch (each gives two sequences).
+    attribution
+        CNN runs only: add ``attribution:<t>`` per target, the input × gradient of the forward
+        strand's raw output summed over the REF bases in the reference window
+        (:func:`cisgram.interpret.attribution.input_x_gradient`).
+    max_indel
+        Longest REF or ALT allele scored, in bp.
+    device
+        Where a CNN runs (``"cpu"``, ``"cuda"``, ``"auto"``).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per scored (record, allele): ``line, chrom, pos, id, ref, alt, kind, padded``, then
+        per target ``ref:<t>``, ``alt:<t>``, ``delta:<t>`` (alt − ref), then the attributions.
+    """
+    run = _open_run(run)
+    L = int(run.length)
+    if window is not None and int(window) != L:
+        raise InputError(f"the {run.family} model reads {L} bp windows; --window {window} cannot change that",
+                         hint=f"leave the window out or pass {L}")
+    if attribution and run.family != "cnn":
+        raise InputError(f"attribution needs a CNN run, not a {run.family!r} one", hint="leave attribution off")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    g = _genome_of(run, genome)
+    table, problems = read_vcf(vcf, g, max_indel=max_indel)
+    too_long = (table["ref"].str.len() > L) | (table["alt"].str.len() > L)
+    for line, c, p in table.loc[too_long, ["line", "chrom", "pos"]].itertuples(index=False):
+        problems.append(Problem(int(line), f"{c}:{p}: an allele is longer than the model's {L} bp window"))
+    table = table[~too_long].reset_index(drop=True)
+    problems.sort(key=lambda p: p.line)
+    extra = problems_path(out)
+    if problems:
+        _write_tsv(pd.DataFrame({"line": [p.line for p in problems], "reason": [p.reason for p in problems]}), extra)
+        log.warning("%s: %d record(s) or allele(s) not scored, listed in %s", vcf, len(problems), extra)
+    elif extra.exists():
+        extra.unlink()
+    if table.empty:
+        first = f"; first: line {problems[0].line}: {problems[0].reason}" if problems else ""
+        raise InputError(f"no variant to score{first}", path=vcf,
+                         hint=f"see {extra}" if problems else "the VCF holds no records")
+    n, T = len(table), len(run.targets)
+    ref_p, alt_p = np.empty((n, T)), np.empty((n, T))
+    attr = np.empty((n, T)) if attribution else None
+    padded = np.zeros(n, bool)
+    for lo in range(0, n, batch_size):
+        part = table.iloc[lo: lo + batch_size]
+        w = variant_windows(part, g, L)
+        hi = lo + len(part)
+        both = _predict(run, np.concatenate([w.ref, w.alt]), batch_size, device)
+        ref_p[lo:hi], alt_p[lo:hi] = both[: len(part)], both[len(part):]
+        padded[lo:hi] = w.padded
+        if attr is not None:
+            attr[lo:hi] = _span_attribution(run, w, part["ref"].str.len().to_numpy(), batch_size, device)
+        log.info("scored %d of %d variants", hi, n)
+    if padded.any():
+        log.warning("%d variant window(s) run past a chromosome end and were padded with N", int(padded.sum()))
+    res = table.copy()
+    res["padded"] = padded
+    for t, name in enumerate(run.targets):
+        res[f"ref:{name}"], res[f"alt:{name}"], res[f"delta:{name}"] = ref_p[:, t], alt_p[:, t], alt_p[:, t] - ref_p[:, t]
+    if attr is not None:
+        for t, name in enumerate(run.targets):
+            res[f"attribution:{name}"] = attr[:, t]
+    _write_tsv(res, Path(out))
+    return res
+
+
+def _span_attribution(run, w: Windows, ref_len: np.ndarray, batch_size: int, device: str) -> np.ndarray:
+    """``(N, T)``: input × gradient of each target summed over each variant's REF bases."""
+    from cisgram.interpret.attribution import input_x_gradient, position_scores
+
+    L = w.ref.shape[1]
+    cols = np.arange(L)
+    mask = (cols >= w.ref_start[:, None]) & (cols < (w.ref_start + ref_len)[:, None])
+    out = np.empty((len(w.ref), len(run.targets)))
+    for t in range(len(run.targets)):
+        a = input_x_gradient(run.model, w.ref, target=t, batch_size=batch_size, device=device)
+        out[:, t] = (position_scores(a, w.ref) * mask).sum(1)
+    return out
+
+
+# ---------------------------------------------------------------- saturation mutagenesis
+
+
+def parse_region(region) -> tuple[str, int, int]:
+    """``"chr22:1000-1500"`` (0-based, half-open as in BED; commas allowed) or a ``(chrom, start,
+    end)`` tuple -> ``(chrom, start, end)``."""
+    if isinstance(region, str):
+        m = _REGION.match(region)
+        if not m:
+            raise InputError(f"region {region!r} is not CHROM:START-END", hint="e.g. chr22:1000-1500 (0-based, half-open)")
+        chrom, start, end = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
+    else:
+        try:
+            chrom, start, end = region
+            chrom, start, end = str(chrom), int(start), int(end)
+        except (TypeError, ValueError):
+            raise InputError(f"region {region!r} is not (chrom, start, end)") from None
+    if not 0 <= start < end:
+        raise InputError(f"region {chrom}:{start}-{end} is empty or negative", hint="START must be below END (0-based)")
+    return chrom, start, end
+
+
+def saturation_matrix(table: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(4, n)`` deltas of ``target`` (rows A, C, G, T; the reference base 0) and the ``(n,)``
+    reference codes (A C G T N = 0..4) of a :func:`saturate` table."""
+    positions = np.unique(table["pos"].to_numpy())
+    col = np.searchsorted(positions, table["pos"].to_numpy())
+    mat = np.zeros((4, positions.size))
+    mat[table["alt"].map("ACGT".index).to_numpy(), col] = table[f"delta:{target}"].to_numpy()
+    ref = np.full(positions.size, 4, np.uint8)
+    ref[col] = table["ref"].map(lambda b: "ACGTN".index(b)).to_numpy()
+    return mat, ref
+
+
+def _heatmap(mat: np.ndarray, ref: np.ndarray, first_pos: int, title: str):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.figure import Figure
+
+    n = mat.shape[1]
+    fig = Figure(figsize=(min(16.0, max(4.0, 0.03 * n + 2.0)), 2.0), dpi=90, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    lim = float(np.abs(mat).max()) or 1.0
+    im = ax.imshow(mat, aspect="auto", cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim), interpolation="nearest",
+                   extent=(first_pos - 0.5, first_pos + n - 0.5, 3.5, -0.5))
+    known = ref < 4
+    ax.scatter(first_pos + np.flatnonzero(known), ref[known], s=max(1.0, min(9.0, 600.0 / n)), c="k", marker="o",
+               edgecolors="w", linewidths=0.4, label="reference base")  # visible on dark cells too
+    ax.set_yticks(range(4), list("ACGT"))
+    ax.set_xlabel("position (1-based)", fontsize=7)
+    ax.set_title(title, fontsize=8)
+    ax.tick_params(labelsize=6)
+    fig.colorbar(im, ax=ax, shrink=0.9).set_label("alt − ref", fontsize=7)
+    return fig
+
+
+def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: str | None = None) -> pd.DataFrame:
+    """Every single-base substitution of ``region`` (3 per position; 4 where the genome has N),
+    scored inside one model window of ``L`` bp centred on the region (``Run.score_edits``).
+
+    Parameters
+    ----------
+    run
+        A :class:`~cisgram.runs.Run` or run directory of family ``iq`` or ``cnn``.
+    region
+        ``"chr22:1000-1500"`` or ``(chrom, start, end)``, 0-based half-open, at most ``L`` bp.
+    out_dir
+        Receives ``saturation.tsv`` (``chrom, pos`` 1-based, ``ref, alt``, ``delta:<t>`` per
+        target), ``saturation.png`` (the map of ``target``) and a self-contained ``report.html``.
+    target
+        The target drawn (default the first); the table holds them all.
+
+    Returns the table. The map has rows A, C, G, T and one column per position, coloured by the
+    delta (diverging, centred on 0), with a dot on the reference base (whose delta is 0).
+    """
+    from cisgram.report import _img, _table, page
+
+    run = _open_run(run)
+    L = int(run.length)
+    chrom, start, end = parse_region(region)
+    target = target or run.targets[0]
+    if target not in run.targets:
+        raise InputError(f"target {target!r} is not one of the run's: {', '.join(run.targets)}")
+    n = end - start
+    if n > L:
+        raise InputError(f"region {chrom}:{start}-{end} is {n} bp, longer than the model's {L} bp window",
+                         hint=f"ask for a region of at most {L} bp (split a longer one)")
+    g = _genome_of(run, genome)
+    from cisgram.genome import check_chromosomes
+
+    check_chromosomes([chrom], g.sizes, path=None, against=f"the genome {g.path.name}")
+    if end > g.sizes[chrom]:
+        raise InputError(f"region {chrom}:{start}-{end} runs past the end of {chrom} ({g.sizes[chrom]:,} bp)")
+    ws = start - (L - n) // 2
+    codes = g.fetch_codes_batch([chrom], [ws], [ws + L], pad=True)
+    if ws < 0 or ws + L > g.sizes[chrom]:
+        log.warning("the window %s:%d-%d runs past a chromosome end and is padded with N", chrom, ws, ws + L)
+    off = start - ws
+    edits = [(0, off + i, b) for i in range(n) for b in "ACGT" if b != "ACGTN"[codes[0, off + i]]]
+    scored = run.score_edits(codes, edits)
+    pos0 = scored["position"].to_numpy() - off + start  # 0-based genome position
+    table = pd.DataFrame({"chrom": chrom, "pos": pos0 + 1,
+                          "ref": ["ACGTN"[c] for c in codes[0, scored["position"].to_numpy()]],
+                          "alt": scored["base"].to_numpy()})
+    for name in run.targets:
+        table[f"delta:{name}"] = scored[f"delta:{name}"].to_numpy()
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    _write_tsv(table, d / "saturation.tsv")
+    mat, ref = saturation_matrix(table, target)
+    fig = _heatmap(mat, ref, start + 1, f"{target}: {chrom}:{start + 1:,}-{end:,} (1-based), {run.family} run")
+    with atomic_path(d / "saturation.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight")
+    ranked = table[["chrom", "pos", "ref", "alt", f"delta:{target}"]].sort_values(f"delta:{target}")
+    down = [[c, p, r, a, f"{v:.4g}"] for c, p, r, a, v in ranked.head(10).itertuples(index=False)]
+    up = [[c, p, r, a, f"{v:.4g}"] for c, p, r, a, v in ranked.tail(10)[::-1].itertuples(index=False)]
+    note = (f"<p class='note'>Every substitution of {n} positions ({len(table)} in all), each scored alone in "
+            f"one {L} bp window centred on the region; colour = predicted {html.escape(target)} of the alternative "
+            f"minus the reference, dots = reference bases. Run: {html.escape(str(run.path))}.</p>")
+    with atomic_write(d / "report.html") as fh:
+        fh.write(page(f"cisgram saturation mutagenesis: {chrom}:{start + 1:,}-{end:,}", [
+            ("Map", note + _img(fig, "saturation mutagenesis map")),
+            ("Strongest losses", _table(["chrom", "pos", "ref", "alt", "delta"], down)),
+            ("Strongest gains", _table(["chrom", "pos", "ref", "alt", "delta"], up)),
+        ]))
+    return table
+
+
+__all__ = [
+    "Problem",
+    "Windows",
+    "parse_region",
+    "problems_path",
+    "read_vcf",
+    "saturate",
+    "saturation_matrix",
+    "score_variants",
+    "variant_kind",
+    "variant_windows",
+]

@@ -1,0 +1,350 @@
+"""`cisgram.variants`: VCF reading with per-line problems, reference checks, centred indel
+windows, and variant / saturation scoring with a hand-built CNN that sees exactly one motif.
+
+The model (``motif_run``) is a DilatedCNN with one 9 bp filter and no residual layers: the filter
+scores +1 per base matching MOTIF and −1 otherwise, minus 7.5, through a ReLU, a global max
+and a linear layer of weight 2. The intact motif (score 9) gives 2·1.5 = 3 on its strand; one
+mismatch (score 7) or any background 9-mer with fewer than 9 matches gives 0. The prediction
+averages both strands, and MOTIF is not its own reverse complement, so a window holding the
+motif predicts 1.5 and one without it 0: the numbers below are exact, not trained.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cisgram.errors import InputError
+from cisgram.genome import Genome, encode
+from cisgram.runs import Run, load
+from cisgram.variants import (
+    parse_region,
+    problems_path,
+    read_vcf,
+    saturate,
+    saturation_matrix,
+    score_variants,
+    variant_kind,
+    variant_windows,
+)
+
+MOTIF = "GATTACAGC"  # reverse complement GCTGTAATC: not a palindrome
+AT = 1500  # 0-based start of the planted motif on chrT
+L = 201
+COMP = str.maketrans("ACGT", "TGCA")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _threads(one_thread):
+    yield
+
+
+def _background(n: int, rng) -> str:
+    """Random sequence holding no 9-mer within one mismatch of MOTIF on either strand."""
+    rc = MOTIF.translate(COMP)[::-1]
+    while True:
+        s = "".join(rng.choice(list("ACGT"), n))
+        near = any(sum(a != b for a, b in zip(s[i: i + 9], m, strict=True)) <= 1
+                   for m in (MOTIF, rc) for i in range(n - 8))
+        if not near:
+            return s
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """A FASTA with chrT (3 kb, MOTIF planted at AT) and chrU (300 bp); returns (path, sequences)."""
+    rng = np.random.default_rng(7)
+    t = _background(3000, rng)
+    t = t[:AT] + MOTIF + t[AT + len(MOTIF):]
+    seqs = {"chrT": t, "chrU": _background(300, rng)}
+    path = tmp_path_factory.mktemp("genome") / "toy.fa"
+    path.write_text("".join(f">{k}\n" + "\n".join(v[i: i + 60] for i in range(0, len(v), 60)) + "\n"
+                            for k, v in seqs.items()))
+    return path, seqs
+
+
+@pytest.fixture(scope="module")
+def motif_run(toy, tmp_path_factory):
+    from cisgram.models.cnn import CNNModel, build
+
+    spec = {"arch": "dilated", "n_tasks": 1, "length": L, "filters": 1, "layers": 0, "first_kernel": 9}
+    net = build(spec)
+    w = -np.ones((1, 4, 9), np.float32)
+    w[0, encode(MOTIF), np.arange(9)] = 1.0
+    with torch.no_grad():
+        net.stem[0].weight.copy_(torch.from_numpy(w))
+        net.stem[0].bias.fill_(-7.5)
+        net.count.weight.fill_(2.0)
+        net.count.bias.zero_()
+    d = tmp_path_factory.mktemp("runs") / "motif"
+    CNNModel(net, spec, "regression", ["acc"]).save(d)
+    (d / "config.json").write_text(json.dumps({"family": "cnn", "genome": str(toy[0]), "length": L}))
+    return d
+
+
+def _vcf(path, records, header=True):
+    lines = ["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"] if header else []
+    lines += records
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
+
+
+def _other(b: str) -> str:
+    return "C" if b != "C" else "G"
+
+
+# ---------------------------------------------------------------- reading
+
+
+def test_variant_kinds():
+    assert variant_kind("A", "G") == "snv"
+    assert variant_kind("AC", "GT") == "mnv"
+    assert variant_kind("A", "ATT") == "insertion"
+    assert variant_kind("ATT", "A") == "deletion"
+    assert variant_kind("ACG", "AG") == "deletion"  # anchor and shared last base removed
+    assert variant_kind("ACG", "AT") == "complex"
+
+
+@pytest.fixture(scope="module")
+def messy(toy, tmp_path_factory):
+    """A VCF with every kind of bad record; returns (path, good rows expected, problem lines)."""
+    _, seqs = toy
+    t = seqs["chrT"]
+
+    def ref(pos, n=1):  # REF of n bases at 1-based pos
+        return t[pos - 1: pos - 1 + n]
+
+    wrong = _other(ref(140))
+    records = [
+        f"chrT\t101\tsnv1\t{ref(101)}\t{_other(ref(101))}\t.\t.\t.",  # 3 good
+        "chrT\t102\tbad",  # 4 too few columns
+        "chrT\tabc\tx\tA\tC\t.\t.\t.",  # 5 POS not an integer
+        "chrT\t0\tx\tA\tC\t.\t.\t.",  # 6 POS below 1
+        "chrT\t110\tx\tAXC\tA\t.\t.\t.",  # 7 bad REF
+        f"chrT\t120\tsv\t{ref(120)}\t<DEL>\t.\t.\t.",  # 8 symbolic ALT
+        f"chrT\t130\tx\t{ref(130)}\t*\t.\t.\t.",  # 9 '*' ALT
+        "chrZ\t10\tx\tA\tC\t.\t.\t.",  # 10 unknown chromosome
+        f"chrU\t300\tx\t{seqs['chrU'][-1]}A\tA\t.\t.\t.",  # 11 REF runs past chrU's end
+        f"chrT\t140\tmm\t{wrong}\t{_other(wrong)}\t.\t.\t.",  # 12 REF mismatch
+        f"chrT\t150\tmulti\t{ref(150)}\t{_other(ref(150))},T,*\t.\t.\t.",  # 13 two good alleles (or one) + '*'
+        f"chrT\t160\tins\t{ref(160)}\t{ref(160)}GT\t.\t.\t.",  # 14 insertion
+        f"chrT\t170\tdel\t{ref(170, 4)}\t{ref(170)}\t.\t.\t.",  # 15 deletion
+        f"chrT\t180\tmnv\t{ref(180, 2)}\t{_other(ref(180))}{_other(ref(181))}\t.\t.\t.",  # 16 MNV
+        f"chrT\t190\tlong\t{ref(190)}\t{ref(190)}{'A' * 60}\t.\t.\t.",  # 17 longer than max_indel
+        f"chrT\t200\tlower\t{ref(200).lower()}\t{_other(ref(200)).lower()}\t.\t.\t.",  # 18 lower case, good
+    ]
+    multi_good = len({_other(ref(150)), "T"} - {ref(150)})
+    good = 1 + multi_good + 4
+    problem_lines = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 17] + ([13] if ref(150) == "T" else [])
+    path = _vcf(tmp_path_factory.mktemp("vcf") / "messy.vcf", records)
+    return path, good, sorted(problem_lines), wrong, ref(140)
+
+
+def test_every_bad_line_is_reported_and_every_good_one_kept(messy, toy):
+    path, good, problem_lines, wrong, truth = messy
+    table, problems = read_vcf(path, Genome(toy[0]))
+    assert len(table) == good
+    assert list(table.columns) == ["line", "chrom", "pos", "id", "ref", "alt", "kind"]
+    assert sorted(table["line"].unique()) == [3, 13, 14, 15, 16, 18]
+    assert table.set_index("id").loc[["ins", "del", "mnv", "lower"], "kind"].tolist() == \
+        ["insertion", "deletion", "mnv", "snv"]
+    assert table.loc[table["id"] == "lower", "ref"].item().isupper()
+    assert sorted(p.line for p in problems) == problem_lines
+    why = {p.line: p.reason for p in problems}
+    assert "5 tab-separated columns" in why[4] and "not an integer" in why[5] and "below 1" in why[6]
+    assert "REF 'AXC'" in why[7] and "symbolic ALT '<DEL>'" in why[8] and "'*'" in why[9]
+    assert "'chrZ' is not in the genome" in why[10] and "past the end of chrU" in why[11]
+    assert why[12] == f"REF {wrong!r} but the genome has {truth!r} at chrT:140"
+    assert "max_indel=50" in why[17]
+    # without a genome only the file's own errors are problems; the same table comes back from gzip
+    plain, syntax = read_vcf(path)
+    assert {p.line for p in syntax} == {4, 5, 6, 7, 8, 9, 13, 17}
+    gz = _vcf(path.with_suffix(".vcf.gz"), path.read_text().splitlines(), header=False)
+    pd.testing.assert_frame_equal(read_vcf(gz)[0], plain)
+
+
+def test_chromosome_naming_mismatch_says_what_to_do(toy, tmp_path):
+    vcf = _vcf(tmp_path / "nochr.vcf", ["T\t101\t.\tA\tC\t.\t.\t.", "U\t5\t.\tA\tC\t.\t.\t."])
+    with pytest.raises(InputError, match="not in the genome") as e:
+        read_vcf(vcf, toy[0])
+    assert "chr" in e.value.hint and "T -> chrT" in e.value.hint and str(vcf) in str(e.value)
+
+
+# ---------------------------------------------------------------- windows
+
+
+@pytest.mark.parametrize("length", [20, 21])
+def test_indel_windows_are_exactly_l_and_centred(toy, length):
+    path, seqs = toy
+    t, u = seqs["chrT"], seqs["chrU"]
+    rows = [("chrT", 801, t[800], _other(t[800])),  # SNV
+            ("chrT", 801, t[800:802], _other(t[800]) + _other(t[801])),  # MNV
+            ("chrT", 801, t[800:806], t[800]),  # 5 bp deletion
+            ("chrT", 801, t[800], t[800] + "ACGTTGCA"),  # 8 bp insertion
+            ("chrT", 801, t[800:803], "GATTAC"),  # complex
+            ("chrU", 2, u[1:4], u[1]),  # deletion at the chromosome start: N-padded
+            ("chrU", 299, u[298], u[298] + "TTT")]  # insertion at the end
+    table = pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt"])
+    w = variant_windows(table, Genome(path), length)
+    assert w.ref.shape == w.alt.shape == (len(rows), length)
+    pad = "N" * length
+    for i, (chrom, pos, ref, alt) in enumerate(rows):
+        s, r, a = pos - 1, len(ref), len(alt)
+        seq = pad + seqs[chrom] + pad
+        # independent construction: edit the whole (padded) chromosome string, then cut L bp around the allele
+        ref_exp = seq[length + s - (length - r) // 2:][:length]
+        edited = seq[: length + s] + alt + seq[length + s + r:]
+        alt_exp = edited[length + s - (length - a) // 2:][:length]
+        assert "".join("ACGTN"[c] for c in w.ref[i]) == ref_exp
+        assert "".join("ACGTN"[c] for c in w.alt[i]) == alt_exp
+        # the allele sits in the middle: flanks differ by at most one base
+        assert ref_exp[(length - r) // 2:][:r] == ref and alt_exp[(length - a) // 2:][:a] == alt
+        assert abs((length - a) // 2 - (length - a - (length - a) // 2)) <= 1
+        assert w.ref_start[i] == (length - r) // 2
+    assert w.padded.tolist() == [False] * 5 + [True, True]
+    assert (w.ref[5] == 4).any() and (w.alt[6] == 4).any()
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def test_motif_loss_scores_large_and_neutral_near_zero(motif_run, toy, messy, tmp_path):
+    _, seqs = toy
+    t = seqs["chrT"]
+    centre = AT + 4  # 0-based, the middle base of the motif; every base weighs the same in this filter
+    neutral = AT + 40  # inside the same 201 bp windows, outside the filter's reach
+    vcf = _vcf(tmp_path / "two.vcf", [f"chrT\t{centre + 1}\tmotif\t{t[centre]}\t{_other(t[centre])}\t.\t.\t.",
+                                      f"chrT\t{neutral + 1}\tneutral\t{t[neutral]}\t{_other(t[neutral])}\t.\t.\t.",
+                                      f"chrT\t{AT - 20}\tdel\t{t[AT - 21: AT - 18]}\t{t[AT - 21]}\t.\t.\t."])
+    out = tmp_path / "scores.tsv"
+    res = score_variants(motif_run, vcf, out, attribution=True)
+    assert list(res.columns) == ["line", "chrom", "pos", "id", "ref", "alt", "kind", "padded", "ref:acc", "alt:acc",
+                                 "delta:acc", "attribution:acc"]
+    by = res.set_index("id")
+    # the intact motif is worth 1.5 (strand average of 3 and 0); one mismatch removes all of it.
+    # |delta| > 1.0 demands most of that loss; background windows predict exactly 0 here.
+    assert by.loc["motif", "ref:acc"] == pytest.approx(1.5, abs=1e-5)
+    assert by.loc["motif", "delta:acc"] < -1.0
+    # the neutral SNV and a deletion 20 bp away leave the motif in the window: no change
+    assert abs(by.loc["neutral", "delta:acc"]) < 1e-6 and abs(by.loc["del", "delta:acc"]) < 1e-6
+    # input x gradient of the forward strand's raw output: 2 (linear weight) x 1 (filter weight) at the motif
+    assert by.loc["motif", "attribution:acc"] == pytest.approx(2.0, abs=1e-5)
+    assert by.loc["neutral", "attribution:acc"] == 0
+    # the file is the table; no problems, so no problems file
+    pd.testing.assert_frame_equal(pd.read_csv(out, sep="\t", dtype={"id": object}), res, check_dtype=False)
+    assert not problems_path(out).exists()
+    # an independent check: the delta is the model on windows built by hand
+    run = load(motif_run)
+    win = t[centre - 100: centre + 101]
+    alt = win[:100] + _other(t[centre]) + win[101:]
+    manual = run.predict([win, alt])["acc"].to_numpy()
+    assert by.loc["motif", "delta:acc"] == pytest.approx(manual[1] - manual[0], abs=1e-6)
+
+
+def test_problems_file_lists_bad_lines_and_good_ones_are_scored(motif_run, messy, toy, tmp_path):
+    path, good, problem_lines, *_ = messy
+    out = tmp_path / "messy.tsv"
+    res = score_variants(motif_run, path, out, batch_size=2, genome=Genome(toy[0]))  # several batches
+    assert len(res) == good and np.isfinite(res[["ref:acc", "alt:acc", "delta:acc"]].to_numpy()).all()
+    probs = pd.read_csv(problems_path(out), sep="\t")
+    assert problems_path(out).name == "messy.problems.tsv"
+    assert list(probs.columns) == ["line", "reason"] and probs["line"].tolist() == problem_lines
+    assert probs.loc[probs["line"] == 12, "reason"].str.contains("but the genome has").all()
+    # a rerun whose VCF is clean removes the stale problems file
+    clean = _vcf(tmp_path / "clean.vcf", [path.read_text().splitlines()[2]])
+    score_variants(motif_run, clean, out)
+    assert not problems_path(out).exists()
+
+
+def test_unsupported_runs_and_options_are_refused(motif_run, toy, tmp_path):
+    vcf = _vcf(tmp_path / "one.vcf", ["chrT\t101\t.\tA\tC\t.\t.\t."])
+    get_dir = tmp_path / "get"
+    get_dir.mkdir()
+    (get_dir / "config.json").write_text(json.dumps({"family": "get"}))
+    with pytest.raises(InputError, match="'get' runs") as e:
+        score_variants(get_dir, vcf, tmp_path / "o.tsv")
+    assert "iq or cnn" in e.value.hint
+    for family in ("baseline", "mystery"):
+        with pytest.raises(InputError, match=f"'{family}' runs"):
+            score_variants(Run(tmp_path, family, {}, ["acc"], None), vcf, tmp_path / "o.tsv")
+        with pytest.raises(InputError, match=f"'{family}' runs"):
+            saturate(Run(tmp_path, family, {}, ["acc"], None), "chrT:0-10", tmp_path / "sat")
+    with pytest.raises(InputError, match="201 bp windows"):
+        score_variants(motif_run, vcf, tmp_path / "o.tsv", window=500)
+
+    class IQStub:
+        length = L
+
+    with pytest.raises(InputError, match="attribution needs a CNN run"):
+        score_variants(Run(tmp_path, "iq", {"genome": str(toy[0])}, ["acc"], IQStub()), vcf, tmp_path / "o.tsv",
+                       attribution=True)
+    empty = _vcf(tmp_path / "empty.vcf", ["chrT\t101\tbad"])
+    with pytest.raises(InputError, match="no variant to score"):
+        score_variants(motif_run, empty, tmp_path / "o.tsv")
+
+
+# ---------------------------------------------------------------- saturation
+
+
+def test_saturation_map_finds_the_motif(motif_run, toy, tmp_path):
+    _, seqs = toy
+    start, end = AT - 20, AT + 30
+    table = saturate(motif_run, f"chrT:{start}-{end}", tmp_path / "sat")
+    n = end - start
+    assert len(table) == 3 * n and list(table.columns) == ["chrom", "pos", "ref", "alt", "delta:acc"]
+    assert (table.groupby("pos").size() == 3).all() and (table["ref"] != table["alt"]).all()
+    assert table["pos"].min() == start + 1 and table["pos"].max() == end
+    assert "".join(table.drop_duplicates("pos")["ref"]) == seqs["chrT"][start:end]
+    mat, ref = saturation_matrix(table, "acc")
+    assert mat.shape == (4, n) and (mat[ref, np.arange(n)] == 0).all()
+    worst = mat.min(axis=0)
+    in_motif = np.zeros(n, bool)
+    in_motif[AT - start: AT - start + len(MOTIF)] = True
+    # every substitution of a motif base destroys it (-1.5); nothing outside changes
+    assert (worst[in_motif] < -1.0).all() and np.abs(mat[:, ~in_motif]).max() < 1e-6
+    assert in_motif[int(np.argmin(worst))]
+    on_disk = pd.read_csv(tmp_path / "sat" / "saturation.tsv", sep="\t")
+    pd.testing.assert_frame_equal(on_disk, table, check_dtype=False)
+    assert (tmp_path / "sat" / "saturation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (tmp_path / "sat" / "report.html").read_text()
+    assert html.count("<img") == 1 and "Strongest losses" in html
+    with pytest.raises(InputError, match="longer than the model's 201 bp window"):
+        saturate(motif_run, ("chrT", 0, 500), tmp_path / "sat2")
+
+
+def test_parse_region():
+    assert parse_region("chr22:1,000-1,500") == ("chr22", 1000, 1500)
+    assert parse_region(("chrT", 5, 9)) == ("chrT", 5, 9)
+    for bad in ("chr22:1500-1000", "chr22-1000", ("chr1", "a", 3)):
+        with pytest.raises(InputError):
+            parse_region(bad)
+
+
+def test_cli_scores_a_vcf_and_a_region_and_refuses_in_one_line(motif_run, messy, tmp_path):
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from cisgram.cli import app
+
+    path, good, problem_lines, *_ = messy
+    r = CliRunner().invoke(app, ["variants", "--model", str(motif_run), "--vcf", str(path),
+                                 "--out", str(tmp_path / "s.tsv")])
+    assert r.exit_code == 0, r.output
+    assert f"{good:,} variant allele(s) scored" in r.output and f"{len(set(problem_lines))} line(s) not scored" in r.output
+    assert len(pd.read_csv(tmp_path / "s.tsv", sep="\t")) == good
+    r = CliRunner().invoke(app, ["variants", "--model", str(motif_run), "--saturate", f"chrT:{AT - 5}-{AT + 15}",
+                                 "--out", str(tmp_path / "sat")])
+    assert r.exit_code == 0 and "60 substitutions scored" in r.output, r.output
+    proc = subprocess.run([sys.executable, "-m", "cisgram", "variants", "--model", str(motif_run), "--out",
+                           str(tmp_path / "x.tsv")], capture_output=True, text=True)
+    text = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == 2 and "either --vcf or --saturate" in text and "Traceback" not in text
