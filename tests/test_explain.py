@@ -295,3 +295,15 @@ def test_explain_get_cli_and_errors(get_demo_run, get_demo_data, tmp_path):
         from cisgram.explain import explain_get
 
         explain_get(tmp_path / "cnn", tmp_path / "y")
+
+
+def test_cisgram_load_opens_a_get_run(get_demo_run):
+    import cisgram
+    from cisgram.models.get import GETModel
+
+    run_dir, metrics, _ = get_demo_run
+    run = cisgram.load(run_dir)
+    assert run.family == "get" and isinstance(run.model, GETModel)
+    assert run.targets == [*metrics["training_cell_types"], "MCF7"] and run.length is None
+    with pytest.raises(InputError, match="region-by-motif"):
+        run.predict(["ACGT" * 10])

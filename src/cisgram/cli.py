@@ -334,7 +334,7 @@ def train_cnn(
 
 @train_app.command("get")
 def train_get(
-    data: Annotated[Path, typer.Option("--data", "-d", help="Region-motif data (.npz) from `cisgram get-data`.")],
+    data: Annotated[Path, typer.Option("--data", "--dataset", "-d", help="Region-motif data (.npz) from `cisgram get-data`.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
     leave_out: Annotated[str | None, typer.Option(help="Cell type held out of fine-tuning (zero-shot on its test blocks).")] = None,
     config: Annotated[str, typer.Option(help="small (2 x 64) | paper (GET's 12 x 768)")] = "small",

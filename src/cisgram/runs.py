@@ -266,7 +266,8 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
 @dataclass
 class Run:
     """An opened run: ``family``, ``config``, ``targets`` and ``model`` (an :class:`IQModel`, a
-    :class:`CNNModel`, or one :class:`BaselineModel` per target)."""
+    :class:`CNNModel`, one :class:`BaselineModel` per target, or a :class:`GETModel` whose
+    ``targets`` are the run's cell types; its input is region-by-motif windows, not sequence)."""
 
     path: Path
     family: str
@@ -308,6 +309,10 @@ class Run:
         return pd.DataFrame(self.predict_codes(codes), index=pd.Index(names, name="region"), columns=self.targets)
 
     def predict_codes(self, codes: np.ndarray) -> np.ndarray:
+        if self.family == "get":
+            raise InputError("a GET run predicts from windows of region-by-motif features, not from sequence",
+                             path=self.path, hint="use run.model.predict(X) on windows (cisgram.data.getdata."
+                                                  "tss_windows), or `cisgram explain get`")
         if self.family in ("iq", "cnn"):
             return self.model.predict(codes)
         return np.column_stack([m.predict(codes) for m in self.model])
@@ -357,4 +362,9 @@ def load(path: str | os.PathLike) -> Run:
 
         model = CNNModel.load(d)
         return Run(d, family, config, list(model.targets), model)
+    if family == "get":
+        from cisgram.models.get import GETModel
+
+        cells = [*config.get("training_cell_types", []), *([config["leave_out"]] if config.get("leave_out") else [])]
+        return Run(d, family, config, cells, GETModel.load(d))
     raise InputError(f"unknown model family {family!r} in config.json", path=cfg_path)
