@@ -567,6 +567,32 @@ def explain_get(
 
 
 @app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories (`cisgram train …`) on one dataset and split.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write: comparison.json / .tsv, predictions.parquet, report.html.")],
+    ensembles: Annotated[str, typer.Option(help="Comma-separated: mean, stacked ('none' for none).")] = "mean,stacked",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of the test regions.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+) -> None:
+    """Side by side on the shared test regions, with ensembles fitted on validation and bootstrap 95 % intervals."""
+    import numpy as np
+
+    from cisgram.evaluate import compare_runs, comparison_table
+
+    chosen = () if ensembles.strip().lower() == "none" else tuple(e.strip() for e in ensembles.split(",") if e.strip())
+    res = compare_runs(runs, out_dir, ensembles=chosen, n_boot=n_boot, seed=seed,
+                       progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    table = comparison_table(res)
+    rows = []
+    for r in table.itertuples(index=False):
+        ci = "" if r.pearson_diff is None or not np.isfinite(r.pearson_diff) else (
+            f"{r.pearson_diff:+.3f} [{r.pearson_diff_low:+.3f}, {r.pearson_diff_high:+.3f}]")
+        rows.append((r.target, r.model, f"{r.pearson:.3f}", f"{r.r2:.3f}", ci))
+    out.print(_table(rows, ["target", "model", "test r", "R²", "r − reference (95 % CI)"]))
+    out.print(f"wrote {out_dir}")
+
+
+@app.command()
 def variants(
     model: Annotated[Path, typer.Option("--model", "-M", help="A `cisgram train iq|cnn` run.")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Scores (.tsv) for --vcf; a directory for --saturate.")],

@@ -490,3 +490,135 @@ def get_report(path, preds, metrics: dict, history: dict, config: dict) -> None:
         sections.append((f"Test predictions: {cell} (held out: {metrics['held_out'].get(cell, '')})", "".join(figs)))
     with atomic_write(path) as fh:
         fh.write(page(f"cisgram GET: {'leave out ' + lo if lo else 'all cell types'}", sections))
+
+
+def _fmt(v, digits: int = 3) -> str:
+    return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def _compare_bars(target: str, comparison: dict) -> str:
+    """Test Pearson (and auROC) per model with 95 % bootstrap intervals, and each model's
+    difference to the reference run with its interval."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    models = [m["name"] for m in comparison["models"]]
+    test = comparison["metrics"]["test"][target]
+    ref = comparison["reference"][target]["model"]
+    binary = next(x["binary"] for x in comparison["targets"] if x["name"] == target)
+    metrics = ["pearson", "auroc"] if binary else ["pearson"]
+    fig = Figure(figsize=(4.2 * 2 * len(metrics), 0.35 * len(models) + 1.2), dpi=90, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2 * len(metrics), squeeze=False)[0]
+    y = np.arange(len(models))
+    colours = ["C0" if m["kind"] == "run" else "C2" for m in comparison["models"]]
+    for k, metric in enumerate(metrics):
+        ax, dx = axes[2 * k], axes[2 * k + 1]
+        vals = np.array([np.nan if test[m].get(metric) is None else test[m][metric] for m in models], dtype=float)
+        ci = [comparison["intervals"][target].get(m, {}).get(metric) or [None, None] for m in models]
+        lo = np.array([np.nan if c[0] is None else c[0] for c in ci], dtype=float)
+        hi = np.array([np.nan if c[1] is None else c[1] for c in ci], dtype=float)
+        ax.barh(y, np.nan_to_num(vals), color=colours, height=0.7)
+        err = np.vstack([np.clip(vals - lo, 0, None), np.clip(hi - vals, 0, None)])
+        ok = np.isfinite(err).all(axis=0) & np.isfinite(vals)
+        ax.errorbar(vals[ok], y[ok], xerr=err[:, ok], fmt="none", ecolor="k", elinewidth=0.8, capsize=2)
+        ax.set_yticks(y, [f"{m} (ref)" if m == ref else m for m in models], fontsize=7)
+        ax.set_ylim(len(models) - 0.5, -0.5)
+        ax.axvline(0, color="0.5", lw=0.5)
+        ax.set_title(f"{target}: test {metric} (95% bootstrap)", fontsize=8)
+        ax.tick_params(labelsize=6)
+        d = [comparison["versus_reference"][target][m].get(metric) or [None, None, None] for m in models]
+        est = np.array([np.nan if v[0] is None else v[0] for v in d], dtype=float)
+        dlo = np.array([np.nan if v[1] is None else v[1] for v in d], dtype=float)
+        dhi = np.array([np.nan if v[2] is None else v[2] for v in d], dtype=float)
+        ok = np.isfinite(est) & np.isfinite(dlo) & np.isfinite(dhi)
+        dx.errorbar(est[ok], y[ok], xerr=np.vstack([est[ok] - dlo[ok], dhi[ok] - est[ok]]).clip(0), fmt="o",
+                    color="C1", ms=3, elinewidth=0.8, capsize=2)
+        dx.axvline(0, color="0.5", lw=0.7, ls="--")
+        dx.set_yticks(y, [""] * len(models))
+        dx.set_ylim(len(models) - 0.5, -0.5)
+        dx.set_title(f"difference to {ref}", fontsize=8)
+        dx.tick_params(labelsize=6)
+    return _img(fig, f"{target} test metrics with bootstrap intervals")
+
+
+def compare_report(path, comparison: dict, joined) -> None:
+    """``report.html`` of ``cisgram compare`` (:func:`cisgram.evaluate.compare_runs`): the runs,
+    per target the test metrics of every run and ensemble with 95 % bootstrap intervals and
+    differences to the reference run (bar charts and a table), validation metrics, ensemble
+    weights, and test observed-vs-predicted scatters per model. ``joined`` is the comparison's
+    ``predictions.parquet`` table (one prediction column per model)."""
+    from cisgram import plots
+
+    models = comparison["models"]
+    boot = comparison["bootstrap"]
+    runs_rows = [[r["name"], r["family"], r["path"], "" if r["n_params"] is None else f"{r['n_params']:,}",
+                  _fmt(r["train_seconds"], 1), f"{r['entries_dropped']:,}"] for r in comparison["runs"]]
+    note = (f"<p class='note'>Entries compared: those every run scored, on the targets every run predicts. "
+            f"Ensembles are fitted on the validation split only ({html.escape(', '.join(m['name'] for m in models if m['kind'] == 'ensemble')) or 'none'}); "
+            f"their validation metrics are in-sample. Intervals: paired bootstrap of the test entries, "
+            f"{boot['n_boot']} resamples (seed {boot['seed']}), 2.5th-97.5th percentiles. The reference of a target is "
+            "the single run with the best validation score. Parameters: fitted values in each run's weights; "
+            "an ensemble's are the sum over its runs.</p>")
+    sections = [("Runs", note + _table(["run", "family", "path", "parameters", "training seconds", "entries left out"],
+                                       runs_rows))]
+    for tinfo in comparison["targets"]:
+        t, binary = tinfo["name"], tinfo["binary"]
+        ref = comparison["reference"][t]["model"]
+        rows = []
+        for m in models:
+            met = comparison["metrics"]["test"][t][m["name"]]
+            ci = comparison["intervals"][t].get(m["name"], {})
+            pc = ci.get("pearson") or [None, None]
+            vs = comparison["versus_reference"][t][m["name"]]
+            d = vs.get("pearson") or [None, None, None]
+            row = [m["name"], m["kind"], f"{_fmt(met['pearson'])} [{_fmt(pc[0])}, {_fmt(pc[1])}]", _fmt(met["spearman"]),
+                   _fmt(met["r2"]), f"{met['n']:,}", f"{_fmt(d[0])} [{_fmt(d[1])}, {_fmt(d[2])}]"]
+            if binary:
+                da = vs.get("auroc") or [None, None, None]
+                row += [_fmt(met.get("auroc")), _fmt(met.get("auprc")), f"{_fmt(da[0])} [{_fmt(da[1])}, {_fmt(da[2])}]"]
+            rows.append(row)
+        head = ["model", "kind", "Pearson [95% CI]", "Spearman", "R²", "n", f"Δ Pearson vs {ref} [95% CI]"]
+        if binary:
+            head += ["auROC", "auPRC", f"Δ auROC vs {ref} [95% CI]"]
+        entries = tinfo["entries"]
+        tnote = (f"<p class='note'>{entries['val']:,} validation and {entries['test']:,} test entries"
+                 f"{'; observed values are 0/1' if binary else ''}; reference {html.escape(ref)} "
+                 f"({html.escape(comparison['reference'][t]['chosen_by'])}).</p>")
+        sections.append((f"{t}: test metrics", tnote + _compare_bars(t, comparison) + _table(head, rows)))
+    val_rows = [[t, m["name"], _fmt(met["pearson"]), _fmt(met["spearman"]), _fmt(met["r2"]), f"{met['n']:,}"]
+                for t, per in comparison["metrics"]["val"].items() for m in models for met in [per[m["name"]]]]
+    sections.append(("Validation metrics (ensembles fitted here: in-sample)",
+                     _table(["target", "model", "Pearson", "Spearman", "R²", "n"], val_rows)))
+    w_rows = []
+    for t, per in comparison["ensembles"]["weights"].items():
+        for kind, info in per.items():
+            if not info.get("fitted"):
+                w_rows.append([t, kind, f"not fitted: {info.get('reason', '')}"])
+            elif kind == "stacked":
+                w_rows.append([t, kind, f"intercept {info['intercept']:.4g}; " + "; ".join(
+                    f"{r} {w:.4g} (standardised {info['standardised_weights'][r]:.3f})" for r, w in info["weights"].items())])
+            else:
+                w_rows.append([t, kind, f"mean of validation z-scores × {info['slope']:.4g} + {info['intercept']:.4g}"])
+    if w_rows:
+        sections.append(("Ensemble weights (fitted on validation)", _table(["target", "ensemble", "fit"], w_rows)))
+    test = joined[joined["split"] == "test"]
+    for tinfo in comparison["targets"]:
+        t = tinfo["name"]
+        g = test[test["target"] == t]
+        figs = []
+        for m in models:
+            v = g[m["name"]].to_numpy(np.float64)
+            ok = np.isfinite(v)
+            if ok.sum() >= 2:
+                figs.append(_img(plots.scatter(g["observed"].to_numpy(np.float64)[ok], v[ok], f"{t}: {m['name']}"),
+                                 f"{t} {m['name']} test scatter"))
+        labels = g["observed"].to_numpy(np.float64)
+        if tinfo["binary"] and 0 < labels.sum() < len(labels):
+            scores = {m["name"]: g[m["name"]].to_numpy(np.float64) for m in models}
+            scores = {k: v for k, v in scores.items() if np.isfinite(v).all()}
+            figs.insert(0, _img(plots.roc_curves(labels, scores, f"{t} (test)"), f"{t} test ROC curves"))
+        sections.append((f"{t}: test predictions", "".join(figs) or "<p class='note'>no test entries</p>"))
+    title = "cisgram compare: " + ", ".join(r["name"] for r in comparison["runs"])
+    with atomic_write(path) as fh:
+        fh.write(page(title, sections))
