@@ -268,8 +268,10 @@ def test_unsupported_runs_and_options_are_refused(motif_run, toy, tmp_path):
     get_dir = tmp_path / "get"
     get_dir.mkdir()
     (get_dir / "config.json").write_text(json.dumps({"family": "get"}))
-    with pytest.raises(InputError, match="'get' runs") as e:
+    with pytest.raises(InputError, match="region-motif data None is not there"):  # GET: re-scans, needs its data
         score_variants(get_dir, vcf, tmp_path / "o.tsv")
+    with pytest.raises(InputError, match="'get' runs") as e:
+        saturate(get_dir, "chrT:100-120", tmp_path / "sat")
     assert "iq or cnn" in e.value.hint
     for family in ("baseline", "mystery"):
         with pytest.raises(InputError, match=f"'{family}' runs"):
@@ -348,3 +350,69 @@ def test_cli_scores_a_vcf_and_a_region_and_refuses_in_one_line(motif_run, messy,
                            str(tmp_path / "x.tsv")], capture_output=True, text=True)
     text = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 2 and "either --vcf or --saturate" in text and "Traceback" not in text
+
+
+# ---------------------------------------------------------------- GET runs
+def test_get_run_scores_variants_by_rescanning_their_region(get_demo_run, get_demo_data, tmp_path):
+    """Variants in a TSS region of the demo GET run: the re-scanned reference equals the data's
+    stored features, each alternative prediction equals the model run by hand on the window with
+    the region's motif features re-scanned with the variant, a variant that changes no motif
+    changes no prediction, and variants outside the regions are reported by line."""
+    from cisgram.data.getdata import tss_windows
+    from cisgram.expression import load_get_model
+    from cisgram.genome import Genome
+    from cisgram.motifs.features import region_features
+    from cisgram.motifs.pwm import load_motifs
+
+    run, _, _ = get_demo_run
+    _, data = get_demo_data
+    g = Genome(data.params["inputs"]["genome"])
+    regions = data.regions
+    row = int(np.flatnonzero(data.has_tss.any(1))[3])
+    chrom, lo, hi = str(regions["chrom"].iat[row]), int(regions["start"].iat[row]), int(regions["end"].iat[row])
+    seq = g.fetch(chrom, lo, hi).upper()
+    recs, i = [], 0
+    for p in range(lo + 5, hi - 5, 7):  # SNVs across the region
+        alt = "A" if seq[p - lo] != "A" else "C"
+        recs.append(f"{chrom}\t{p + 1}\ts{i}\t{seq[p - lo]}\t{alt}\t.\t.\t.")
+        i += 1
+    recs.append(f"{chrom}\t{lo + 101}\tdel\t{seq[100:104]}\t{seq[100]}\t.\t.\t.")  # a 3 bp deletion
+    gap = int(regions["end"].iat[row]) + 1 if int(regions["start"].iat[row + 1]) > hi + 2 else None
+    if gap is not None:
+        recs.append(f"{chrom}\t{gap + 1}\toutside\t{g.fetch(chrom, gap, gap + 1).upper()}\tA\t.\t.\t.")
+    vcf = _vcf(tmp_path / "get.vcf", recs)
+    res = score_variants(run, vcf, tmp_path / "get.tsv")
+    assert set(res["region"]) == {regions["name"].iat[row]} and res["gene"].ne("").all()
+    assert res["id"].nunique() == len(recs) - (gap is not None)
+    if gap is not None:
+        probs = pd.read_csv(problems_path(tmp_path / "get.tsv"), sep="\t")
+        assert probs["line"].tolist() == [2 + len(recs)] and "not in any region" in probs["reason"].iat[0]
+    # no motif changed -> the prediction does not move
+    quiet = res[res["motifs_changed"] == 0]
+    assert len(quiet) and (quiet["delta:expression"].abs() < 1e-6).all()
+    moved = res[res["motifs_changed"] > 0]
+    assert len(moved) and (moved["delta:expression"].abs() > 0).any()
+    # by hand: re-scan the edited region, rebuild one window, run the model
+    motifs = load_motifs(data.params["motifs"])
+    thr = float(data.params["threshold"])
+    stored = data.motif_scores[row]
+    ref_scan = region_features(g.fetch_codes(chrom, lo, hi)[None], motifs, ("hit_score_sum",), threshold=thr)
+    np.testing.assert_allclose(np.maximum(ref_scan.features["hit_score_sum"][0], 0), stored, rtol=1e-5, atol=1e-4)
+    one = moved.iloc[0]
+    p = int(one["pos"]) - 1
+    edited = seq[: p - lo] + one["alt"] + seq[p - lo + len(one["ref"]):]
+    from cisgram.genome import encode
+
+    alt_raw = np.maximum(region_features(encode(edited)[None], motifs, ("hit_score_sum",),
+                                         threshold=thr).features["hit_score_sum"][0], 0)
+    model, _ = load_get_model(run, "MCF7")
+    w = tss_windows(data, ["MCF7"], n_regions=50, require_targets=False)
+    k = next(i for i in range(len(w)) if data.regions["name"].iat[w.window(i)[1] + w.window(i)[2]] == one["tss_region"])
+    _, first, focus = w.window(k)
+    X = data.features("MCF7", slice(first, first + 50))
+    Xa = X.copy()
+    Xa[row - first, :-1] = alt_raw / data.motif_max
+    s = 0 if one["strand"] == "+" else 1
+    ref_p, alt_p = (model.predict(np.stack([X, Xa]))[:, focus, s]).tolist()
+    assert one["ref:expression"] == pytest.approx(ref_p, rel=1e-5)
+    assert one["alt:expression"] == pytest.approx(alt_p, rel=1e-5)

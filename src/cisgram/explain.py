@@ -276,27 +276,6 @@ def _write_explanation(out: Path, names, codes, X, pred, arrays: dict, found, n_
 # --------------------------------------------------------------------------------------------
 # GET runs: gene-by-motif, motif interactions, causal graph, enhancer-gene scores
 # --------------------------------------------------------------------------------------------
-def _get_model_for(run_dir: Path, config: dict, cell: str, use_lora: bool):
-    """The run's GETModel, with its LoRA adapter merged in when the adapter was trained for ``cell``."""
-    from cisgram.models.get import GETModel
-
-    model = GETModel.load(run_dir)
-    lora_json = run_dir / "lora.json"
-    if not (use_lora and lora_json.is_file() and (run_dir / "lora.safetensors").is_file()):
-        return model, False
-    info = json.loads(lora_json.read_text())
-    if info.get("cell") != cell:
-        return model, False
-    from safetensors.torch import load_file
-
-    from cisgram.models.lora import apply_lora, load_lora, merge_lora
-
-    net = apply_lora(model.net, int(info["rank"]), float(info["alpha"]), targets=tuple(info["targets"]),
-                     trainable=tuple(info["trainable"]))
-    load_lora(net, load_file(str(run_dir / "lora.safetensors")))
-    return GETModel(merge_lora(net).eval(), model.feature_names), True
-
-
 def _gene_label(regions: pd.DataFrame, row: int, strand: int) -> str:
     return str(regions["tss_plus" if strand == 0 else "tss_minus"].iat[row])
 
@@ -334,6 +313,7 @@ def explain_get(run: str | os.PathLike, out_dir: str | os.PathLike, *, data=None
     import torch
 
     from cisgram.data.getdata import STRANDS, RegionMotifData, tss_windows
+    from cisgram.expression import load_get_model
     from cisgram.files import atomic_path
     from cisgram.interpret.interactions import (
         TOP_FRACTION,
@@ -366,7 +346,7 @@ def explain_get(run: str | os.PathLike, out_dir: str | os.PathLike, *, data=None
         rmd = RegionMotifData.read(source)
     cell = cell or config.get("leave_out") or config["training_cell_types"][0]
     rmd.cell_index(cell)
-    model, adapted = _get_model_for(run_dir, config, cell, use_lora)
+    model, adapted = load_get_model(run_dir, cell, use_lora=use_lora)
     if list(model.feature_names) != list(rmd.feature_names):
         raise InputError("the data's features are not the model's (another motif set or order)", path=run_dir,
                          hint="give the region-motif data the run was trained on")

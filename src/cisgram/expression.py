@@ -119,7 +119,7 @@ from cisgram.models.get import (
 log = logging.getLogger(__name__)
 
 __all__ = ["BASELINES", "MaskedWindow", "MaskedWindows", "entry_weight", "expression_loss", "fit_baselines",
-           "focus_predictions", "lora_finetune", "pretrain_loss", "train_get"]
+           "focus_predictions", "load_get_model", "lora_finetune", "pretrain_loss", "train_get"]
 
 FAMILY = "get"
 MASK_RATIO = 0.5
@@ -393,6 +393,27 @@ def lora_finetune(net: RegionTransformer, data: RegionMotifData, cell: str, conf
     val = tss_windows(data, [cell], split="val", n_regions=n_regions)
     result = fit(adapted, train, val, config, loss=expression_loss)
     return result.net, result
+
+
+def load_get_model(run_dir, cell: str | None = None, *, use_lora: bool = True) -> tuple[GETModel, bool]:
+    """A GET run's model and whether a LoRA adapter was merged in: the run's adapter
+    (``lora.safetensors``) is applied when it was trained for ``cell`` and ``use_lora``."""
+    run_dir = Path(run_dir)
+    model = GETModel.load(run_dir)
+    lora_json = run_dir / "lora.json"
+    if not (use_lora and lora_json.is_file() and (run_dir / "lora.safetensors").is_file()):
+        return model, False
+    info = json.loads(lora_json.read_text())
+    if info.get("cell") != cell:
+        return model, False
+    from safetensors.torch import load_file
+
+    from cisgram.models.lora import apply_lora, load_lora, merge_lora
+
+    net = apply_lora(model.net, int(info["rank"]), float(info["alpha"]), targets=tuple(info["targets"]),
+                     trainable=tuple(info["trainable"]))
+    load_lora(net, load_file(str(run_dir / "lora.safetensors")))
+    return GETModel(merge_lora(net).eval(), model.feature_names), True
 
 
 def _base_unchanged(base: RegionTransformer, adapted: torch.nn.Module) -> bool:

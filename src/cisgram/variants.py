@@ -22,8 +22,9 @@ so an SNV or MNV only swaps bases, a deletion pulls in ``r − a`` more flanking
 between the two sides) and an insertion drops ``a − r`` of them, and both windows stay centred
 on the variant.
 
-Supported: IQ and CNN runs (``cisgram train iq|cnn``), whose input width is fixed. GET runs
-(region-by-motif inputs, not sequence windows) and baselines are not scored yet.
+Supported: IQ and CNN runs (``cisgram train iq|cnn``), whose input width is fixed, and GET runs
+(:func:`score_variants_get`: the variant's region is re-scanned for motifs and every gene window
+holding it is predicted again). Baseline runs are not scored.
 
 Pitfalls
 --------
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ["line", "chrom", "pos", "id", "ref", "alt", "kind"]
 KINDS = ("snv", "mnv", "insertion", "deletion", "complex")
-SUPPORTED = ("iq", "cnn")
+SUPPORTED = ("iq", "cnn")  # sequence models; GET runs go through score_variants_get
 _BASES = frozenset("ACGT")
 _REGION = re.compile(r"^\s*([^:\s]+):([\d,]+)-([\d,]+)\s*$")
 
@@ -292,6 +293,20 @@ def _check_family(family) -> None:
                               "GET and baseline runs are not scored")
 
 
+def _family_of(run) -> str | None:
+    import json
+
+    from cisgram.runs import Run
+
+    if isinstance(run, Run):
+        return run.family
+    cfg = Path(run) / "config.json"
+    try:
+        return json.loads(cfg.read_text()).get("family") if cfg.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
 def _open_run(run):
     """A :class:`~cisgram.runs.Run` of a supported family from a Run or a run directory."""
     import json
@@ -352,8 +367,8 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
     Parameters
     ----------
     run
-        A :class:`~cisgram.runs.Run` or a run directory of family ``iq`` or ``cnn``. Others
-        (``get``, ``baseline``) raise :class:`InputError`: GET scoring is left for later.
+        A :class:`~cisgram.runs.Run` or a run directory of family ``iq`` or ``cnn``; a ``get``
+        run goes to :func:`score_variants_get` (its own columns); others raise :class:`InputError`.
     vcf
         The variants (:func:`read_vcf`).
     out
@@ -381,6 +396,9 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
         One row per scored (record, allele): ``line, chrom, pos, id, ref, alt, kind, padded``, then
         per target ``ref:<t>``, ``alt:<t>``, ``delta:<t>`` (alt − ref), then the attributions.
     """
+    if _family_of(run) == "get":
+        return score_variants_get(run, vcf, out, genome=genome, max_indel=max_indel, batch_size=min(batch_size, 64),
+                                  device=device)
     run = _open_run(run)
     L = int(run.length)
     if window is not None and int(window) != L:
@@ -589,3 +607,177 @@ __all__ = [
     "variant_kind",
     "variant_windows",
 ]
+
+
+# ---------------------------------------------------------------- GET runs
+
+
+GET_COLUMNS = ["region", "gene", "tss_region", "strand", "distance", "ref:expression", "alt:expression",
+               "delta:expression", "motifs_changed", "top_motif", "top_motif_delta"]
+
+
+def _overlapping_region(regions: pd.DataFrame, chrom: str, start: int, end: int) -> tuple[int | None, str | None]:
+    """The row of the region holding ``[start, end)`` wholly, or ``(None, why not)``."""
+    on = np.flatnonzero((regions["chrom"].to_numpy(dtype=str) == chrom) & (regions["start"].to_numpy() < max(end, start + 1))
+                        & (regions["end"].to_numpy() > start))
+    if on.size == 0:
+        return None, "not in any region of the data (GET reads only the regions' motif features)"
+    for r in on:
+        if regions["start"].iat[r] <= start and end <= regions["end"].iat[r]:
+            return int(r), None
+    return None, f"crosses the edge of region {regions['name'].iat[int(on[0])]}"
+
+
+def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, data=None, cell: str | None = None,
+                       genome=None, max_indel: int = 50, batch_size: int = 64, device: str = "cpu") -> pd.DataFrame:
+    """Score variants with a GET run by re-scanning the motifs of the region each one falls in.
+
+    For each variant inside a region of the run's region-motif data, the region's sequence is
+    scanned with and without the variant (the data's motif file and p-value threshold, GET's
+    ``hit_score_sum``, clipped at 0 and divided by the training maxima as in the data); every TSS
+    window of the run's ``n_regions`` holding that region is predicted with the region's motif
+    features as they are and as changed, and ``delta:expression`` (alt − ref) is read at the
+    gene's region and strand. The accessibility column is left as measured (a variant's effect
+    on accessibility is not modelled). One row per (variant allele, gene window); a variant
+    whose region lies in no gene's window keeps one row with an empty ``gene`` and no
+    prediction. Variants outside every region, or across a region's edge, are listed as
+    problems with their line numbers, like bad records.
+
+    ``data`` defaults to the run's region-motif file, ``cell`` to its held-out cell type (its
+    LoRA adapter is used when the run trained one for it), ``genome`` to the data's genome.
+    Data built with motif clusters cannot be re-scanned (the clusters are not recorded).
+    """
+    import json
+
+    from cisgram.data.getdata import STRANDS, RegionMotifData, tss_windows
+    from cisgram.expression import load_get_model
+    from cisgram.genome import encode
+    from cisgram.motifs.features import region_features
+    from cisgram.motifs.pwm import load_motifs
+
+    run_dir = Path(getattr(run, "path", run))
+    config = json.loads((run_dir / "config.json").read_text())
+    source = data if data is not None else config.get("data")
+    rmd = source if isinstance(source, RegionMotifData) else None
+    if rmd is None:
+        if not source or not Path(source).is_file():
+            raise InputError(f"the run's region-motif data {source!r} is not there", path=run_dir / "config.json",
+                             hint="pass the .npz from `cisgram get-data` as data")
+        rmd = RegionMotifData.read(source)
+    cell = cell or config.get("leave_out") or config["training_cell_types"][0]
+    c = rmd.cell_index(cell)
+    model, _ = load_get_model(run_dir, cell)
+    motif_path = rmd.params.get("motifs")
+    if not motif_path or not Path(str(motif_path)).exists():
+        raise InputError(f"the data's motif file {motif_path!r} is not there, so regions cannot be re-scanned",
+                         hint="run from the directory the data were made in")
+    motifs = load_motifs(str(motif_path))
+    if tuple(m.name for m in motifs) != tuple(rmd.motif_names):
+        raise InputError("the data's motif columns are not the motif file's motifs (clusters, or another file)",
+                         hint="GET variant scoring re-scans single motifs; make the data without clusters")
+    g = _open_genome(genome or rmd.params.get("inputs", {}).get("genome"))
+    if g is None:
+        raise InputError("no genome: the data do not name one", hint="pass genome")
+    table, problems = read_vcf(vcf, g, max_indel=max_indel)
+    regions = rmd.regions
+    rows = []
+    for line, chrom, pos, ref in table[["line", "chrom", "pos", "ref"]].itertuples(index=False):
+        r, why = _overlapping_region(regions, str(chrom), int(pos) - 1, int(pos) - 1 + len(ref))
+        if r is None:
+            problems.append(Problem(int(line), f"{chrom}:{pos}: {why}"))
+        rows.append(r)
+    keep = np.array([r is not None for r in rows], dtype=bool)
+    table = table[keep].reset_index(drop=True)
+    vrow = np.array([r for r in rows if r is not None], dtype=np.int64)
+    problems.sort(key=lambda p: p.line)
+    extra = problems_path(out)
+    if problems:
+        _write_tsv(pd.DataFrame({"line": [p.line for p in problems], "reason": [p.reason for p in problems]}), extra)
+        log.warning("%s: %d record(s) or allele(s) not scored, listed in %s", vcf, len(problems), extra)
+    elif extra.exists():
+        extra.unlink()
+    if table.empty:
+        first = f"; first: line {problems[0].line}: {problems[0].reason}" if problems else ""
+        raise InputError(f"no variant to score{first}", path=vcf, hint=f"see {extra}" if problems else "")
+
+    # re-scan each affected region with the reference and the alternative allele
+    seqs, owners = [], []
+    for k, (chrom, pos, ref, alt) in enumerate(table[["chrom", "pos", "ref", "alt"]].itertuples(index=False)):
+        r = int(vrow[k])
+        lo, hi = int(regions["start"].iat[r]), int(regions["end"].iat[r])
+        refc = g.fetch_codes(str(chrom), lo, hi)
+        off = int(pos) - 1 - lo
+        altc = np.concatenate([refc[:off], encode(alt), refc[off + len(ref):]]).astype(np.uint8)
+        seqs += [refc, altc]
+        owners += [(k, 0), (k, 1)]
+    raw = np.zeros((len(table), 2, len(motifs)))
+    by_len: dict[int, list[int]] = {}
+    for j, sq in enumerate(seqs):
+        by_len.setdefault(len(sq), []).append(j)
+    for idx in by_len.values():
+        res = region_features(np.stack([seqs[j] for j in idx]), motifs, ("hit_score_sum",),
+                              threshold=float(rmd.params.get("threshold", 1e-4)))
+        for j, v in zip(idx, res.features["hit_score_sum"], strict=True):
+            k, a = owners[j]
+            raw[k, a] = np.maximum(v, 0.0)
+    stored = rmd.motif_scores[vrow].astype(np.float64)
+    if not np.allclose(raw[:, 0], stored, rtol=1e-4, atol=1e-3):
+        log.warning("re-scanned reference regions differ from the stored features (another genome or threshold?)")
+    delta_feat = (raw[:, 1] - raw[:, 0]) / rmd.motif_max[None, :]
+
+    # every TSS window holding an affected region
+    R = int(config["n_regions"])
+    windows = tss_windows(rmd, [cell], n_regions=R, require_targets=False)
+    firsts = np.array([windows.window(i)[1] for i in range(len(windows))], dtype=np.int64)
+    focus = np.array([windows.window(i)[2] for i in range(len(windows))], dtype=np.int64)
+    mids = (regions["start"].to_numpy(np.int64) + regions["end"].to_numpy(np.int64)) // 2
+    names = regions["name"].to_numpy(dtype=str)
+    jobs = []  # (variant k, window w, strand s)
+    for k, r in enumerate(vrow):
+        hit = np.flatnonzero((firsts <= r) & (r < firsts + R))
+        for w in hit:
+            for s_ in (0, 1):
+                if rmd.has_tss[firsts[w] + focus[w], s_]:
+                    jobs.append((k, int(w), s_))
+    preds = np.full((len(jobs), 2), np.nan)
+    clip = bool(rmd.params.get("clip", False))
+    for lo in range(0, len(jobs), batch_size):
+        part = jobs[lo: lo + batch_size]
+        X = np.stack([rmd.features(c, slice(firsts[w], firsts[w] + R)) for _, w, _ in part])
+        Xa = X.copy()
+        for b, (k, w, _) in enumerate(part):
+            j = int(vrow[k] - firsts[w])
+            m = rmd.motif_features(slice(int(vrow[k]), int(vrow[k]) + 1))[0].astype(np.float64) + delta_feat[k]
+            Xa[b, j, :-1] = np.minimum(m, 1.0) if clip else np.maximum(m, 0.0)
+        both = model.predict(np.concatenate([X, Xa]), batch_size=batch_size, device=device)
+        f = np.array([focus[w] for _, w, _ in part])
+        st = np.array([s_ for _, _, s_ in part])
+        n = len(part)
+        preds[lo: lo + n, 0] = both[np.arange(n), f, st]
+        preds[lo: lo + n, 1] = both[n + np.arange(n), f, st]
+    mnames = np.asarray(rmd.motif_names, dtype=object)
+    top = np.argmax(np.abs(delta_feat), axis=1)
+    out_rows = []
+    scored = set()
+    for (k, w, s_), (pr, pa) in zip(jobs, preds, strict=True):
+        t = firsts[w] + focus[w]
+        scored.add(k)
+        out_rows.append({"k": k, "region": names[vrow[k]],
+                         "gene": str(regions["tss_plus" if s_ == 0 else "tss_minus"].iat[t]),
+                         "tss_region": names[t], "strand": STRANDS[s_], "distance": int(mids[vrow[k]] - mids[t]),
+                         "ref:expression": pr, "alt:expression": pa, "delta:expression": pa - pr})
+    for k in range(len(table)):
+        if k not in scored:
+            out_rows.append({"k": k, "region": names[vrow[k]], "gene": "", "tss_region": "", "strand": "",
+                             "distance": np.nan, "ref:expression": np.nan, "alt:expression": np.nan,
+                             "delta:expression": np.nan})
+    genes = pd.DataFrame(out_rows)
+    genes["motifs_changed"] = (np.abs(delta_feat) > 0).sum(1)[genes["k"]]
+    genes["top_motif"] = np.where(genes["motifs_changed"] > 0, mnames[top[genes["k"]]], "")
+    genes["top_motif_delta"] = delta_feat[genes["k"], top[genes["k"]]]
+    res = table.iloc[genes["k"].to_numpy()].reset_index(drop=True)
+    res = pd.concat([res, genes.drop(columns="k").reset_index(drop=True)], axis=1)
+    res = res.sort_values(["line", "alt", "tss_region", "strand"], kind="stable").reset_index(drop=True)
+    res = res[[*COLUMNS, *GET_COLUMNS]]
+    _write_tsv(res, Path(out))
+    return res
