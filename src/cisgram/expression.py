@@ -448,6 +448,29 @@ def _resolve(config, n_features: int, overrides: dict | None) -> tuple[GETConfig
     return base, name
 
 
+def _test_gene_by_motif(model: GETModel, data: RegionMotifData, cell: str, R: int, device: str,
+                        n: int = 30) -> pd.DataFrame | None:
+    """Gene-by-motif (input × gradient, mean over the window) of up to ``n`` test TSS entries of
+    ``cell`` with the highest predictions, for the run report; None without test TSS regions."""
+    from cisgram.interpret.jacobian import gene_by_motif
+
+    if not data.has_tss[data.split == "test"].any():
+        return None
+    w = tss_windows(data, [cell], split="test", n_regions=R, require_targets=False)
+    ent = [(w.window(i)[1], w.window(i)[2], s) for i in range(len(w)) for s in (0, 1)
+           if data.has_tss[w.window(i)[1] + w.window(i)[2], s]]
+    X = np.stack([data.features(cell, slice(f, f + R)) for f, _, _ in ent])
+    foc = np.array([c for _, c, _ in ent])
+    st = np.array([s for _, _, s in ent])
+    pred = model.predict(X, device=device)[np.arange(len(ent)), foc, st]
+    keep = np.argsort(-pred, kind="stable")[:n]
+    g = gene_by_motif(model, X[keep], foc[keep], strand=st[keep], device=device) / R
+    cols = ("tss_plus", "tss_minus")
+    names = [f"{data.regions[cols[st[k]]].iat[ent[k][0] + ent[k][1]] or data.regions['name'].iat[ent[k][0] + ent[k][1]]}"
+             f" ({STRANDS[st[k]]})" for k in keep]
+    return pd.DataFrame(g, index=pd.Index(names, name="gene"), columns=list(data.feature_names))
+
+
 def _load(data) -> tuple[RegionMotifData, str]:
     if isinstance(data, RegionMotifData):
         return data, "<RegionMotifData>"
@@ -691,6 +714,7 @@ def train_get(
         preds.to_parquet(tmp, index=False)
     _write_json(d / "history.json", {**history, "timings": timings})
     model.save(d)
-    get_report(d / "report.html", preds, metrics, history, conf)
+    get_report(d / "report.html", preds, metrics, history, conf, gbm=_test_gene_by_motif(model, data, eval_cells[-1], R,
+                                                                                          device))
     _write_json(d / "metrics.json", metrics)
     return metrics

@@ -184,18 +184,37 @@ def _scatters(preds) -> str:
 
 def baseline_report(path, kind: str, preds, metrics: dict) -> None:
     """``report.html`` of a baseline run: metrics and test scatter plots."""
-    html_text = page(f"cisgram baseline: {kind}", [("Metrics", _metrics_section(metrics)),
+    html_text = page(f"cisgram baseline: {kind}", [("Metrics", _metrics_section(metrics) + _metric_bars(metrics)),
                                                     ("Test predictions", _scatters(preds))])
     with atomic_write(path) as fh:
         fh.write(html_text)
 
 
-def cnn_report(path, arch: str, task: str, preds, metrics: dict, history: dict) -> None:
-    """``report.html`` of a CNN run: metrics (and on peaks only, where background windows were
-    scored too), the training curve, and test scatter plots or ROC / PR curves."""
+def _metric_bars(metrics: dict) -> str:
+    """Test Pearson r (and auROC where scored) per target as bars."""
     from cisgram import plots
 
-    sections = [("Metrics", _metrics_section(metrics))]
+    test = metrics.get("test", {})
+    names = [t for t, m in test.items() if np.isfinite(m.get("pearson", np.nan))]
+    if not names:
+        return ""
+    out = _img(plots.bars(names, np.array([test[t]["pearson"] for t in names]), "test Pearson r per target"),
+               "test Pearson per target")
+    auc = [t for t in names if np.isfinite(test[t].get("auroc", np.nan))]
+    if auc:
+        out += _img(plots.bars(auc, np.array([test[t]["auroc"] for t in auc]), "test auROC per target"),
+                    "test auROC per target")
+    return out
+
+
+def cnn_report(path, arch: str, task: str, preds, metrics: dict, history: dict, logos=()) -> None:
+    """``report.html`` of a CNN run: metrics (and on peaks only, where background windows were
+    scored too), per-target bars, the training curve, test scatter plots or ROC / PR curves, and
+    attribution logos (``logos``: ``[(title, contributions (L, 4))]``, input × gradient of the
+    highest-predicted test regions)."""
+    from cisgram import plots
+
+    sections = [("Metrics", _metrics_section(metrics) + _metric_bars(metrics))]
     for name, sub in metrics.get("subsets", {}).items():
         sections.append((f"Metrics on {name} only", _metrics_section(sub)))
     if history.get("epochs"):
@@ -210,6 +229,9 @@ def cnn_report(path, arch: str, task: str, preds, metrics: dict, history: dict) 
         sections.append(("Test ROC and precision-recall", "".join(figs)))
     else:
         sections.append(("Test predictions", _scatters(preds)))
+    if logos:
+        sections.append(("Attributions of the highest-predicted test regions (input × gradient, first target)",
+                         "".join(_img(plots.contribution_logo(c, t), f"attribution {t}") for t, c in logos)))
     with atomic_write(path) as fh:
         fh.write(page(f"cisgram cnn: {arch} ({task})", sections))
 
@@ -301,7 +323,7 @@ def iq_report(path, fitted, data, preds, metrics: dict, database) -> None:
                   for j in range(len(model.interactions))]
     inter_html = _table(["pair", *model.targets], inter_rows) if inter_rows else "<p class='note'>none (run with --interactions)</p>"
     html_text = page(f"cisgram IQ model: {', '.join(model.targets)}", [
-        ("Metrics", _metrics_section(metrics)), ("Test predictions", _scatters(preds)),
+        ("Metrics", _metrics_section(metrics) + _metric_bars(metrics)), ("Test predictions", _scatters(preds)),
         ("Pipeline", stages), ("Contribution ranking", rank_html), (f"Motifs ({m})", motifs_html),
         ("Interactions", inter_html)])
     with atomic_write(path) as fh:
@@ -437,7 +459,7 @@ def get_explain_report(path, genes, gbm, corr, interactions, adjacency, edges, e
         fh.write(page(f"cisgram explain get: {config['cell']}", sections))
 
 
-def get_report(path, preds, metrics: dict, history: dict, config: dict) -> None:
+def get_report(path, preds, metrics: dict, history: dict, config: dict, gbm=None) -> None:
     """``report.html`` of a GET run (:func:`cisgram.expression.train_get`): test metrics of the
     transformer and every baseline per cell type (all TSS entries and expressed ones), the LoRA
     figures, the training curves, and observed-vs-predicted test scatters per cell type and model."""
@@ -488,6 +510,19 @@ def get_report(path, preds, metrics: dict, history: dict, config: dict) -> None:
                 figs.append(_img(plots.scatter(ok["observed"].to_numpy(), ok["predicted"].to_numpy(), f"{cell}: {name}"),
                                  f"{cell} {name}"))
         sections.append((f"Test predictions: {cell} (held out: {metrics['held_out'].get(cell, '')})", "".join(figs)))
+    if gbm is not None and len(gbm):
+        from cisgram import plots
+
+        motifs = [m for m in gbm.columns if m != "accessibility"]
+        top_m = list(gbm[motifs].abs().mean(0).sort_values(ascending=False).index[:25])
+        sub = gbm.iloc[:30]
+        sections.append(("Gene by motif (test TSS entries)",
+                         "<p class='note'>input × gradient at each gene's region and strand, mean over its window; "
+                         "the 25 motifs of highest mean |contribution| (`cisgram explain get` for all genes, "
+                         "interactions, the causal graph and enhancer scores).</p>"
+                         + _img(plots.heatmap(sub[top_m].to_numpy(), [str(r) for r in sub.index],
+                                              [_short(m) for m in top_m], "gene x motif", label="input x gradient"),
+                                "gene by motif")))
     with atomic_write(path) as fh:
         fh.write(page(f"cisgram GET: {'leave out ' + lo if lo else 'all cell types'}", sections))
 
@@ -622,3 +657,158 @@ def compare_report(path, comparison: dict, joined) -> None:
     title = "cisgram compare: " + ", ".join(r["name"] for r in comparison["runs"])
     with atomic_write(path) as fh:
         fh.write(page(title, sections))
+
+
+# ------------------------------------------------------------------------------------ the demo page
+
+
+def _link(href: str, text: str) -> str:
+    return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
+
+
+def _raw_table(header: list[str], rows: list[list[str]], left: tuple[int, ...] = ()) -> str:
+    """A table whose cells are HTML already (escape text with ``html.escape`` first); columns
+    ``left`` (besides the first) are aligned left, for sentences."""
+    def cell(tag: str, i: int, v) -> str:
+        return f"<{tag} style='text-align:left'>{v}</{tag}>" if i in left else f"<{tag}>{v}</{tag}>"
+
+    head = "".join(cell("th", i, html.escape(str(h))) for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _png_file(path, alt: str) -> str:
+    with open(path, "rb") as fh:
+        data = base64.b64encode(fh.read()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _ci(v) -> str:
+    return "" if not v or v[0] is None else f" [{_fmt(v[0])}, {_fmt(v[1])}]"
+
+
+def demo_report(path, summary: dict, *, comparison: dict | None = None, variants=None, problems=None,
+                images: dict | None = None, elapsed: float | None = None) -> None:
+    """``report.html`` of ``cisgram demo`` (:func:`cisgram.demo.run_demo`): one self-contained page
+    with every step's time and outcome, the dataset, the motif scan, the IQ / CNN / baseline
+    metrics, the comparison with its ensembles (bootstrap intervals), GET's test metrics and
+    explanation, the variant table with the VCF lines that were not scored, and the saturation
+    maps (``images``: title -> PNG path, embedded). Each step's own report is linked by a path
+    relative to the page. ``summary`` is the demo's ``summary.json`` so far; sections of steps not
+    run are left out."""
+    from cisgram import plots
+
+    steps = summary.get("steps", [])
+    target = (summary.get("compare") or {}).get("target", "K562")
+    mode = "quick mode (minimal epochs and motifs: same steps, rougher models)" if summary.get("quick") else "full mode"
+    total = elapsed if elapsed is not None else sum(s["seconds"] for s in steps)
+    intro = (f"<p>Every step of cisgram on the bundled real slice (hg38 chr22:19-29 Mb; K562, GM12878, MCF7), "
+             f"{html.escape(mode)}: {len(steps)} steps so far in {total:.0f} s. Each step reads and writes files in "
+             "this directory; its own report is linked.</p>")
+    rows = []
+    for s in steps:
+        link = _link(s["report"], "report") if s.get("report") else ", ".join(_link(o, o.rsplit("/", 1)[-1]) for o in s["outputs"][:2])
+        rows.append([html.escape(s["name"]), html.escape(s["title"]), f"{s['seconds']:.1f}", html.escape(s["note"]), link])
+    sections = [("The chain", intro + _raw_table(["step", "what", "seconds", "outcome", "see"], rows, left=(1, 3)))]
+    if steps:
+        fig = plots.bars([s["name"] for s in steps], np.array([s["seconds"] for s in steps], dtype=float),
+                         "seconds per step", "seconds")
+        sections[0] = ("The chain", sections[0][1] + _img(fig, "seconds per step"))
+
+    if "conditions" in summary:
+        sc = summary["split_counts"]
+        crow = [[c["name"], f"{c['peaks']:,}", f"{c['nonzero']:,}", f"{c['mean_coverage']:,.1f}", f"{c['mean_access']:.3f}"]
+                for c in summary["conditions"]]
+        body = (f"<p>{summary['n_regions']:,} union regions of {summary['width']} bp ({summary['n_near_tss']:,} within "
+                f"1 kb of a TSS, {summary['n_constitutive']:,} constitutive); {html.escape(summary['split'])} hold-out: "
+                f"train {sc['train']:,} / val {sc['val']:,} / test {sc['test']:,}. "
+                f"{_link('prepare_report.html', 'Dataset report')}, {_link('dataset.h5ad', 'dataset.h5ad')}.</p>")
+        sections.append(("Dataset", body + _table(["cell line", "peaks", "regions with signal", "mean coverage",
+                                                     "mean access prob."], crow)))
+    if "scan" in summary:
+        s = summary["scan"]
+        body = (f"<p>{s['n_regions']:,} regions x {s['n_motifs']} motifs: {html.escape(', '.join(s['features']))}; "
+                f"{s['n_hits']:,} hits at p &lt; 1e-4 ({_link('features.parquet', 'features.parquet')}, "
+                f"{_link('hits.tsv', 'hits.tsv')}). Motifs with the most hits:</p>")
+        sections.append(("Motif scan", body + _table(["motif", "name", "hits"],
+                                                     [[m["motif"], m["name"], f"{m['hits']:,}"] for m in s["top_motifs_by_hits"]])))
+    model_rows = []
+    for key, name, href in (("iq", "IQ (biophysical)", "runs/iq/report.html"), ("cnn", "CNN (DeepSEA-style)", "runs/cnn/report.html"),
+                            ("baseline", "6-mer ridge", "runs/kmer/report.html")):
+        if key in summary:
+            m = summary[key]
+            model_rows.append([html.escape(name), _fmt(m["val"]["pearson"]), _fmt(m["test"]["pearson"]),
+                               _fmt(m["test"]["spearman"]), f"{m['test']['n']:,}", _link(href, "report")])
+    if model_rows:
+        body = (f"<p>{html.escape(target)} access probability on the dataset's peaks: the same rows, numbers and "
+                "split for the three families.</p>")
+        body += _raw_table(["model", "val Pearson", "test Pearson", "test Spearman", "test n", "run"], model_rows)
+        if "iq" in summary:
+            body += "<p>IQ binding models, by leave-one-out ΔR² on training regions:</p>" + _table(
+                ["motif", "from", "how", "ΔR²"],
+                [[m["name"], m["representative"], m["how"], _fmt(m["delta_r2"], 4)] for m in summary["iq"]["motifs"]])
+        sections.append(("Models of accessibility", body))
+    if comparison is not None and "compare" in summary:
+        c = summary["compare"]
+        ref = c["reference"]
+        versus = comparison["versus_reference"][target]
+        crow = [[m["name"], m["kind"], _fmt(m["pearson"]) + _ci(m["pearson_ci"]), _fmt(m["r2"]), f"{m['n']:,}",
+                 _fmt((versus[m["name"]].get("pearson") or [None])[0]) + _ci((versus[m["name"]].get("pearson") or [None])[1:])]
+                for m in c["models"]]
+        body = (f"<p>{c['entries']['val']:,} validation and {c['entries']['test']:,} test regions shared by every run; "
+                "ensembles fitted on validation only; 95 % intervals from a paired bootstrap of the test regions; "
+                f"reference {html.escape(ref)} (best validation Pearson). {_link('compare/report.html', 'Comparison report')}, "
+                f"{_link('compare/comparison.tsv', 'comparison.tsv')}.</p>")
+        body += _table(["model", "kind", "test Pearson [95% CI]", "test R²", "n", f"Δ Pearson vs {ref} [95% CI]"], crow)
+        body += _compare_bars(target, comparison)
+        sections.append(("Comparison and ensembles", body))
+    if "get" in summary:
+        g = summary["get"]
+        cells = list(g["test"])
+        names = ["GET", *(["GET + LoRA"] if g.get("lora") else []), *g["baselines"]]
+        grow = []
+        for cell in cells:
+            vals = [g["test"][cell]["pearson"], *([(g["lora"] or {}).get(cell, {}).get("pearson")] if g.get("lora") else []),
+                    *[b.get(cell, {}).get("pearson") for b in g["baselines"].values()]]
+            held = "held out (zero-shot)" if cell == g["leave_out"] else "trained on (held-out blocks)"
+            grow.append([cell, held, f"{g['test'][cell]['n']:,}", *[_fmt(v) for v in vals]])
+        body = (f"<p>Transcription initiation at TSS regions from windows of 50 regions' motif hit-score sums and "
+                f"accessibility; {html.escape(g['leave_out'])} held out of fine-tuning, then adapted with LoRA. "
+                f"Test Pearson per cell type ({_link('runs/get/report.html', 'GET run report')}); with ~25 test "
+                "entries per cell type the intervals are wide.</p>")
+        body += _table(["cell type", "role", "test n", *names], grow)
+        if "explain_get" in summary:
+            e = summary["explain_get"]
+            top = ", ".join(f"{m['name'] or m['motif']}" for m in e["top_motifs"][:10])
+            body += (f"<p>Explanation in {html.escape(e['cell'])} ({_link('explain_get/report.html', 'explanation report')}): "
+                     f"{e['n_entries']} TSS entries; motifs with the largest mean |input x gradient|: {html.escape(top)}; "
+                     f"{e['n_interactions']} motif pairs kept, {e['n_causal_edges']} LiNGAM edges; enhancer-gene scores "
+                     f"for {html.escape(', '.join(e['genes']))} ({_link('explain_get/enhancer_gene.tsv', 'enhancer_gene.tsv')}).</p>")
+        sections.append(("Expression from region-by-motif data (GET)", body))
+    if "variants" in summary:
+        v = summary["variants"]
+        sat = v["saturation"]
+        body = (f"<p>{_link(v['vcf'], v['vcf'].rsplit('/', 1)[-1])}: {v['n_records']} records written for the demo, scored with "
+                f"the CNN and IQ runs ({_link('variants/scores_cnn.tsv', 'scores_cnn.tsv')}, "
+                f"{_link('variants/scores_iq.tsv', 'scores_iq.tsv')}); Δ = predicted {html.escape(target)} AP of the "
+                "alternative minus the reference.</p>")
+        if variants is not None and len(variants):
+            vrow = [[int(r.line), r.id, f"{r.chrom}:{int(r.pos):,}", f"{r.ref}>{r.alt}", r.kind, f"{r.delta_cnn:+.4f}",
+                     f"{r.delta_iq:+.4f}"] for r in variants.itertuples(index=False)]
+            body += _table(["line", "id", "position", "change", "kind", "Δ CNN", "Δ IQ"], vrow)
+        if problems is not None and len(problems):
+            body += ("<p>Lines not scored (the wrong REF is deliberate; "
+                     f"{_link('variants/scores_cnn.problems.tsv', 'scores_cnn.problems.tsv')}):</p>")
+            body += _table(["line", "reason"], [[int(p.line), p.reason] for p in problems.itertuples(index=False)])
+        body += (f"<p>Saturation mutagenesis of {html.escape(sat['region'])}, {html.escape(sat['where'])}: every "
+                 "substitution scored alone. Strongest loss: "
+                 + "; ".join(f"{fam.upper()} {html.escape(sat[fam]['worst'])} ({sat[fam]['min_delta']:+.4f}, "
+                             f"{_link(sat[fam]['report'], 'map report')})" for fam in ("iq", "cnn") if fam in sat) + ".</p>")
+        for title, png in (images or {}).items():
+            body += f"<p class='note'>{html.escape(title)}</p>" + _png_file(png, title)
+        sections.append(("Variant effects", body))
+    files = [[html.escape(s["name"]), ", ".join(_link(o, o) for o in s["outputs"])] for s in steps]
+    sections.append(("Files", _raw_table(["step", "outputs"], files, left=(1,))
+                     + f"<p class='note'>{_link('summary.json', 'summary.json')} holds every number on this page.</p>"))
+    with atomic_write(path) as fh:
+        fh.write(page("cisgram demo: chr22:19-29 Mb, K562 / GM12878 / MCF7", sections))

@@ -255,9 +255,34 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
 
     history = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "seconds": result.seconds,
                "world_size": result.world_size, "epochs": result.history}
+    logos = _attribution_logos(model, windows, data, pred, device=device)
     return write_run(out, "cnn", conf, data, pred, model.save,
-                     lambda path, preds, metrics: cnn_report(path, arch, task, preds, metrics, history),
+                     lambda path, preds, metrics: cnn_report(path, arch, task, preds, metrics, history, logos),
                      {"history.json": history}, task=task, subsets=subsets)
+
+
+def _attribution_logos(model, windows, data: TrainingData, pred: np.ndarray, *, n: int = 3, width: int = 60,
+                       device: str = "cpu") -> list[tuple[str, np.ndarray]]:
+    """Input × gradient (first target) of the ``n`` highest-predicted test regions, each cut to
+    its most important ``width`` bp: ``[(title, contributions (width, 4))]`` for the run report."""
+    from cisgram.interpret.attribution import input_x_gradient
+
+    test = np.flatnonzero(data.split == "test")
+    if test.size == 0:
+        return []
+    top = test[np.argsort(-pred[test, 0], kind="stable")[:n]]
+    mask = np.zeros(len(data.split), bool)
+    mask[top] = True
+    ds = windows(mask, False)  # in row order
+    X = np.stack([ds[i][0].numpy() for i in range(len(ds))])
+    A = input_x_gradient(model, X, target=0, device=device)
+    out = []
+    for row, a in zip(np.flatnonzero(mask), A, strict=True):
+        imp = np.abs(a).sum(0)
+        w = min(width, imp.size)
+        lo = int(np.argmax(np.convolve(imp, np.ones(w), mode="valid")))
+        out.append((f"{data.regions['region'].iat[row]} (prediction {pred[row, 0]:.3g}), +{lo}", a[:, lo:lo + w].T))
+    return out
 
 
 # ------------------------------------------------------------------------------------ opening runs
