@@ -134,3 +134,17 @@ def test_the_check_sees_broken_pages(tmp_path):
     assert got["images"] == 2 and got["loaded"] == 1
     assert any("undefinedFunction" in e for e in got["errors"])
     assert any(e.endswith("x.css") for e in got["external"])
+
+
+def test_get_run_and_explanation_reports_render_in_chromium(get_demo_run, tmp_path):
+    """The GET run's report (metrics, curves, scatters, gene-by-motif heat map) and the
+    `cisgram explain get` report (heat maps, causal graph, enhancer tracks) of the demo run."""
+    from cisgram.explain import explain_get
+
+    run, _, _ = get_demo_run
+    got = assert_renders(run / "report.html", tmp_path)
+    assert got["images"] >= 4
+    explain_get(run, tmp_path / "explain", top_motifs=8, genes=None)
+    got = assert_renders(tmp_path / "explain" / "report.html", tmp_path)
+    assert got["images"] >= 4
+    assert_screenshot_not_blank(tmp_path / "explain" / "report.html", tmp_path)
