@@ -60,7 +60,7 @@ def test_info_bad_genome(tmp_path):
 
 
 def test_demo_runs_and_writes_outputs(tmp_path):
-    r = run("demo", "--out", str(tmp_path / "demo"))
+    r = run("demo", "--out", str(tmp_path / "demo"), "--stop-after", "prepare")  # the whole chain: tests/test_demo.py
     assert r.returncode == 0, r.stderr
     out = tmp_path / "demo"
     s = json.loads((out / "summary.json").read_text())

@@ -81,12 +81,10 @@ def _other_motifs_norm(stored, tmp_path):
     return p
 
 
-def test_dataset_in_dataset_out(tmp_path):
+def test_dataset_in_dataset_out(demo_dataset, tmp_path):
     from cisgram.data.dataset import read_dataset
-    from cisgram.demo import run_demo
 
-    run_demo(tmp_path / "demo")
-    ds = tmp_path / "demo" / "dataset.h5ad"
+    ds = demo_dataset
     out = tmp_path / "with_motifs.h5ad"
     scan_regions(demo().genome, ds, demo().motifs, out, features=("max", "energy", "energy_bins"))
     a = read_dataset(out)

@@ -85,12 +85,20 @@ def info(
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for the demo's outputs.")] = Path("demo"),
     width: Annotated[int, typer.Option(help="Region width (bp) around peak summits.")] = 500,
+    quick: Annotated[bool, typer.Option(help="Minimal epochs and motifs: every step and file, rougher models (about a minute).")] = False,
+    stop_after: Annotated[str | None, typer.Option(help="End the chain after this step: prepare, scan, iq, cnn, baseline, get_data, get, explain_get, compare, variants, report.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: torch's own; GET always uses one).")] = None,
 ) -> None:
-    """Run cisgram on the bundled real demo slice (hg38 chr22:19-29 Mb, K562 / GM12878 / MCF7)."""
+    """Run the whole chain on the bundled real demo slice (hg38 chr22:19-29 Mb, K562 / GM12878 / MCF7): prepare, scan, train iq / cnn / baseline / get, explain get, compare, variants, one report.html."""
+    from rich.markup import escape
+
     from cisgram.demo import run_demo
 
-    with console.status("preparing the demo inputs…"):
-        s = run_demo(out_dir, width=width, progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    def say(msg: str) -> None:
+        console.print(f"[bold]{escape(msg)}[/]" if msg.startswith("[") else f"[dim]{escape(msg)}[/]", highlight=False)
+
+    with console.status("running the demo chain…"):
+        s = run_demo(out_dir, width=width, quick=quick, stop_after=stop_after, threads=threads, progress=say)
     table = Table(title="cisgram demo: bundled chr22:19-29 Mb slice")
     for col in ("condition", "peaks", "regions with signal", "mean coverage", "mean access prob."):
         table.add_column(col, justify="right" if col != "condition" else "left")
@@ -101,8 +109,23 @@ def demo(
     out.print(
         f"{s['n_regions']:,} union regions of {width} bp ({s['n_near_tss']:,} within 1 kb of a TSS, "
         f"{s['n_constitutive']:,} constitutive); {s['split']} split: train {sc['train']:,} / val {sc['val']:,} / "
-        f"test {sc['test']:,}; {s['n_motifs']} motifs. Outputs in {out_dir}/: dataset.h5ad, prepare_report.html"
+        f"test {sc['test']:,}; {s['n_motifs']} motifs."
     )
+    steps = Table()
+    for col, just in (("step", "left"), ("seconds", "right"), ("outcome", "left")):
+        steps.add_column(col, justify=just)
+    for st in s["steps"]:
+        steps.add_row(st["name"], f"{st['seconds']:.1f}", st["note"])
+    out.print(steps)
+    if "compare" in s:
+        c = s["compare"]
+        rows = [(m["name"], f"{m['pearson']:.3f}", "" if not m["pearson_ci"] else f"[{m['pearson_ci'][0]:.3f}, {m['pearson_ci'][1]:.3f}]")
+                for m in c["models"]]
+        out.print(f"{c['target']} AP, {c['entries']['test']:,} test regions (reference {c['reference']}):")
+        out.print(_table(rows, ["model", "test r", "95 % CI"]))
+    mode = " (quick mode)" if s["quick"] else ""
+    where = f"report {out_dir}/report.html" if "report" in s["seconds"] else f"outputs in {out_dir}/"
+    out.print(f"{len(s['steps'])} step(s) in {s['seconds_total']:.0f} s{mode}; {where}; numbers in {out_dir}/summary.json")
 
 
 @app.command()
