@@ -156,3 +156,14 @@ def test_chr22_peaks_are_told_from_background_on_held_out_blocks(shared, tmp_pat
     cfg = TrainConfig(task="classification", max_epochs=8, patience=3)
     metrics = train_cnn(ds, tmp_path / "run", task="classification", length=500, config=cfg)
     assert metrics["test"]["peak"]["auroc"] > 0.70  # GC alone gives 0.5 against GC-matched background
+
+
+def test_run_reports_render_in_chromium(cls_run, reg_run, tmp_path):
+    """Both CNN run reports (metrics, bars, curves, ROC / scatters, attribution logos) open in
+    headless Chromium with every image loaded and no script error."""
+    from test_report_browser import assert_renders
+
+    for out, _ in (cls_run, reg_run):
+        html = (out / "report.html").read_text()
+        assert "Attributions of the highest-predicted test regions" in html and "test Pearson per target" in html
+        assert assert_renders(out / "report.html", tmp_path)["images"] >= 5
