@@ -359,6 +359,22 @@ def _write_tsv(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(fh, sep="\t", index=False)
 
 
+def _report_problems(problems: list[Problem], table: pd.DataFrame, vcf, out) -> None:
+    """Write the records left out to :func:`problems_path` (or remove a stale list) and refuse
+    an empty ``table`` naming the first problem."""
+    problems.sort(key=lambda p: p.line)
+    extra = problems_path(out)
+    if problems:
+        _write_tsv(pd.DataFrame({"line": [p.line for p in problems], "reason": [p.reason for p in problems]}), extra)
+        log.warning("%s: %d record(s) or allele(s) not scored, listed in %s", vcf, len(problems), extra)
+    elif extra.exists():
+        extra.unlink()
+    if table.empty:
+        first = f"; first: line {problems[0].line}: {problems[0].reason}" if problems else ""
+        raise InputError(f"no variant to score{first}", path=vcf,
+                         hint=f"see {extra}" if problems else "the VCF holds no records")
+
+
 def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, window: int | None = None, genome=None,
                    batch_size: int = 512, attribution: bool = False, max_indel: int = 50,
                    device: str = "cpu") -> pd.DataFrame:
@@ -414,17 +430,7 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
     for line, c, p in table.loc[too_long, ["line", "chrom", "pos"]].itertuples(index=False):
         problems.append(Problem(int(line), f"{c}:{p}: an allele is longer than the model's {L} bp window"))
     table = table[~too_long].reset_index(drop=True)
-    problems.sort(key=lambda p: p.line)
-    extra = problems_path(out)
-    if problems:
-        _write_tsv(pd.DataFrame({"line": [p.line for p in problems], "reason": [p.reason for p in problems]}), extra)
-        log.warning("%s: %d record(s) or allele(s) not scored, listed in %s", vcf, len(problems), extra)
-    elif extra.exists():
-        extra.unlink()
-    if table.empty:
-        first = f"; first: line {problems[0].line}: {problems[0].reason}" if problems else ""
-        raise InputError(f"no variant to score{first}", path=vcf,
-                         hint=f"see {extra}" if problems else "the VCF holds no records")
+    _report_problems(problems, table, vcf, out)
     n, T = len(table), len(run.targets)
     ref_p, alt_p = np.empty((n, T)), np.empty((n, T))
     attr = np.empty((n, T)) if attribution else None
@@ -689,16 +695,7 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
     keep = np.array([r is not None for r in rows], dtype=bool)
     table = table[keep].reset_index(drop=True)
     vrow = np.array([r for r in rows if r is not None], dtype=np.int64)
-    problems.sort(key=lambda p: p.line)
-    extra = problems_path(out)
-    if problems:
-        _write_tsv(pd.DataFrame({"line": [p.line for p in problems], "reason": [p.reason for p in problems]}), extra)
-        log.warning("%s: %d record(s) or allele(s) not scored, listed in %s", vcf, len(problems), extra)
-    elif extra.exists():
-        extra.unlink()
-    if table.empty:
-        first = f"; first: line {problems[0].line}: {problems[0].reason}" if problems else ""
-        raise InputError(f"no variant to score{first}", path=vcf, hint=f"see {extra}" if problems else "")
+    _report_problems(problems, table, vcf, out)
 
     # re-scan each affected region with the reference and the alternative allele
     seqs, owners = [], []
