@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import TensorDataset
 
@@ -144,3 +145,36 @@ def test_a_negative_set_that_cannot_be_built_is_skipped(tmp_path):
     assert set(metrics["test"]) == {"gc:cnn", "gc:core-score"}
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert "open" in config["skipped"]
+
+
+def test_a_collapsed_cnn_is_trained_again(tmp_path, monkeypatch):
+    """A network whose output is constant (every ReLU dead) is trained again from another seed
+    with a third of the learning rate, and the attempts are recorded; here the first fit is made
+    to collapse by zeroing the output layer."""
+    import json
+
+    import cisgram.tfbind as tb
+    import cisgram.training
+    from cisgram.datasets import demo
+
+    calls = []
+    real_fit = cisgram.training.fit
+
+    def fit_once_dead(net, train, val, cfg, **kw):
+        res = real_fit(net, train, val, cfg, **kw)
+        calls.append((cfg.seed, cfg.lr))
+        if len(calls) == 1:
+            with torch.no_grad():
+                for p in res.net.output.parameters():
+                    p.zero_()
+        return res
+
+    monkeypatch.setattr(cisgram.training, "fit", fit_once_dead)  # run_tfbind imports it at call time
+    d = demo()
+    said = []
+    tb.run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "run", negatives=("gc",), window=400, database=None,
+                  config=TrainConfig(task="classification", max_epochs=1, patience=1), progress=said.append)
+    assert calls == [(0, 1e-3), (1, pytest.approx(1e-3 / 3))]
+    attempts = json.loads((tmp_path / "run" / "fits.json").read_text())["cnn"]["gc"]["attempts"]
+    assert attempts[0]["val_prediction_range"] == 0 and attempts[1]["val_prediction_range"] > 1e-6
+    assert any("collapsed to a constant output" in s for s in said)

@@ -39,6 +39,8 @@ from cisgram.files import atomic_path, atomic_write
 log = logging.getLogger(__name__)
 
 MODELS = ("cnn", "core-score", "context-motifs")
+RETRIES = 2  # new starts of a CNN that collapsed to a constant output
+COLLAPSED = 1e-6  # validation predictions spread no more than this: a constant output
 
 
 def _l1_argument() -> dict:
@@ -202,11 +204,6 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
             X = context_motif_scores(g, t, db)
             preds["context-motifs"], extra[strategy] = fit_context_motifs(X, y, tr, va)
         spec = {"arch": "deepsea", "n_tasks": 1, "length": window}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
-            net = build(spec)
-        if start is not None:
-            _load_trunk(net, start)
         # classes weighed equally: on the unbalanced sets (genomic: ~1 bound in 12) an unweighted
         # network can settle on the base rate and never leave it
         pos, neg = int(y[tr].sum()), int((1 - y[tr]).sum())
@@ -216,10 +213,27 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         # validation auROC, never a collapsed one however low its loss
         batch = int(np.clip(tr.sum() // 40, 16, cfg.batch_size))
         say(f"{strategy}: training the CNN on {int(tr.sum()):,} windows (batch {batch})")
-        res = fit(net, examples_dataset(ex, g, jitter=jitter, rc=True, seed=cfg.seed, rows=tr),
-                  examples_dataset(ex, g, rows=va),
-                  replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch, monitor="auroc"))
-        model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn"])
+        # a network that dies in its first steps (every ReLU off: constant output, auROC 0.50,
+        # seen with GM12878 EGR1's GC-matched set) is trained again from another start with a
+        # smaller learning rate, at most RETRIES times; the attempts are recorded in fits.json
+        attempts = []
+        for attempt in range(RETRIES + 1):
+            seed, lr = cfg.seed + attempt, cfg.lr / 3**attempt
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                net = build(spec)
+            if start is not None:
+                _load_trunk(net, start)
+            res = fit(net, examples_dataset(ex, g, jitter=jitter, rc=True, seed=seed, rows=tr),
+                      examples_dataset(ex, g, rows=va),
+                      replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch, monitor="auroc", seed=seed, lr=lr))
+            model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn"])
+            spread = float(np.ptp(model.predict(examples_dataset(ex, g, rows=va))[:, 0])) if va.any() else 1.0
+            attempts.append({"seed": seed, "lr": lr, "val_prediction_range": spread})
+            if spread > COLLAPSED:
+                break
+            say(f"{strategy}: the CNN collapsed to a constant output (seed {seed}, lr {lr:.1e})"
+                + ("; training it again" if attempt < RETRIES else "; giving up"))
         preds["cnn"] = model.predict(examples_dataset(ex, g))[:, 0]
         model.save(d / strategy)
         with atomic_write(d / strategy / "config.json") as fh:  # each strategy's CNN opens with cisgram.load
@@ -240,7 +254,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
                         rows.append({"motif": tf.name, "chip": Path(chip).name if not isinstance(chip, pd.DataFrame) else "",
                                      "strategy": strategy, "model": name, "auroc": m["auroc"], "auprc": m["auprc"],
                                      "n_bound": m["n_pos"], "n_unbound": m["n"] - m["n_pos"]})
-        extra.setdefault("cnn", {})[strategy] = {"best_epoch": res.best_epoch, "epochs": res.history,
+        extra.setdefault("cnn", {})[strategy] = {"best_epoch": res.best_epoch, "attempts": attempts, "epochs": res.history,
                                                  "seconds": res.seconds}
     if not rows:
         raise InputError("no negative set could be built: " + "; ".join(skipped.values()), path=chip)
