@@ -153,7 +153,7 @@ def test_chr22_peaks_are_told_from_background_on_held_out_blocks(shared, tmp_pat
     ds = tmp_path / "dataset.h5ad"
     prepare(chr22 / "genome" / "chr22.fa.gz", [chr22 / "peaks" / f"{c}.narrowPeak" for c in cells],
             [f"{c}={chr22 / 'accessibility' / f'{c}.bw'}" for c in cells], width=500, out=ds)
-    cfg = TrainConfig(task="classification", max_epochs=8, patience=3)
+    cfg = TrainConfig(task="classification", max_epochs=5, patience=3)  # 5 epochs: 0.736 (8: 0.742), 38 s
     metrics = train_cnn(ds, tmp_path / "run", task="classification", length=500, config=cfg)
     assert metrics["test"]["peak"]["auroc"] > 0.70  # GC alone gives 0.5 against GC-matched background
 
