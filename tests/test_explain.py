@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from cisgram.cli import app
 from cisgram.data import simulate as sim
+from cisgram.data.getdata import tss_windows
 from cisgram.errors import InputError
 from cisgram.explain import benchmark, explain_regions, importance, recovery
 from cisgram.genome import codes_to_onehot
@@ -249,6 +250,19 @@ def test_explain_get_reads_the_run_and_its_adapter(get_explained, get_demo_data)
     absmean = pd.read_parquet(out / "gene_by_motif_absmean.parquet")
     assert gbm.shape == (len(genes), data.n_features) and list(gbm.columns) == list(data.feature_names)
     assert (absmean.to_numpy() >= np.abs(gbm.to_numpy()) - 1e-7).all()  # |mean| <= mean of |.|
+    # the first entry's rows equal gene_by_motif run on its window by hand (signed and absolute)
+    from cisgram.expression import open_get_run
+    from cisgram.interpret.jacobian import gene_by_motif
+
+    opened = open_get_run(run)
+    first = genes.iloc[0]
+    w = next(w for w in (tss_windows(data, ["MCF7"], n_regions=50, require_targets=False).window(i)
+                         for i in range(int(data.has_tss.any(1).sum()))) if w[1] + w[2] == first["row"])
+    X = data.features("MCF7", slice(w[1], w[1] + 50))[None]
+    s = 0 if first["strand"] == "+" else 1
+    for frame, absolute in ((gbm, False), (absmean, True)):
+        ref = gene_by_motif(opened.model, X, w[2], strand=s, absolute=absolute)[0] / 50
+        np.testing.assert_allclose(frame.iloc[0].to_numpy(), ref, rtol=1e-4, atol=1e-7)
     assert any("LiNGAM" in s for s in said) and any("knock-out" in s for s in said)
 
 
@@ -291,7 +305,7 @@ def test_explain_get_cli_and_errors(get_demo_run, get_demo_data, tmp_path):
     assert r.exit_code != 0 and isinstance(r.exception, InputError) and "NOT_A_GENE" in str(r.exception)
     (tmp_path / "cnn").mkdir()
     (tmp_path / "cnn" / "config.json").write_text(json.dumps({"family": "cnn"}))
-    with pytest.raises(InputError, match="reads GET runs"):
+    with pytest.raises(InputError, match="needs a GET run; this is a cnn run"):
         from cisgram.explain import explain_get
 
         explain_get(tmp_path / "cnn", tmp_path / "y")

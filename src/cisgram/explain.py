@@ -313,7 +313,7 @@ def explain_get(run: str | os.PathLike, out_dir: str | os.PathLike, *, data=None
     import torch
 
     from cisgram.data.getdata import STRANDS, RegionMotifData, tss_windows
-    from cisgram.expression import load_get_model
+    from cisgram.expression import open_get_run
     from cisgram.files import atomic_path
     from cisgram.interpret.interactions import (
         TOP_FRACTION,
@@ -324,32 +324,13 @@ def explain_get(run: str | os.PathLike, out_dir: str | os.PathLike, *, data=None
         motif_correlation,
         top_interactions,
     )
-    from cisgram.interpret.jacobian import gene_by_motif, region_importance
+    from cisgram.interpret.jacobian import jacobian, region_importance
     from cisgram.report import get_explain_report
 
     say = progress or (lambda msg: None)
-    run_dir = Path(run)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise InputError("not a run directory (no config.json)", path=run_dir, hint="give a directory from `cisgram train get`")
-    config = json.loads(cfg_path.read_text())
-    if config.get("family") != "get":
-        raise InputError(f"cisgram explain get reads GET runs; this is a {config.get('family')} run", path=run_dir,
-                         hint="use `cisgram explain` for CNN runs")
+    opened = open_get_run(run, data=data, cell=cell, use_lora=use_lora)
+    config, rmd, cell, model, adapted = opened.config, opened.data, opened.cell, opened.model, opened.adapted
     source = data if data is not None else config.get("data")
-    if isinstance(source, RegionMotifData):
-        rmd = source
-    else:
-        if source is None or not Path(source).is_file():
-            raise InputError(f"the run's region-motif data {source!r} is not there", path=cfg_path,
-                             hint="give it with --data (the .npz from `cisgram get-data`)")
-        rmd = RegionMotifData.read(source)
-    cell = cell or config.get("leave_out") or config["training_cell_types"][0]
-    rmd.cell_index(cell)
-    model, adapted = load_get_model(run_dir, cell, use_lora=use_lora)
-    if list(model.feature_names) != list(rmd.feature_names):
-        raise InputError("the data's features are not the model's (another motif set or order)", path=run_dir,
-                         hint="give the region-motif data the run was trained on")
     R = int(config["n_regions"])
     windows = tss_windows(rmd, [cell], split=split, n_regions=R, require_targets=False)
     const = 1.0 if rmd.params.get("accessibility") == "ones" else None
@@ -389,9 +370,9 @@ def explain_get(run: str | os.PathLike, out_dir: str | os.PathLike, *, data=None
         sl = slice(lo, lo + chunk)
         X = windows_of(ew[sl])
         f = focuses[ew[sl]]
-        signed.append(gene_by_motif(model, X, f, strand=es[sl], batch_size=batch_size, device=device) / R)
-        absolute.append(gene_by_motif(model, X, f, strand=es[sl], absolute=True, batch_size=batch_size,
-                                      device=device) / R)
+        ixg = jacobian(model, X, f, strand=es[sl], batch_size=batch_size, device=device) * X.numpy()  # one pass
+        signed.append(ixg.sum(1) / R)  # = gene_by_motif(...) / R, signed and absolute
+        absolute.append(np.abs(ixg).sum(1) / R)
         p = model.predict(X, batch_size=batch_size, device=device)
         predicted.append(p[np.arange(len(f)), f, es[sl]])
     features = list(rmd.feature_names)

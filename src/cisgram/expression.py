@@ -119,7 +119,7 @@ from cisgram.models.get import (
 log = logging.getLogger(__name__)
 
 __all__ = ["BASELINES", "MaskedWindow", "MaskedWindows", "entry_weight", "expression_loss", "fit_baselines",
-           "focus_predictions", "load_get_model", "lora_finetune", "pretrain_loss", "train_get"]
+           "focus_predictions", "load_get_model", "open_get_run", "lora_finetune", "pretrain_loss", "train_get"]
 
 FAMILY = "get"
 MASK_RATIO = 0.5
@@ -393,6 +393,54 @@ def lora_finetune(net: RegionTransformer, data: RegionMotifData, cell: str, conf
     val = tss_windows(data, [cell], split="val", n_regions=n_regions)
     result = fit(adapted, train, val, config, loss=expression_loss)
     return result.net, result
+
+
+class GETRun(NamedTuple):
+    """An opened GET run for interpretation and variant scoring: its directory and config, its
+    region-motif data, the chosen cell type, and its model (LoRA adapter merged when trained for
+    that cell type: ``adapted``)."""
+
+    path: Path
+    config: dict
+    data: RegionMotifData
+    cell: str
+    model: GETModel
+    adapted: bool
+
+
+def open_get_run(run, *, data=None, cell: str | None = None, use_lora: bool = True) -> GETRun:
+    """Open a ``cisgram train get`` run with its data (default: the ``.npz`` named in its config)
+    and model, for ``cell`` (default: the held-out cell type, else the first training one).
+
+    Raises
+    ------
+    InputError
+        Not a run directory, not a GET run, the data missing or not the model's features, an
+        unknown cell type.
+    """
+    d = Path(getattr(run, "path", run))
+    cfg_path = d / "config.json"
+    if not cfg_path.is_file():
+        raise InputError("not a run directory (no config.json)", path=d, hint="give a directory from `cisgram train get`")
+    config = json.loads(cfg_path.read_text())
+    if config.get("family") != FAMILY:
+        raise InputError(f"this needs a GET run; this is a {config.get('family')} run", path=d,
+                         hint="give a directory from `cisgram train get`")
+    source = data if data is not None else config.get("data")
+    if isinstance(source, RegionMotifData):
+        rmd = source
+    else:
+        if source is None or not Path(source).is_file():
+            raise InputError(f"the run's region-motif data {source!r} is not there", path=cfg_path,
+                             hint="give it with --data (the .npz from `cisgram get-data`)")
+        rmd = RegionMotifData.read(source)
+    cell = cell or config.get("leave_out") or config["training_cell_types"][0]
+    rmd.cell_index(cell)
+    model, adapted = load_get_model(d, cell, use_lora=use_lora)
+    if list(model.feature_names) != list(rmd.feature_names):
+        raise InputError("the data's features are not the model's (another motif set or order)", path=d,
+                         hint="give the region-motif data the run was trained on")
+    return GETRun(d, config, rmd, cell, model, adapted)
 
 
 def load_get_model(run_dir, cell: str | None = None, *, use_lora: bool = True) -> tuple[GETModel, bool]:

@@ -653,26 +653,16 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
     LoRA adapter is used when the run trained one for it), ``genome`` to the data's genome.
     Data built with motif clusters cannot be re-scanned (the clusters are not recorded).
     """
-    import json
 
-    from cisgram.data.getdata import STRANDS, RegionMotifData, tss_windows
-    from cisgram.expression import load_get_model
+    from cisgram.data.getdata import STRANDS, tss_windows
+    from cisgram.expression import open_get_run
     from cisgram.genome import encode
     from cisgram.motifs.features import region_features
     from cisgram.motifs.pwm import load_motifs
 
-    run_dir = Path(getattr(run, "path", run))
-    config = json.loads((run_dir / "config.json").read_text())
-    source = data if data is not None else config.get("data")
-    rmd = source if isinstance(source, RegionMotifData) else None
-    if rmd is None:
-        if not source or not Path(source).is_file():
-            raise InputError(f"the run's region-motif data {source!r} is not there", path=run_dir / "config.json",
-                             hint="pass the .npz from `cisgram get-data` as data")
-        rmd = RegionMotifData.read(source)
-    cell = cell or config.get("leave_out") or config["training_cell_types"][0]
+    opened = open_get_run(run, data=data, cell=cell)
+    config, rmd, cell, model = opened.config, opened.data, opened.cell, opened.model
     c = rmd.cell_index(cell)
-    model, _ = load_get_model(run_dir, cell)
     motif_path = rmd.params.get("motifs")
     if not motif_path or not Path(str(motif_path)).exists():
         raise InputError(f"the data's motif file {motif_path!r} is not there, so regions cannot be re-scanned",
