@@ -60,6 +60,28 @@ def test_grid_follows_prego():
     assert Bins.for_length(500).index(np.array([0, 29, 30, 69, 70, 469, 470])).tolist() == [-1, -1, 0, 0, 1, 10, -1]
 
 
+def test_default_grid_is_iceqreams_central_window():
+    # IceQream models the central 500 bp: a 1 kb region keeps 11 x 40 bp over its central 440 bp
+    assert Bins.default(500) == Bins.for_length(500)
+    assert Bins.default(1000) == Bins(1000, 40, 11, 280)
+    assert Bins.default(300) == Bins.for_length(300)
+    assert Bins.parse("whole", 1000) == Bins.for_length(1000)
+    assert Bins.parse("central", 1000) == Bins.default(1000)
+    assert Bins.parse("5:20", 1000) == Bins(1000, 20, 5, 450)
+    for bad in ("30:40", "many", "0:40"):
+        with pytest.raises(InputError):
+            Bins.parse(bad, 1000)
+    # the kernel honours the offset: energies of a 1 kb sequence on the central grid equal those
+    # of its central 560 bp on the same bins (560 bp leave room for the 34 bp CTCF sites at the end)
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 4, (3, 1000)).astype(np.uint8)
+    ms = read_meme(demo().motifs).subset(["MA1930.2"])
+    long = motif_energy(codes, ms, return_bins=True)
+    short = motif_energy(np.ascontiguousarray(codes[:, 220:780]), ms, grid=Bins.centred(560, 11, 40), return_bins=True)
+    np.testing.assert_allclose(long.energy, short.energy, rtol=1e-6)
+    np.testing.assert_allclose(long.bins, short.bins, rtol=1e-5)
+
+
 def test_energy_matches_brute_force(demo_codes, demo_motifs):
     grid = Bins.for_length(500)
     res = motif_energy(demo_codes, demo_motifs, return_bins=True)

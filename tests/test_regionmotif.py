@@ -115,6 +115,8 @@ def test_cli_scan_and_its_errors(tmp_path):
         (["-r", str(bed), "--width", "10"], "wider than the 10 bp sequences", ""),
         (["-r", str(bed), "--width", "100", "--features", "max,mean"], "unknown or no feature(s) ['mean']", ""),
         (["-r", str(bed), "--width", "100", "-o", str(tmp_path / "x.h5ad")], "adds features to a dataset", ""),
+        (["-r", str(bed), "--width", "100", "--bins", "5:40"], "5 bins of 40 bp do not fit in 100 bp sequences", ""),
+        (["-r", str(bed), "--width", "100", "--bins", "wide"], "bins 'wide' is not central, whole or N:SIZE", ""),
     ]
     for extra, message, hint in cases:
         args = [*base, *extra] if "-o" in extra else [*base, *extra, "-o", str(tmp_path / "bad.parquet")]
@@ -136,3 +138,15 @@ def test_cli_scan_and_its_errors(tmp_path):
     dup.write_text(text + "\n" + first)
     r = run("scan", "-g", str(d.genome), "-m", str(dup), "-r", str(bed), "--width", "100", "-o", str(tmp_path / "d.parquet"))
     assert r.returncode == 2 and "dup.meme" in r.stderr and "twice" in " ".join(r.stderr.split()), r.stderr
+
+
+def test_energy_bins_default_to_the_central_440_bp(tmp_path):
+    d = demo()
+    bed = tmp_path / "kb.bed"
+    bed.write_text("chr22\t20000000\t20001000\nchr22\t21000000\t21001000\n")
+    grids = {}
+    for bins in ("central", "whole"):
+        out = tmp_path / f"{bins}.parquet"
+        scan_regions(d.genome, bed, d.motifs, out, features=("energy_bins",), bins=bins, device="cpu")
+        grids[bins] = read_features(out)["energy_bins"].shape[1] // 100
+    assert grids == {"central": 11, "whole": 25}

@@ -183,6 +183,7 @@ def scan(
     batch_size: Annotated[int, typer.Option(help="Regions per batch.")] = 1000,
     energy_norm: Annotated[Path | None, typer.Option(help="Energy normalisation JSON of an earlier run (default: fit on training regions).")] = None,
     clusters: Annotated[Path | None, typer.Option(help="TSV motif<TAB>cluster: hit_score_sum per motif cluster.")] = None,
+    bins: Annotated[str, typer.Option(help="Energy bins: central (11 x 40 bp over the central 440 bp, IceQream's window) | whole (40 bp bins over the whole region) | N:SIZE.")] = "central",
 ) -> None:
     """Scan regions for motifs: per-region max score, hit count, IceQream energy, and hits."""
     from rich.progress import Progress
@@ -194,7 +195,7 @@ def scan(
         s = scan_regions(
             genome, regions, motifs, out_path, features=[f.strip() for f in features.split(",") if f.strip()],
             hits_out=hits, width=width, threshold=threshold, device=device, batch_size=batch_size,
-            energy_norm=energy_norm, clusters=clusters, progress=lambda done, total: bar.update(task, completed=done, total=total),
+            energy_norm=energy_norm, clusters=clusters, bins=bins, progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     hit_text = f"; {s['n_hits']:,} hits" if s["n_hits"] is not None else ""
     out.print(f"{s['n_regions']:,} regions of {s['width']} bp x {s['n_motifs']} motifs: {', '.join(s['features'])}"

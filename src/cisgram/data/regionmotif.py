@@ -41,6 +41,7 @@ from cisgram.genome import Genome
 from cisgram.intervals import read_regions, resize
 from cisgram.motifs.features import (
     FEATURES,
+    Bins,
     EnergyNorm,
     apply_energy_norm,
     fit_energy_norm,
@@ -143,6 +144,7 @@ def scan_regions(
     batch_size: int = 1000,
     energy_norm: str | os.PathLike | None = None,
     clusters: str | os.PathLike | None = None,
+    bins: str = "central",
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Scan ``regions`` for ``motifs`` and write the features to ``out`` (see the module
@@ -158,8 +160,9 @@ def scan_regions(
                          path=out, hint="or write a .parquet table")
     cluster_map = _clusters(clusters) if clusters is not None else None
     codes = g.fetch_codes_batch(regions_df["chrom"], regions_df["start"], regions_df["end"])
+    grid = Bins.parse(bins, codes.shape[1])
     res = region_features(codes, ms, features, threshold=threshold, clusters=cluster_map, hits=hits_out is not None,
-                          names=names, batch_size=batch_size, device=device, progress=progress)
+                          names=names, batch_size=batch_size, device=device, progress=progress, grid=grid)
     feats = dict(res.features)
     norm = None
     if "energy" in feats:

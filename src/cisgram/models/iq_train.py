@@ -225,7 +225,7 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     db = MotifSet([m for m in database if m.width <= L])
     if len(db) == 0:
         raise InputError(f"no motif of the database fits in {L} bp regions")
-    grid = Bins.for_length(L)
+    grid = Bins.default(L)
     stages: list[dict] = []
     clock = time.perf_counter()
 

@@ -7,9 +7,11 @@ For a motif with probabilities ``p`` (``(k, 4)``), smoothed as ``p' = (p + 0.01)
 site likelihood at start ``w`` on strand ``s`` is ``P(w, s) = prod_i p'(base_{w+i})`` (the minus
 strand scores the reverse-complement matrix at the same start ``w``), and the energy of a region
 is ``E = ln sum_w sum_s S[bin(w)] P(w, s)`` — a log-sum-exp over every site, so weak sites count.
-Bins are taken from the motif start: ``bin_size = min(40, L // 3)``, ``n_bins = L // bin_size``
-made odd, centred (for L = 500: 11 bins of 40 bp over ``[30, 470)``); starts outside the bins are
-dropped. A site must lie wholly inside the sequence; a site containing an N has ``P = 0``.
+Bins are taken from the motif start. The default grid is IceQream's modelling window, 11 bins of
+40 bp over the central 440 bp (``[30, 470)`` at L = 500; IceQream models 500 bp around the peak
+centre, so longer regions keep their central 440 bp), and for L < 500 prego's rule
+(``bin_size = min(40, L // 3)``, ``n_bins = L // bin_size`` made odd, centred); ``Bins.for_length``
+spreads prego's grid over the whole of a longer sequence. Starts outside the bins are dropped. A site must lie wholly inside the sequence; a site containing an N has ``P = 0``.
 ``energy_bins`` returns ``ln sum_{w in bin} sum_s P(w, s)`` per bin (natural log, ``-inf`` for a
 bin without a valid site), so that a model can learn the spatial weights ``S``.
 
@@ -63,6 +65,36 @@ class Bins:
         if n % 2 == 0:
             n -= 1
         return cls(length, b, n, (length - n * b) // 2)
+
+    @classmethod
+    def centred(cls, length: int, n: int, size: int) -> Bins:
+        """``n`` bins of ``size`` bp centred on the sequence."""
+        if n < 1 or size < 1 or n * size > length:
+            raise InputError(f"{n} bins of {size} bp do not fit in {length} bp sequences",
+                             hint="use fewer or smaller bins, or longer regions")
+        return cls(length, size, n, (length - n * size) // 2)
+
+    @classmethod
+    def default(cls, length: int) -> Bins:
+        """IceQream's modelling window: 11 bins of 40 bp over the central 440 bp (IceQream models
+        500 bp around the peak centre, whatever the region's width); for sequences shorter than
+        500 bp, prego's rule (:meth:`for_length`). At 500 bp both give ``[30, 470)``."""
+        return cls.centred(length, 11, 40) if length >= 500 else cls.for_length(length)
+
+    @classmethod
+    def parse(cls, spec: str, length: int) -> Bins:
+        """``"central"`` (:meth:`default`), ``"whole"`` (:meth:`for_length`: 40 bp bins over the
+        whole sequence) or ``"N:SIZE"`` (N bins of SIZE bp, centred)."""
+        text = str(spec).strip().lower()
+        if text == "central":
+            return cls.default(length)
+        if text == "whole":
+            return cls.for_length(length)
+        try:
+            n, size = (int(v) for v in text.split(":"))
+        except ValueError:
+            raise InputError(f"bins {spec!r} is not central, whole or N:SIZE (e.g. 11:40)") from None
+        return cls.centred(length, n, size)
 
     def index(self, w: np.ndarray) -> np.ndarray:
         """Bin of each start position (``-1`` outside the bins)."""
@@ -140,7 +172,7 @@ def motif_energy(
     codes
         ``(N, L)`` uint8 (A=0, C=1, G=2, T=3, N=4), e.g. :meth:`cisgram.genome.Genome.fetch_codes_batch`.
     grid
-        Spatial bins; default :meth:`Bins.for_length` of ``L``.
+        Spatial bins; default :meth:`Bins.default` of ``L`` (11 x 40 bp over the central 440 bp).
     weights
         Spatial weights ``S``: ``(n_bins,)`` for all motifs or ``(M, n_bins)``; default 1.
     return_bins
@@ -148,7 +180,7 @@ def motif_energy(
     """
     codes = _check(codes, motifs)
     n, length = codes.shape
-    grid = grid or Bins.for_length(length)
+    grid = grid or Bins.default(length)
     w = _weights(weights, len(motifs), grid)
     log_scale = np.array([mm.width * np.log(0.25) for mm in motifs])  # odds -> probabilities
     dense = _dense_for(motifs, None, pseudocount)
@@ -310,7 +342,7 @@ def region_features(
     n, length = codes.shape
     if names is not None and len(names) != n:
         raise InputError(f"{len(names)} region names for {n} sequences")
-    grid = grid or Bins.for_length(length)
+    grid = grid or Bins.default(length)
     m = len(motifs)
     want_score = {"max", "count"} & set(features)
     want_energy = {"energy", "energy_bins"} & set(features)

@@ -912,3 +912,32 @@ def _hit_table(parts, ms, mats, tables, bin_size, names) -> pd.DataFrame:
         "p_value": _lookup_pvalues(tables, motif, score, bin_size),
     })
     return df
+
+
+def compare_hits(ours: pd.DataFrame, theirs: pd.DataFrame, thresholds: dict[str, float], *,
+                 tol: float = 1e-3) -> dict:
+    """Agreement of two hit tables (columns ``region, motif, start, strand, score`` and optionally
+    ``p_value``), e.g. :func:`scan`'s against another FIMO: hits in common (same region, motif,
+    start and strand), the largest score difference among them, and whether every hit found by
+    only one side scores within ``tol`` of its motif's threshold (``thresholds``: motif ->
+    score threshold), i.e. differs only at the threshold boundary."""
+    key = ["region", "motif", "start", "strand"]
+    a = ours.assign(motif=ours["motif"].astype(str))
+    b = theirs.assign(motif=theirs["motif"].astype(str))
+    both = a.merge(b, on=key, how="outer", suffixes=("", "_peer"), indicator=True)
+    common = both[both["_merge"] == "both"]
+    alone = both[both["_merge"] != "both"]
+    score = alone["score"].fillna(alone["score_peer"])
+    off = (score - alone["motif"].map(thresholds)).abs()
+    out = {
+        "hits": len(a), "hits_peer": len(b), "common": len(common),
+        "common_fraction": len(common) / max(len(a), len(b), 1),
+        "max_score_diff": float((common["score"] - common["score_peer"]).abs().max()) if len(common) else 0.0,
+        "only_ours": int((alone["_merge"] == "left_only").sum()), "only_peer": int((alone["_merge"] == "right_only").sum()),
+        "differ_only_at_boundary": bool((off < tol).all()),
+    }
+    if "p_value" in a and "p_value" in b and len(common):
+        pos = common["p_value_peer"] > 0  # FIMO gives p = 0 to scores past the best integer score
+        rel = (common["p_value"][pos] - common["p_value_peer"][pos]).abs() / common["p_value_peer"][pos]
+        out["max_pvalue_rel_diff"] = float(rel.max()) if pos.any() else 0.0
+    return out
