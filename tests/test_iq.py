@@ -126,6 +126,9 @@ def test_simulated_model_is_recovered(simulated):
     ceiling = np.corrcoef(y[test], p_true[test])[0, 1] ** 2
     r2 = np.corrcoef(y[test], pred[test])[0, 1] ** 2
     assert r2 > ceiling - 0.05, (r2, ceiling)
+    # the calibration is the least-squares line on training rows: there 1 - SSres/SStot = r^2
+    res = ((y[train] - pred[train]) ** 2).sum() / ((y[train] - y[train].mean()) ** 2).sum()
+    assert 1 - res == pytest.approx(np.corrcoef(y[train], pred[train])[0, 1] ** 2, abs=1e-9)
     # each true PWM is recovered by one learned motif, and its partial response has the true sign
     E = model.energies(codes)
     for m in truth:

@@ -178,3 +178,22 @@ def test_a_collapsed_cnn_is_trained_again(tmp_path, monkeypatch):
     attempts = json.loads((tmp_path / "run" / "fits.json").read_text())["cnn"]["gc"]["attempts"]
     assert attempts[0]["val_prediction_range"] == 0 and attempts[1]["val_prediction_range"] > 1e-6
     assert any("collapsed to a constant output" in s for s in said)
+
+
+def test_train_fraction_thins_only_the_training_examples():
+    import pandas as pd
+
+    from cisgram.data.tfbind import TFBindExamples
+    from cisgram.errors import InputError
+    from cisgram.tfbind import _fewer_training_examples, run_tfbind
+
+    split = np.repeat(["train", "val", "test"], [400, 100, 100])
+    label = np.tile([1, 0, 0, 0], 150)
+    ex = TFBindExamples(pd.DataFrame({"split": split, "label": label, "name": np.arange(600)}), split=None)
+    few = _fewer_training_examples(ex, 0.25, seed=0).table
+    counts = few.groupby(["split", "label"]).size()
+    assert counts[("train", 1)] == 25 and counts[("train", 0)] == 75  # a quarter of each class
+    assert counts[("val", 1)] == 25 and counts[("test", 0)] == 75  # the rest as they were
+    assert few.equals(_fewer_training_examples(ex, 0.25, seed=0).table)  # seeded
+    with pytest.raises(InputError, match="train_fraction"):
+        run_tfbind("g.fa", "MA0139", "peaks.bed", "out", train_fraction=0)

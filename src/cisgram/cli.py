@@ -422,6 +422,7 @@ def tfbind(
     max_epochs: Annotated[int, typer.Option(help="At most this many epochs per CNN.")] = 25,
     patience: Annotated[int, typer.Option(help="Early-stopping patience.")] = 6,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    train_fraction: Annotated[float, typer.Option(help="Train on this share of the training examples of each class (a learning curve); validation and test unchanged.")] = 1.0,
 ) -> None:
     """Does the context around a motif tell bound from unbound instances? CNN and baselines per negative set (AgentBind-style)."""
     from cisgram.tfbind import run_tfbind
@@ -433,7 +434,7 @@ def tfbind(
                          chroms=chroms.split(",") if chroms else None, threshold=threshold,
                          summit_distance=summit_distance, ratio=ratio,
                          database=None if database.lower() == "none" else database, config=cfg, init=init,
-                         progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+                         train_fraction=train_fraction, progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
     for key, m in metrics["test"].items():
         out.print(f"{key}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f}")
     out.print(f"wrote {out_dir}")

@@ -575,6 +575,16 @@ def _bootstrap_target(y: np.ndarray, P: np.ndarray, models: list[str], binary: b
     return intervals, diffs
 
 
+def paired_bootstrap(y, P, models: list[str], *, n_boot: int = 1000, seed: int = 0) -> tuple[dict, list[dict]]:
+    """Paired bootstrap over entries (the one :func:`compare_runs` uses): ``y`` ``(n,)`` observed,
+    ``P`` ``(n, M)`` predictions of ``models``; returns per model the 95 % interval of its Pearson r
+    and, for every pair ``a`` before ``b``, the difference a - b with its 95 % interval."""
+    y, P = np.asarray(y, dtype=np.float64), np.asarray(P, dtype=np.float64)
+    if P.ndim != 2 or P.shape != (y.size, len(models)):
+        raise InputError(f"predictions {P.shape} do not match {y.size} entries x {len(models)} models")
+    return _bootstrap_target(y, P, list(models), False, n_boot, np.random.default_rng(seed))
+
+
 def _finite_or_none(obj):
     """``obj`` with NaN / infinite floats (numpy or not) as None and numpy scalars as Python ones."""
     if isinstance(obj, dict):

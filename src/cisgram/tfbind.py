@@ -129,18 +129,32 @@ def _load_trunk(net, state: dict) -> None:
     net.load_state_dict({**own, **take})
 
 
+def _fewer_training_examples(ex, fraction: float, seed: int):
+    """``ex`` with only ``fraction`` of its training examples of each class (at least one)."""
+    t = ex.table
+    rng = np.random.default_rng([seed, 17])
+    keep = t["split"].to_numpy() != "train"
+    for label in (0, 1):
+        rows = np.flatnonzero((t["split"].to_numpy() == "train") & (t["label"].to_numpy() == label))
+        keep[rng.choice(rows, max(1, round(fraction * rows.size)), replace=False) if rows.size else rows] = True
+    return replace(ex, table=t[keep].reset_index(drop=True))
+
+
 def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, out: str | os.PathLike, *,
                accessible: str | os.PathLike | None = None, negatives: Sequence[str] = STRATEGIES,
                window: int = 1000, split: str = "auto", chroms: Sequence[str] | None = None, threshold: float = 1e-4,
                summit_distance: int | None = None, ratio: float | None = None,
                database: str | None = "jaspar:2024/CORE/vertebrates", config=None, jitter: int = 20,
-               init: str | os.PathLike | None = None, progress: Callable[[str], None] | None = None) -> dict:
+               init: str | os.PathLike | None = None, train_fraction: float = 1.0,
+               progress: Callable[[str], None] | None = None) -> dict:
     """``cisgram tfbind``: every strategy in ``negatives``, every model of :data:`MODELS`; returns
     the metrics written to ``metrics.json``.
 
     ``split`` is a spec for :func:`~cisgram.splits.make_split` or a ``split.json`` file (e.g. the
     dataset's, so that ``init`` — a ``cisgram train cnn`` run whose weights start the CNN, as
-    AgentBind started from a network trained on ENCODE accessibility — never saw a test window)."""
+    AgentBind started from a network trained on ENCODE accessibility — never saw a test window).
+    ``train_fraction`` < 1 keeps that share of the training examples of each class (seeded; the
+    others are left out of every model), for learning curves; validation and test are unchanged."""
     import torch
 
     from cisgram.data.tfbind import draw_examples, examples_dataset, instance_pool
@@ -156,6 +170,8 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     if unknown or not negatives:
         raise InputError(f"unknown negative strategy {', '.join(unknown) or '(none)'}",
                          hint=f"choose from {', '.join(STRATEGIES)}")
+    if not 0 < train_fraction <= 1:
+        raise InputError(f"train_fraction must be in (0, 1], got {train_fraction}")
     if "open" in negatives and accessible is None:
         raise InputError("the open strategy needs accessibility peaks of the same cell type", hint="pass --accessible")
     cfg = config or TrainConfig(task="classification")
@@ -181,6 +197,8 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     for strategy in negatives:
         try:
             ex = draw_examples(pool, strategy, ratio=ratio, seed=cfg.seed)
+            if train_fraction < 1:
+                ex = _fewer_training_examples(ex, train_fraction, cfg.seed)
             t = ex.table
             y = t["label"].to_numpy().astype(int)
             part = t["split"].to_numpy()
@@ -263,7 +281,8 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
               "accessible": None if accessible is None else str(accessible), "negatives": list(negatives),
               "window": window, "split": str(split_arg), "chroms": None if chroms is None else list(chroms),
               "threshold": threshold, "summit_distance": summit_distance, "ratio": ratio, "database": database,
-              "jitter": jitter, "init": None if init is None else str(init), "training": cfg.to_dict(),
+              "jitter": jitter, "init": None if init is None else str(init), "train_fraction": train_fraction,
+              "training": cfg.to_dict(),
               "skipped": skipped}
     for name, obj in (("config.json", config), ("split.json", pool.split.to_dict()), ("fits.json", extra)):
         with atomic_write(d / name) as fh:

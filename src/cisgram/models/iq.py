@@ -13,8 +13,9 @@ Where this deviates from IceQream (``specs/iceqream.md``) and why:
   min–max statistics come from training rows and are stored, so new regions get the same scale;
 - the spatial window is IceQream's 0-based one everywhere (no 1 bp shift between learning and
   inference);
-- the calibration maps the training range of σ(link) onto the training range of the target, as
-  IceQream does, and is stored with the model.
+- the calibration is the least-squares line from σ(link) to the target on training rows (IceQream
+  maps the range of σ(link) onto the range of the target, which two extreme regions decide), and
+  is stored with the model as ``[lo, hi, ylo, yhi]`` = ``[0, 1, a, a + b]``.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class IQModel:
         (``cov_scale``, from :func:`cisgram.data.access.fit_scale`).
     coef, intercept
         ``(T, F)`` and ``(T,)`` on the raw design ``[4 bases × M motifs, 4 × C covariates,
-        interactions]``; ``calibration`` ``(T, 4)`` = training min/max of σ(link) and of the target.
+        interactions]``; ``calibration`` ``(T, 4)``: the affine map σ(link) -> target, as ``[lo, hi, ylo, yhi]``.
     """
 
     motifs: list[Motif]
@@ -216,7 +217,7 @@ class IQModel:
         return X @ self.coef.T + self.intercept
 
     def calibrate(self, link: np.ndarray) -> np.ndarray:
-        """σ(link) mapped from its training range onto the target's training range ``(N, T)``."""
+        """σ(link) mapped by the stored calibration ``(N, T)`` (an affine map fitted on training rows)."""
         p = sigmoid(link)
         lo, hi, ylo, yhi = self.calibration.T
         return ylo + (p - lo) / np.where(hi > lo, hi - lo, 1.0) * (yhi - ylo)
