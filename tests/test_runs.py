@@ -66,6 +66,31 @@ def test_loaded_run_predicts_what_it_wrote(iq_run, demo_dataset):
     assert np.abs(scored["delta:K562"]).max() > 0
 
 
+def test_track_covariate_enters_the_model_and_is_read_again_on_new_regions(iq_run, demo_dataset, tmp_path):
+    out = tmp_path / "iq_track"
+    bw = demo().accessibility["K562"]
+    res = CliRunner().invoke(app, ["train", "iq", "-d", str(demo_dataset), "-T", "K562", "-m", str(demo().motifs),
+                                   "--max-motifs", "2", "--no-simplify", "--track", f"K562dnase={bw}", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    # the target's own accessibility track as a covariate: far better than sequence alone
+    r_track = json.loads((out / "metrics.json").read_text())["test"]["K562"]["pearson"]
+    r_seq = json.loads((iq_run / "metrics.json").read_text())["test"]["K562"]["pearson"]
+    assert r_track > 0.7 and r_track > r_seq + 0.2, (r_track, r_seq)
+    run = cisgram.load(out)
+    assert run.model.extra == ["track:K562dnase"] and json.loads((out / "config.json").read_text())["tracks"]
+    preds = pd.read_parquet(out / "predictions.parquet").head(15)
+    import anndata as ad
+
+    var = ad.read_h5ad(demo_dataset).var.loc[preds["region"]]
+    got = run.predict(regions=var[["chrom", "start", "end"]].reset_index(drop=True))
+    np.testing.assert_allclose(got["K562"].to_numpy(), preds["predicted"].to_numpy(), rtol=1e-9)
+    with pytest.raises(cisgram.errors.InputError, match="track covariates"):
+        run.predict(["A" * run.length])
+    r = subprocess.run([sys.executable, "-m", "cisgram", "train", "iq", "-d", str(demo_dataset), "-T", "K562",
+                        "--track", "nothing.bw", "-o", str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "NAME=FILE.bw" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
 def test_baseline_run_has_the_same_shape(demo_dataset, tmp_path):
     out = tmp_path / "gc"
     res = CliRunner().invoke(app, ["train", "baseline", "--kind", "gc", "-d", str(demo_dataset), "-T", "K562", "-o", str(out)])

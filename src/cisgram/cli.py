@@ -265,6 +265,7 @@ def train_iq(
     interactions: Annotated[bool, typer.Option(help="Add pairwise interactions.")] = False,
     simplify: Annotated[bool, typer.Option(help="Drop low-information motifs and those with leave-one-out ΔR² < 5e-4.")] = True,
     covariates: Annotated[bool, typer.Option(help="GC and dinucleotide covariates.")] = True,
+    track: Annotated[list[str] | None, typer.Option("--track", help="Extra covariate NAME=FILE.bw: log(1 + mean signal) over each region; repeatable.")] = None,
     genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every subsample.")] = 0,
 ) -> None:
@@ -275,7 +276,7 @@ def train_iq(
     cfg = IQConfig(max_motifs=max_motifs, n_denovo=n_denovo, interactions=interactions, filter=simplify,
                    covariates=covariates, seed=seed)
     with console.status("training the IQ model…"):
-        metrics = run(dataset, target, out_dir, vs=vs, motifs=motifs, config=cfg, genome=genome,
+        metrics = run(dataset, target, out_dir, vs=vs, motifs=motifs, config=cfg, genome=genome, tracks=track,
                       progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
     out.print(f"{_metrics_line(metrics)}; wrote {out_dir}")
 

@@ -140,20 +140,51 @@ def write_run(out: str | os.PathLike, family: str, config: dict, data: TrainingD
 # ------------------------------------------------------------------------------------ families
 
 
+def track_covariates(tracks: dict[str, str], regions: pd.DataFrame) -> np.ndarray:
+    """``(N, K)`` extra covariates of an IQ model: per track ``log(1 + mean signal)`` of a bigWig
+    over each region (``chrom, start, end``; bases without data count as 0)."""
+    from cisgram.tracks import bigwig_coverage
+
+    cols = [np.log1p(np.clip(bigwig_coverage(path, regions, "mean"), 0, None)) for path in tracks.values()]
+    return np.column_stack(cols) if cols else np.zeros((len(regions), 0))
+
+
+def _parse_tracks(tracks) -> dict[str, str]:
+    """``NAME=FILE.bw`` strings (or a dict) -> ``{name: path}``, each file checked."""
+    out: dict[str, str] = {}
+    for item in (tracks.items() if isinstance(tracks, dict) else (str(t).split("=", 1) for t in tracks or ())):
+        item = list(item)
+        if len(item) != 2 or not item[0] or not item[1]:
+            raise InputError(f"a track covariate is NAME=FILE.bw, got {'='.join(item)!r}")
+        name, path = str(item[0]).strip(), str(item[1]).strip()
+        if name in out:
+            raise InputError(f"track covariate {name!r} is given twice")
+        if not Path(path).is_file():
+            raise InputError("track covariate file not found", path=path)
+        out[f"track:{name}"] = path
+    return out
+
+
 def train_iq(dataset, targets: Sequence[str], out, *, vs: str | None = None, motifs: str = "jaspar:2024/CORE/vertebrates",
-             config=None, genome=None, progress: Callable[[str], None] | None = None) -> dict:
-    """``cisgram train iq``: the IQ pipeline on a dataset's training regions; returns the metrics."""
+             config=None, genome=None, tracks=None, progress: Callable[[str], None] | None = None) -> dict:
+    """``cisgram train iq``: the IQ pipeline on a dataset's training regions; returns the metrics.
+    ``tracks`` (``NAME=FILE.bw`` strings or ``{name: path}``) add covariates: log(1 + mean signal)
+    of each bigWig over each region (IceQream's additional features, e.g. an epigenomic mark)."""
     from cisgram.models.iq_train import IQConfig, fit_iq
     from cisgram.motifs.pwm import load_motifs
     from cisgram.report import iq_report
 
     cfg = config or IQConfig()
+    track_paths = _parse_tracks(tracks)
     data = training_data(dataset, targets, vs=vs, genome=genome)
     db = load_motifs(motifs)
-    fitted = fit_iq(data.codes, data.Y, data.split == "train", db, targets=data.targets, config=cfg, progress=progress)
-    pred = fitted.model.predict(data.codes)
+    extra = track_covariates(track_paths, data.regions) if track_paths else None
+    fitted = fit_iq(data.codes, data.Y, data.split == "train", db, targets=data.targets, config=cfg,
+                    extra=(list(track_paths), extra) if track_paths else None, extra_sources=track_paths,
+                    progress=progress)
+    pred = fitted.model.predict(data.codes, extra)
     conf = {"dataset": str(dataset), "targets": list(targets), "vs": vs, "motifs": motifs, "genome": data.genome,
-            "target_params": data.target_params, "iq": fitted.model.info["config"]}
+            "target_params": data.target_params, "iq": fitted.model.info["config"], "tracks": track_paths}
     return write_run(out, "iq", conf, data, pred, fitted.model.save,
                      lambda path, preds, metrics: iq_report(path, fitted, data, preds, metrics, db),
                      {"pipeline.json": {"stages": fitted.stages, "clusters": fitted.clusters,
@@ -331,14 +362,23 @@ class Run:
         ``regions`` (BED path or table, recentred to the model's width on ``genome``, default
         the training genome): one row per sequence, one column per target."""
         codes, names = self.codes(sequences, regions, genome)
-        return pd.DataFrame(self.predict_codes(codes), index=pd.Index(names, name="region"), columns=self.targets)
+        extra = None
+        if self.family == "iq" and self.model.extra:
+            if regions is None:
+                raise InputError(f"this IQ run also reads track covariates ({', '.join(self.model.extra)}), which "
+                                 "sequences alone do not give", path=self.path, hint="predict on regions instead")
+            where = pd.DataFrame([_parse_name(n) for n in names], columns=["chrom", "start", "end"])
+            extra = track_covariates(self.model.extra_sources, where)
+        return pd.DataFrame(self.predict_codes(codes, extra), index=pd.Index(names, name="region"), columns=self.targets)
 
-    def predict_codes(self, codes: np.ndarray) -> np.ndarray:
+    def predict_codes(self, codes: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
         if self.family == "get":
             raise InputError("a GET run predicts from windows of region-by-motif features, not from sequence",
                              path=self.path, hint="use run.model.predict(X) on windows (cisgram.data.getdata."
                                                   "tss_windows), or `cisgram explain get`")
-        if self.family in ("iq", "cnn"):
+        if self.family == "iq":
+            return self.model.predict(codes, extra)
+        if self.family == "cnn":
             return self.model.predict(codes)
         return np.column_stack([m.predict(codes) for m in self.model])
 
@@ -362,6 +402,12 @@ class Run:
         for t, name in enumerate(self.targets):
             out[f"ref:{name}"], out[f"alt:{name}"], out[f"delta:{name}"] = ref[:, t], new[:, t], new[:, t] - ref[:, t]
         return out
+
+
+def _parse_name(name: str) -> tuple[str, int, int]:
+    chrom, span = name.rsplit(":", 1)
+    start, end = span.split("-")
+    return chrom, int(start), int(end)
 
 
 def load(path: str | os.PathLike) -> Run:

@@ -148,8 +148,10 @@ class IQModel:
         ``M`` binding models (PWM probabilities ``(w, 4)``), with ``spatial`` ``(M, n_bins)``
         non-negative weights over ``grid`` and ``energy_norm`` their [0, 10] reference statistics.
     covariates
-        Names of the sequence covariates (GC, dinucleotides) and their [0, 10] scaling
-        (``cov_scale``, from :func:`cisgram.data.access.fit_scale`).
+        Names of the covariates and their [0, 10] scaling (``cov_scale``, from
+        :func:`cisgram.data.access.fit_scale`): the sequence ones (GC, dinucleotides) and then the
+        ``extra`` ones, which do not come from sequence (e.g. a track's mean signal over each
+        region) and must be passed to :meth:`predict`; ``extra_sources`` says where each came from.
     coef, intercept
         ``(T, F)`` and ``(T,)`` on the raw design ``[4 bases × M motifs, 4 × C covariates,
         interactions]``; ``calibration`` ``(T, 4)``: the affine map σ(link) -> target, as ``[lo, hi, ylo, yhi]``.
@@ -167,6 +169,8 @@ class IQModel:
     intercept: np.ndarray
     calibration: np.ndarray
     info: dict = field(default_factory=dict)
+    extra: list[str] = field(default_factory=list)
+    extra_sources: dict = field(default_factory=dict)
 
     @property
     def motif_names(self) -> list[str]:
@@ -195,13 +199,27 @@ class IQModel:
                            batch_size=batch_size).energy
         return apply_energy_norm(raw, self.energy_norm)
 
-    def cov_values(self, codes: np.ndarray) -> np.ndarray:
-        """Scaled sequence covariates ``(N, C)`` in [0, 10]."""
+    def cov_values(self, codes: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """Scaled covariates ``(N, C)`` in [0, 10]: the sequence ones from ``codes``, the extra ones
+        from ``extra`` ``(N, len(self.extra))`` raw values."""
         if not self.covariates:
             return np.zeros((len(codes), 0))
-        raw, names = sequence_covariates(codes)
-        idx = [names.index(c) for c in self.covariates]
-        return apply_scale(raw[:, idx], self.cov_scale)
+        seq_names = self.covariates[: len(self.covariates) - len(self.extra)]
+        parts = []
+        if seq_names:
+            raw, names = sequence_covariates(codes)
+            parts.append(raw[:, [names.index(c) for c in seq_names]])
+        if self.extra:
+            if extra is None:
+                raise InputError(f"this IQ model also reads {len(self.extra)} covariate(s) that do not come from "
+                                 f"sequence ({', '.join(self.extra)})",
+                                 hint="predict on regions (cisgram.load(run).predict(regions=...)), or pass extra=")
+            extra = np.asarray(extra, dtype=np.float64).reshape(len(codes), -1)
+            if extra.shape[1] != len(self.extra) or not np.isfinite(extra).all():
+                raise InputError(f"extra covariates must be finite, shape ({len(codes)}, {len(self.extra)}); "
+                                 f"got {extra.shape}")
+            parts.append(extra)
+        return apply_scale(np.column_stack(parts), self.cov_scale)
 
     def design(self, energies: np.ndarray, cov: np.ndarray) -> np.ndarray:
         """The raw design matrix ``(N, F)`` from energies and scaled covariates."""
@@ -222,10 +240,11 @@ class IQModel:
         lo, hi, ylo, yhi = self.calibration.T
         return ylo + (p - lo) / np.where(hi > lo, hi - lo, 1.0) * (yhi - ylo)
 
-    def predict(self, codes: np.ndarray) -> np.ndarray:
-        """Calibrated predictions ``(N, T)`` for sequences of the model's length."""
+    def predict(self, codes: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated predictions ``(N, T)`` for sequences of the model's length (and, when the model
+        has ``extra`` covariates, their raw values ``(N, len(extra))``)."""
         codes = self._check_codes(codes)
-        return self.calibrate(self.link(self.design(self.energies(codes), self.cov_values(codes))))
+        return self.calibrate(self.link(self.design(self.energies(codes), self.cov_values(codes, extra))))
 
     def partial_response(self, energies: np.ndarray, target: int = 0) -> np.ndarray:
         """Per motif the link contribution Σ_k β_k φ_k(E) ``(N, M)`` (no interactions)."""
@@ -247,6 +266,7 @@ class IQModel:
             "grid": {"length": self.grid.length, "size": self.grid.size, "n": self.grid.n, "offset": self.grid.offset},
             "energy_norm": self.energy_norm.to_dict(), "covariates": self.covariates, "cov_scale": self.cov_scale,
             "targets": self.targets, "feature_names": self.feature_names(), "info": self.info,
+            "extra": self.extra, "extra_sources": self.extra_sources,
         }
         save_state(directory, "iq", arrays, config)
 
@@ -259,4 +279,5 @@ class IQModel:
         inter = Interactions(a["interaction_pairs"].astype(np.int64).reshape(-1, 2), a["interaction_colmax"],
                              a["interaction_lo"], a["interaction_hi"])
         return cls(motifs, a["spatial"], Bins(**c["grid"]), EnergyNorm.from_dict(c["energy_norm"]), c["covariates"],
-                   c["cov_scale"], inter, c["targets"], a["coef"], a["intercept"], a["calibration"], c.get("info", {}))
+                   c["cov_scale"], inter, c["targets"], a["coef"], a["intercept"], a["calibration"], c.get("info", {}),
+                   c.get("extra", []), c.get("extra_sources", {}))

@@ -181,6 +181,21 @@ class _Design:
         return fits, r2
 
 
+def _check_extra(extra, n: int, taken: Sequence[str]) -> list[str]:
+    """Names of the extra covariates after checking them against ``n`` regions."""
+    if extra is None:
+        return []
+    names, values = list(extra[0]), np.asarray(extra[1], dtype=np.float64)
+    values = values.reshape(n, -1) if values.size == n * len(names) else values
+    if not names or values.shape != (n, len(names)):
+        raise InputError(f"extra covariates: {len(names)} name(s) and values of shape {values.shape} for {n} regions")
+    if len(set(names)) != len(names) or set(names) & set(taken):
+        raise InputError(f"extra covariate names must be new and distinct: {', '.join(names)}")
+    if not np.isfinite(values).all():
+        raise InputError("extra covariates have missing or infinite values")
+    return names
+
+
 def _calibration(p: np.ndarray, y: np.ndarray) -> list[float]:
     """The least-squares line from σ(link) to the target on training rows, as the model's
     ``[lo, hi, ylo, yhi]`` (``y = ylo + (p - lo) / (hi - lo) (yhi - ylo)`` with lo, hi = 0, 1).
@@ -215,10 +230,14 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifSet, *, targets: Sequence[str],
-           config: IQConfig | None = None, progress: Callable[[str], None] | None = None) -> Fitted:
+           config: IQConfig | None = None, extra: tuple[Sequence[str], np.ndarray] | None = None,
+           extra_sources: dict | None = None, progress: Callable[[str], None] | None = None) -> Fitted:
     """Run the pipeline on ``codes`` ``(N, L)`` and targets ``Y`` ``(N, T)`` in [0, 1] (NaN where a
     region is not modelled for that target); only ``train`` rows ``(N,)`` are ever used to fit,
-    screen, cluster, distil, filter or scale."""
+    screen, cluster, distil, filter or scale. ``extra`` = (names, raw values ``(N, K)``) adds
+    covariates that do not come from sequence (IceQream's additional features, e.g. a track's
+    signal over each region): scaled to [0, 10] on training rows and given the four dose-response
+    bases like GC; ``extra_sources`` (name -> description) is stored with the model."""
     cfg = config or IQConfig()
     say = progress or (lambda msg: None)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
@@ -249,12 +268,15 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         say(f"{name}: " + ", ".join(f"{k} {v}" for k, v in kw.items()))
 
     # covariates and database energies
-    if cfg.covariates:
-        cov_raw, cov_names = sequence_covariates(codes)
+    cov_raw, cov_names = sequence_covariates(codes) if cfg.covariates else (np.zeros((n, 0)), [])
+    extra_names = _check_extra(extra, n, cov_names)
+    if extra_names:
+        cov_raw, cov_names = np.column_stack([cov_raw, np.asarray(extra[1], dtype=np.float64).reshape(n, -1)]), [*cov_names, *extra_names]
+    if cov_names:
         cov_scale = fit_scale(cov_raw, train)
         C = apply_scale(cov_raw, cov_scale)
     else:
-        cov_names, cov_scale, C = [], {"lo": [], "hi": [], "q": [0.05, 0.95], "top": 10.0}, np.zeros((n, 0))
+        cov_scale, C = {"lo": [], "hi": [], "q": [0.05, 0.95], "top": 10.0}, np.zeros((n, 0))
     E_db, _ = _normalised(_raw_energies(codes, list(db), grid, None), list(db), train)
     stage("database energies", motifs=len(db), regions=n)
 
@@ -387,7 +409,7 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     calib = [_calibration(sigmoid(X[r] @ fits[t].coef + fits[t].intercept), Y[r, t]) for t, r in enumerate(rows)]
     model = IQModel(motifs, spatial, grid, norm, list(cov_names), cov_scale, inter, list(targets),
                     np.array([f.coef for f in fits]), np.array([f.intercept for f in fits]), np.array(calib),
-                    {"config": asdict(cfg), "clusters": clusters})
+                    {"config": asdict(cfg), "clusters": clusters}, extra_names, dict(extra_sources or {}))
     stage("final fit", motifs=len(motifs), r2_train=[round(v, 4) for v in r2])
     contributions: dict[str, dict[str, float]] = {t: {} for t in targets}
     if len(keep) > 1:
