@@ -5,7 +5,8 @@ moves by about ±0.07 from the split alone (on chr22 dAP, IQ's r was 0.49 on val
 on test). Here every region is tested once: regions are grouped (1 Mb blocks, or whole
 chromosomes when there are 5 or more: yeast), groups are dealt at random into ``--folds`` folds,
 and for fold k the models are fitted on the other folds (fold k + 1 chooses the baselines'
-penalties, as the validation split does in ``cisgram train baseline``) and predict fold k. The
+penalties and IQ's final ridge, as the validation split does in ``cisgram train``) and predict
+fold k. The
 out-of-fold predictions of all models are compared on the same regions: pooled Pearson r with a
 paired bootstrap interval of each difference to IQ, and the Pearson r of every fold.
 
@@ -55,6 +56,8 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--max-motifs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-ridge", dest="ridge", action="store_false",
+                    help="IceQream's near-unpenalised final fit instead of a ridge chosen on fold k + 1")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +74,7 @@ def main() -> None:
         train = live & ~test & ~val
         t0 = time.perf_counter()
         fitted = fit_iq(data.codes, y[:, None], train, db, targets=data.targets,
-                        config=IQConfig(max_motifs=a.max_motifs, seed=a.seed))
+                        config=IQConfig(max_motifs=a.max_motifs, seed=a.seed), val=val if a.ridge else None)
         pred["iq"][test] = fitted.model.predict(data.codes[test])[:, 0]
         info.append({"fold": k, "n_train": int(train.sum()), "n_test": int(test.sum()),
                      "iq_motifs": len(fitted.model.motifs), "iq_seconds": round(time.perf_counter() - t0, 1)})

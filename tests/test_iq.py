@@ -197,3 +197,23 @@ def test_top_site_share_tells_one_strong_site_from_many_weak_ones():
     _, share = distill.top_site_share(codes, m.probs, np.ones(grid.n), grid)
     assert share[0] > 0.9
     assert share[1] < 0.2
+
+
+def test_validation_chosen_ridge_helps_a_small_noisy_training_set():
+    # 120 noisy training regions: IceQream's near-unpenalised final fit overfits the design
+    codes, y, p_true, db, truth, spatial = _simulate(n=700, seed=4)
+    y = np.clip(p_true + np.random.default_rng(0).normal(0, 0.25, len(y)), 0, 1)
+    idx = np.arange(len(y))
+    train, val, test = idx < 120, (idx >= 120) & (idx < 400), idx >= 400
+    cfg = IQConfig(max_motifs=4, distill_steps=10, filter=False, seed=0)
+    tuned = fit_iq(codes, y[:, None], train, db, targets=["sim"], config=cfg, val=val)
+    stage = next(s for s in tuned.stages if s["stage"] == "ridge")
+    assert stage["chosen"][0] > 1e-6  # a penalty was chosen ...
+    m = tuned.model
+    X = m.design(m.energies(codes), m.cov_values(codes))
+    plain = fit_logistic(X[train], y[train])  # the same design fitted without it
+    r_plain = np.corrcoef(X[test] @ plain.coef + plain.intercept, p_true[test])[0, 1]
+    r_tuned = np.corrcoef(m.predict(codes[test])[:, 0], p_true[test])[0, 1]
+    assert r_tuned > r_plain + 0.05, (r_tuned, r_plain)  # ... and it finds the truth better on held-out regions
+    with pytest.raises(InputError, match="validation rows"):
+        fit_iq(codes, y[:, None], train, db, targets=["sim"], config=cfg, val=train)
