@@ -420,8 +420,9 @@ def tfbind(
     summit_distance: Annotated[int | None, typer.Option(help="Bound only within ± this many bp of a peak summit.")] = None,
     ratio: Annotated[float | None, typer.Option(help="Negatives per bound instance (default: all; gc: 1).")] = None,
     database: Annotated[str, typer.Option(help="Motifs of the context baseline (MEME file or jaspar: address; 'none' to skip).")] = "jaspar:2024/CORE/vertebrates",
-    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per CNN.")] = 25,
-    patience: Annotated[int, typer.Option(help="Early-stopping patience.")] = 6,
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per CNN.")] = 40,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience.")] = 8,
+    lr: Annotated[float, typer.Option(help="Adam learning rate of the CNN.")] = 3e-3,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     train_fraction: Annotated[float, typer.Option(help="Train on this share of the training examples of each class (a learning curve); validation and test unchanged.")] = 1.0,
 ) -> None:
@@ -429,7 +430,7 @@ def tfbind(
     from cisgram.tfbind import run_tfbind
     from cisgram.training import TrainConfig
 
-    cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, seed=seed, progress=True)
+    cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, lr=lr, seed=seed, progress=True)
     metrics = run_tfbind(genome, motif, chip, out_dir, accessible=accessible,
                          negatives=[s.strip() for s in negatives.split(",") if s.strip()], window=window, split=split,
                          chroms=chroms.split(",") if chroms else None, threshold=threshold,
