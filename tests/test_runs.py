@@ -70,7 +70,7 @@ def test_track_covariate_enters_the_model_and_is_read_again_on_new_regions(iq_ru
     out = tmp_path / "iq_track"
     bw = demo().accessibility["K562"]
     res = CliRunner().invoke(app, ["train", "iq", "-d", str(demo_dataset), "-T", "K562", "-m", str(demo().motifs),
-                                   "--max-motifs", "2", "--no-simplify", "--track", f"K562dnase={bw}", "-o", str(out)])
+                                   "--max-motifs", "1", "--no-simplify", "--track", f"K562dnase={bw}", "-o", str(out)])
     assert res.exit_code == 0, res.output
     # the target's own accessibility track as a covariate: far better than sequence alone
     r_track = json.loads((out / "metrics.json").read_text())["test"]["K562"]["pearson"]
