@@ -339,7 +339,6 @@ class Run:
         """``(N, L)`` codes and names of ``sequences`` (strings or codes) or ``regions`` (a BED
         path or table, recentred to the model's width on ``genome``, default the training one)."""
         from cisgram.genome import Genome, encode
-        from cisgram.intervals import read_regions, resize
 
         if (sequences is None) == (regions is None):
             raise InputError("give either sequences or regions")
@@ -351,11 +350,17 @@ class Run:
                 raise InputError("sequences must be a non-empty list of strings of one length")
             return np.stack([encode(s) for s in seqs]), [str(i) for i in range(len(seqs))]
         g = Genome(genome or self.config["genome"])
-        df = read_regions(regions, genome=g) if not isinstance(regions, pd.DataFrame) else regions
-        width = self.length or int((df["end"] - df["start"]).iloc[0])
-        df = resize(df, width, sizes=g.sizes)
+        df = self._windows(regions, g)
         names = [f"{c}:{s}-{e}" for c, s, e in zip(df["chrom"], df["start"], df["end"], strict=True)]
         return g.fetch_codes_batch(df["chrom"].to_numpy(), df["start"].to_numpy(), df["end"].to_numpy()), names
+
+    def _windows(self, regions, genome) -> pd.DataFrame:
+        """``regions`` (a BED path or table) recentred to the model's width on ``genome``."""
+        from cisgram.intervals import read_regions, resize
+
+        df = read_regions(regions, genome=genome) if not isinstance(regions, pd.DataFrame) else regions
+        width = self.length or int((df["end"] - df["start"]).iloc[0])
+        return resize(df, width, sizes=genome.sizes).reset_index(drop=True)
 
     def predict(self, sequences=None, *, regions=None, genome=None) -> pd.DataFrame:
         """Predictions for ``sequences`` (strings of the model's length, or ``(N, L)`` codes) or
@@ -367,8 +372,9 @@ class Run:
             if regions is None:
                 raise InputError(f"this IQ run also reads track covariates ({', '.join(self.model.extra)}), which "
                                  "sequences alone do not give", path=self.path, hint="predict on regions instead")
-            where = pd.DataFrame([_parse_name(n) for n in names], columns=["chrom", "start", "end"])
-            extra = track_covariates(self.model.extra_sources, where)
+            from cisgram.genome import Genome
+
+            extra = track_covariates(self.model.extra_sources, self._windows(regions, Genome(genome or self.config["genome"])))
         return pd.DataFrame(self.predict_codes(codes, extra), index=pd.Index(names, name="region"), columns=self.targets)
 
     def predict_codes(self, codes: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
@@ -402,12 +408,6 @@ class Run:
         for t, name in enumerate(self.targets):
             out[f"ref:{name}"], out[f"alt:{name}"], out[f"delta:{name}"] = ref[:, t], new[:, t], new[:, t] - ref[:, t]
         return out
-
-
-def _parse_name(name: str) -> tuple[str, int, int]:
-    chrom, span = name.rsplit(":", 1)
-    start, end = span.split("-")
-    return chrom, int(start), int(end)
 
 
 def load(path: str | os.PathLike) -> Run:

@@ -182,10 +182,10 @@ class _Design:
         return fits, r2
 
 
-def _check_extra(extra, n: int, taken: Sequence[str]) -> list[str]:
-    """Names of the extra covariates after checking them against ``n`` regions."""
+def _check_extra(extra, n: int, taken: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Names and ``(n, K)`` values of the extra covariates, checked against ``n`` regions."""
     if extra is None:
-        return []
+        return [], np.zeros((n, 0))
     names, values = list(extra[0]), np.asarray(extra[1], dtype=np.float64)
     values = values.reshape(n, -1) if values.size == n * len(names) else values
     if not names or values.shape != (n, len(names)):
@@ -194,7 +194,7 @@ def _check_extra(extra, n: int, taken: Sequence[str]) -> list[str]:
         raise InputError(f"extra covariate names must be new and distinct: {', '.join(names)}")
     if not np.isfinite(values).all():
         raise InputError("extra covariates have missing or infinite values")
-    return names
+    return names, values
 
 
 def _calibration(p: np.ndarray, y: np.ndarray) -> list[float]:
@@ -277,9 +277,8 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
 
     # covariates and database energies
     cov_raw, cov_names = sequence_covariates(codes) if cfg.covariates else (np.zeros((n, 0)), [])
-    extra_names = _check_extra(extra, n, cov_names)
-    if extra_names:
-        cov_raw, cov_names = np.column_stack([cov_raw, np.asarray(extra[1], dtype=np.float64).reshape(n, -1)]), [*cov_names, *extra_names]
+    extra_names, extra_values = _check_extra(extra, n, cov_names)
+    cov_raw, cov_names = np.column_stack([cov_raw, extra_values]), [*cov_names, *extra_names]
     if cov_names:
         cov_scale = fit_scale(cov_raw, train)
         C = apply_scale(cov_raw, cov_scale)
