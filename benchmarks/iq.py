@@ -25,9 +25,9 @@ import pandas as pd
 import pyBigWig
 
 from _common import SHARED, emit
-from cisgram.evaluate import regression_metrics
 from cisgram.genome import Genome
-from cisgram.models.iq_train import IQConfig, fit_iq
+from cisgram.metrics import regression_metrics
+from cisgram.models.iq_fit import IQConfig, fit_iq
 from cisgram.motifs.pwm import read_meme
 from cisgram.splits import block_split
 

@@ -49,7 +49,7 @@ def _inputs(n: int) -> np.ndarray:
     if (chr22 / "peaks").is_dir():
         genome, peaks = chr22 / "genome" / "chr22.fa.gz", chr22 / "peaks" / "K562.narrowPeak"
     else:
-        from cisgram.datasets import demo
+        from cisgram.bundled import demo
 
         d = demo()
         genome, peaks = d.genome, d.peaks["K562"]

@@ -32,9 +32,10 @@ import torch
 from _common import SHARED, emit
 from cisgram.data.windows import SequenceWindows
 from cisgram.genome import Genome
+from cisgram.inference import resolve_device
 from cisgram.intervals import read_regions, resize
 from cisgram.models.cnn import DeepSEA
-from cisgram.training import TrainConfig, fit, resolve_device
+from cisgram.training import TrainConfig, fit
 
 LENGTH, BATCH = 1000, 64
 
@@ -45,7 +46,7 @@ def _regions():
         genome = chr22 / "genome" / "chr22.fa.gz"
         peaks = sorted((chr22 / "peaks").glob("*.narrowPeak"))
     else:
-        from cisgram.datasets import demo
+        from cisgram.bundled import demo
 
         d = demo()
         genome, peaks = d.genome, list(d.peaks.values())

@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cisgram.evaluate import paired_bootstrap
+from cisgram.data.targets import training_data
 from cisgram.files import atomic_path, atomic_write
+from cisgram.metrics import paired_bootstrap
 from cisgram.models.baselines import KINDS, fit_baseline
-from cisgram.models.iq_train import IQConfig, fit_iq
+from cisgram.models.iq_fit import IQConfig, fit_iq
 from cisgram.motifs.pwm import load_motifs
-from cisgram.runs import training_data
 
 
 def folds_of(regions: pd.DataFrame, k: int, seed: int) -> np.ndarray:

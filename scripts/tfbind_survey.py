@@ -25,8 +25,8 @@ import pandas as pd
 from cisgram.data.tfbind import tfbind_examples
 from cisgram.errors import InputError
 from cisgram.motifs.pwm import read_meme
-from cisgram.tfbind import run_tfbind
 from cisgram.training import TrainConfig
+from cisgram.workflows.tfbind import run_tfbind
 
 SHARED = Path(os.environ.get("CISGRAM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -41,8 +41,8 @@ def motif_dir(shared) -> Path:
 @pytest.fixture(scope="session")
 def demo_dataset(tmp_path_factory) -> Path:
     """The bundled demo slice prepared once: three cell lines, 500 bp, 1 Mb block hold-out."""
+    from cisgram.bundled import demo
     from cisgram.data.dataset import prepare
-    from cisgram.datasets import demo
 
     d = demo()
     out = tmp_path_factory.mktemp("demo") / "dataset.h5ad"
@@ -68,7 +68,7 @@ def chr22_get_data(chr22, motif_dir, tmp_path_factory):
     """GET's region-by-motif data on the full chr22 (three cell lines, 1 Mb blocks, Vierstra
     archetypes, gene TSSs, initiation tracks), built once for the tests that need it."""
     from cisgram.data.dataset import prepare
-    from cisgram.data.getdata import region_motif_data
+    from cisgram.data.get import region_motif_data
 
     cells = ("K562", "GM12878", "MCF7")
     ds = tmp_path_factory.mktemp("chr22_get") / "chr22.h5ad"
@@ -83,8 +83,8 @@ def chr22_get_data(chr22, motif_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def get_demo_data(demo_dataset, tmp_path_factory) -> tuple:
     """GET's region-motif data of the bundled demo slice (``.npz`` path, RegionMotifData)."""
-    from cisgram.data.getdata import region_motif_data
-    from cisgram.datasets import demo
+    from cisgram.bundled import demo
+    from cisgram.data.get import region_motif_data
 
     d = demo()
     init = {c: (d.initiation_plus[c], d.initiation_minus[c]) for c in d.initiation_plus}
@@ -100,8 +100,8 @@ def get_demo_run(get_demo_data, tmp_path_factory):
     shared by the training and the explanation tests: ``(run dir, metrics, progress lines)``."""
     import torch
 
-    from cisgram.expression import train_get
     from cisgram.models.get import GETConfig
+    from cisgram.workflows.train_get import train_get
 
     path, data = get_demo_data
     out = tmp_path_factory.mktemp("getrun") / "run"

@@ -7,7 +7,8 @@ import functools
 
 import torch
 
-from cisgram.models.get import GETConfig, RegionTransformer, poisson_loss
+from cisgram.models.get import GETConfig, RegionTransformer
+from cisgram.training import poisson_loss
 
 R = 11  # the whole window lies within 5 regions of the TSS at its centre
 TSS = R // 2

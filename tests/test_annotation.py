@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cisgram.annotation import read_tss
-from cisgram.datasets import demo
+from cisgram.bundled import demo
 from cisgram.errors import InputError
 
 GTF = """##description: tiny

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cisgram.datasets import demo
+from cisgram.bundled import demo
 
 
 def run(*args, cwd=None):

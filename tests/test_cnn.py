@@ -17,8 +17,9 @@ from torch.utils.data import TensorDataset
 
 from cisgram.data.simulate import consensus_probs, planted
 from cisgram.genome import codes_to_onehot
+from cisgram.inference import predict
 from cisgram.models.cnn import CNNModel, DeepSEA, DilatedCNN, build
-from cisgram.training import TrainConfig, fit, masked_loss, predict
+from cisgram.training import TrainConfig, fit, masked_loss
 
 CONSENSUS = "CCACCAGGGGGCG"  # CTCF-like core: 13 bp
 
@@ -116,7 +117,8 @@ DDP_SCRIPT = textwrap.dedent('''
     from cisgram.data.simulate import planted
     from cisgram.genome import codes_to_onehot
     from cisgram.models.cnn import DeepSEA
-    from cisgram.training import TrainConfig, fit, predict
+    from cisgram.inference import predict
+    from cisgram.training import TrainConfig, fit
 
     devices, strategy, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     probs = np.array(json.loads(sys.argv[4]))

@@ -10,10 +10,10 @@ import numpy as np
 import pyBigWig
 import pytest
 
+from cisgram.bundled import demo
 from cisgram.data.dataset import dataset_info, dataset_split, dataset_target, prepare, read_dataset
-from cisgram.datasets import demo
 from cisgram.errors import InputError
-from cisgram.report import prepare_report
+from cisgram.report.prepare import prepare_report
 
 CELLS = ("K562", "GM12878", "MCF7")
 

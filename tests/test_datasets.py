@@ -6,7 +6,7 @@ import numpy as np
 import pyBigWig
 import pytest
 
-from cisgram.datasets import demo
+from cisgram.bundled import demo
 
 
 def test_every_demo_path_exists_and_is_small():

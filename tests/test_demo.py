@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cisgram.demo import STEPS, run_demo
+from cisgram.workflows.demo import STEPS, run_demo
 
 
 @pytest.fixture(scope="module")

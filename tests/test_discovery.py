@@ -20,11 +20,11 @@ from cisgram.interpret.discovery import (
     Discovery,
     bh_qvalues,
     discover,
-    discovery_section,
     trim_bounds,
     write_patterns,
 )
 from cisgram.motifs.pwm import load_motifs, read_meme
+from cisgram.report.discovery import discovery_section
 
 CTCF = "MA0139.2"
 N, L = 300, 150

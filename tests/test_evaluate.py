@@ -1,4 +1,4 @@
-"""Tests for cisgram.evaluate: metrics, and compare_runs (runs side by side, ensembles, paired
+"""Tests for cisgram.workflows.compare: metrics, and compare_runs (runs side by side, ensembles, paired
 bootstrap) on run directories written by runs.write_run from synthetic predictions of a known
 truth, plus two real baseline runs on the bundled demo slice."""
 
@@ -13,15 +13,11 @@ import pytest
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from cisgram.data.targets import TrainingData
 from cisgram.errors import InputError
-from cisgram.evaluate import (
-    COMPARISON_COLUMNS,
-    _bootstrap_target,
-    classification_metrics,
-    compare_runs,
-    regression_metrics,
-)
-from cisgram.runs import TrainingData, write_run
+from cisgram.metrics import bootstrap_target, classification_metrics, regression_metrics
+from cisgram.workflows.compare import COMPARISON_COLUMNS, compare_runs
+from cisgram.workflows.rundir import write_run
 
 N_SPLIT = 1000  # entries per split (train, val, test)
 SPLIT = np.repeat(["train", "val", "test"], N_SPLIT)
@@ -240,7 +236,7 @@ def test_bootstrap_coverage_over_replicate_datasets():
         s = rng.normal(size=500)
         y = s + 0.5 * rng.normal(size=500)
         P = np.column_stack([s + 0.5 * rng.normal(size=500), s + rng.normal(size=500)])
-        _, diffs = _bootstrap_target(y, P, ["a", "b"], False, 400, np.random.default_rng(k))
+        _, diffs = bootstrap_target(y, P, ["a", "b"], False, 400, np.random.default_rng(k))
         covered += diffs[0]["low"] < true < diffs[0]["high"]
     assert covered >= 34
 
@@ -252,7 +248,7 @@ def test_bootstrap_matches_a_plain_loop():
     n, B = 60, 50
     y = (rng.random(n) < 0.4).astype(float)
     P = np.column_stack([np.round(y + rng.normal(size=n), 1), np.round(rng.normal(size=n), 0)])
-    intervals, diffs = _bootstrap_target(y, P, ["a", "b"], True, B, np.random.default_rng(9))
+    intervals, diffs = bootstrap_target(y, P, ["a", "b"], True, B, np.random.default_rng(9))
     idx = np.random.default_rng(9).integers(0, n, size=(B, n))  # the same draws
     r = np.array([[np.corrcoef(y[i], P[i, j])[0, 1] for j in range(2)] for i in idx])
     auc = np.array([[roc_auc_score(y[i], P[i, j]) if 0 < y[i].sum() < n else np.nan for j in range(2)] for i in idx])
@@ -434,7 +430,7 @@ def test_refuses_bad_arguments(base_run, case):
 def test_compare_two_baseline_runs_on_the_demo_slice(demo_dataset, tmp_path):
     """A GC baseline on K562 and GM12878 beside a k-mer ridge on K562: compared on K562, each
     run's test metrics as it wrote them, parameters counted from its weights."""
-    from cisgram.runs import train_baseline
+    from cisgram.workflows.train_baseline import train_baseline
 
     gc = train_baseline(demo_dataset, ["K562", "GM12878"], tmp_path / "gc", kind="gc")
     km = train_baseline(demo_dataset, ["K562"], tmp_path / "kmer", kind="kmer-ridge")
@@ -456,7 +452,7 @@ def test_cli_compare_prints_the_table_and_refuses_in_one_line(demo_dataset, tmp_
     from typer.testing import CliRunner
 
     from cisgram.cli import app
-    from cisgram.runs import train_baseline
+    from cisgram.workflows.train_baseline import train_baseline
 
     train_baseline(demo_dataset, ["K562"], tmp_path / "gc", kind="gc")
     train_baseline(demo_dataset, ["K562"], tmp_path / "kmer", kind="kmer-ridge")

@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 
 from cisgram.cli import app
 from cisgram.data import simulate as sim
-from cisgram.data.getdata import tss_windows
+from cisgram.data.get import tss_windows
 from cisgram.errors import InputError
-from cisgram.explain import benchmark, explain_regions, importance, recovery
 from cisgram.genome import codes_to_onehot
+from cisgram.interpret.attribution import importance, recovery
 from cisgram.training import TrainConfig
+from cisgram.workflows.explain import benchmark, explain_regions
 
 SMALL = {"filters": [16, 16, 16], "hidden": 16}
 
@@ -126,7 +127,7 @@ def test_simulate_and_benchmark_through_the_cli(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_run(demo_dataset, tmp_path_factory):
-    from cisgram.runs import train_cnn
+    from cisgram.workflows.train_cnn import train_cnn
 
     out = tmp_path_factory.mktemp("runs") / "cls"
     train_cnn(demo_dataset, out, task="classification", length=500, arch_params=SMALL,
@@ -135,8 +136,8 @@ def demo_run(demo_dataset, tmp_path_factory):
 
 
 def test_explain_cli_writes_attributions_that_match_the_network(demo_run, tmp_path):
-    from cisgram.datasets import demo
-    from cisgram.runs import load
+    from cisgram.bundled import demo
+    from cisgram.workflows.rundir import load
 
     regions = tmp_path / "some.bed"
     peaks = pd.read_csv(demo().peaks["K562"], sep="\t", header=None).iloc[:12]
@@ -168,7 +169,7 @@ def test_explain_cli_writes_attributions_that_match_the_network(demo_run, tmp_pa
 
 
 def test_explain_refuses_bad_requests_in_one_line(demo_run, tmp_path):
-    from cisgram.datasets import demo
+    from cisgram.bundled import demo
 
     cases = [
         (["--model", str(demo_run), "--regions", str(demo().peaks["K562"]), "--out", str(tmp_path / "x"),
@@ -202,7 +203,7 @@ def test_chr22_ctcf_network_gives_back_the_ctcf_motif(chr22, motif_dir, tmp_path
     TF-MoDISco on its DeepLIFT-SHAP contributions over the peaks finds a pattern whose best
     JASPAR match is CTCF (MA0139) at q < 0.05."""
     from cisgram.data.dataset import prepare
-    from cisgram.runs import train_cnn
+    from cisgram.workflows.train_cnn import train_cnn
 
     peaks = chr22 / "tf_chip" / "K562.CTCF.narrowPeak"
     ds = tmp_path / "ctcf.h5ad"
@@ -224,7 +225,7 @@ def test_chr22_ctcf_network_gives_back_the_ctcf_motif(chr22, motif_dir, tmp_path
 # ------------------------------------------------------------------------------------ GET runs
 @pytest.fixture(scope="module")
 def get_explained(get_demo_run, tmp_path_factory):
-    from cisgram.explain import explain_get
+    from cisgram.workflows.explain import explain_get
 
     run, _metrics, _said = get_demo_run
     out = tmp_path_factory.mktemp("explain_get")
@@ -251,8 +252,8 @@ def test_explain_get_reads_the_run_and_its_adapter(get_explained, get_demo_data)
     assert gbm.shape == (len(genes), data.n_features) and list(gbm.columns) == list(data.feature_names)
     assert (absmean.to_numpy() >= np.abs(gbm.to_numpy()) - 1e-7).all()  # |mean| <= mean of |.|
     # the first entry's rows equal gene_by_motif run on its window by hand (signed and absolute)
-    from cisgram.expression import open_get_run
     from cisgram.interpret.jacobian import gene_by_motif
+    from cisgram.workflows.train_get import open_get_run
 
     opened = open_get_run(run)
     first = genes.iloc[0]
@@ -306,7 +307,7 @@ def test_explain_get_cli_and_errors(get_demo_run, get_demo_data, tmp_path):
     (tmp_path / "cnn").mkdir()
     (tmp_path / "cnn" / "config.json").write_text(json.dumps({"family": "cnn"}))
     with pytest.raises(InputError, match="needs a GET run; this is a cnn run"):
-        from cisgram.explain import explain_get
+        from cisgram.workflows.explain import explain_get
 
         explain_get(tmp_path / "cnn", tmp_path / "y")
 

@@ -1,4 +1,4 @@
-"""`cisgram train get` (cisgram.expression): a complete run directory on the real demo slice
+"""`cisgram train get` (cisgram.workflows.train_get): a complete run directory on the real demo slice
 (pre-training, leave-one-cell-type-out fine-tuning, baselines, LoRA), predictions that the saved
 model and adapter reproduce, frozen LoRA bases, and a simulated grammar (motif A at the TSS ×
 motif B density nearby + accessibility) that the transformer learns and the focus-region
@@ -13,19 +13,12 @@ import pandas as pd
 import pytest
 import torch
 
-from cisgram.data.getdata import RegionMotifData, tss_windows
+from cisgram.data.get import MaskedWindows, RegionMotifData, tss_windows
 from cisgram.errors import InputError
-from cisgram.expression import (
-    BASELINES,
-    MaskedWindows,
-    entry_weight,
-    focus_predictions,
-    lora_finetune,
-    pretrain_loss,
-    train_get,
-)
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer
-from cisgram.training import TrainConfig, fit
+from cisgram.models.get_baselines import BASELINES
+from cisgram.training import TrainConfig, entry_weight, fit, pretrain_loss
+from cisgram.workflows.train_get import focus_predictions, lora_finetune, train_get
 
 R = 50  # as in the conftest GET demo run
 
@@ -165,7 +158,7 @@ def test_lora_finetune_keeps_base_weights_bit_identical(demo_data):
 
 # ------------------------------------------------------------------------------------ pieces
 def test_masks_are_seeded_and_scored_on_the_split_only(demo_data):
-    from cisgram.data.getdata import RegionWindows
+    from cisgram.data.get import RegionWindows
 
     _, data = demo_data
     ws = RegionWindows(data, None, split="train", n_regions=R, require_targets=False)

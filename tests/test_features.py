@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cisgram.datasets import demo
+from cisgram.bundled import demo
 from cisgram.errors import InputError
 from cisgram.genome import Genome, encode
 from cisgram.motifs.features import (

@@ -8,7 +8,7 @@ import numpy as np
 import pysam
 import pytest
 
-from cisgram.datasets import demo
+from cisgram.bundled import demo
 from cisgram.errors import InputError
 from cisgram.genome import Genome, encode, one_hot, read_chrom_sizes, reverse_complement_onehot
 

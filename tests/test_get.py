@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from cisgram.data.get import random_region_mask
 from cisgram.errors import InputError
-from cisgram.models.get import (
-    GETConfig,
-    GETModel,
-    RegionTransformer,
-    count_parameters,
-    masked_mse,
-    poisson_loss,
-    random_region_mask,
-)
+from cisgram.models.get import GETConfig, GETModel, RegionTransformer, count_parameters
+from cisgram.training import masked_mse, poisson_loss
 
 F = 9  # 8 motifs + accessibility
 

@@ -1,4 +1,4 @@
-"""GET's region-by-motif data (cisgram.data.getdata) on the real demo slice: targets checked against
+"""GET's region-by-motif data (cisgram.data.get) on the real demo slice: targets checked against
 pyBigWig, training-only normalisation, leak-free windows, seeded jitter, TSS windows, storage and
 input errors; plus one build on the full chr22 data with the Vierstra archetypes."""
 
@@ -10,9 +10,9 @@ import pyBigWig
 import pytest
 import torch
 
+from cisgram.bundled import demo
 from cisgram.data.dataset import read_dataset
-from cisgram.data.getdata import RegionMotifData, RegionWindows, region_motif_data, tss_windows
-from cisgram.datasets import demo
+from cisgram.data.get import RegionMotifData, RegionWindows, region_motif_data, tss_windows
 from cisgram.errors import InputError
 
 W = 300  # tss_window
@@ -293,7 +293,7 @@ def test_bad_inputs_name_the_problem(built, tmp_path):
         region_motif_data(path, d.genome, d.motifs, d.genes_tss, {"K562": (tracks["K562"][0], missing)})
     assert str(missing) in str(e.value)
     with pytest.raises(InputError, match="both positive and negative"):
-        from cisgram.data.getdata import _strand_sign
+        from cisgram.data.get import _strand_sign
 
         mixed = tmp_path / "mixed.bw"
         bw = pyBigWig.open(str(mixed), "w")

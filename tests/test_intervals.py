@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cisgram.datasets import demo
+from cisgram.bundled import demo
 from cisgram.errors import InputError
 from cisgram.genome import Genome
 from cisgram.intervals import (

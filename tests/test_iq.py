@@ -8,9 +8,9 @@ import pytest
 from scipy import optimize
 
 from cisgram.errors import InputError
-from cisgram.models import distill
+from cisgram.models import iq_distill as distill
 from cisgram.models.iq import IQModel, fit_logistic, logistic_bases
-from cisgram.models.iq_train import IQConfig, fit_iq, information_bits
+from cisgram.models.iq_fit import IQConfig, fit_iq, information_bits
 from cisgram.motifs.features import Bins, apply_energy_norm, fit_energy_norm, motif_energy
 from cisgram.motifs.pwm import Motif, MotifSet
 

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from cisgram.errors import InputError
-from cisgram.models.get import GETConfig, GETModel, RegionTransformer, count_parameters, poisson_loss
+from cisgram.models.get import GETConfig, GETModel, RegionTransformer, count_parameters
 from cisgram.models.lora import LoRALinear, apply_lora, load_lora, lora_modules, lora_state_dict, merge_lora
+from cisgram.training import poisson_loss
 
 F, R = 9, 11
 

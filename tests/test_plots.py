@@ -1,4 +1,4 @@
-"""Tests for cisgram.plots: the small figure builders of the model reports."""
+"""Tests for cisgram.report.plots: the small figure builders of the model reports."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 from scipy.stats import pearsonr
 from sklearn.metrics import r2_score
 
-from cisgram import plots
 from cisgram.errors import InputError
+from cisgram.report import plots
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)

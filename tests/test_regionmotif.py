@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cisgram.bundled import demo
 from cisgram.data.regionmotif import read_features, scan_regions
-from cisgram.datasets import demo
 from cisgram.errors import InputError
 from cisgram.genome import Genome
 from cisgram.intervals import read_regions, resize

@@ -85,8 +85,9 @@ def assert_screenshot_not_blank(report: Path, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def compare_report(tmp_path_factory) -> Path:
     """The report of compare_runs on two synthetic runs (a regression and a 0/1 target)."""
-    from cisgram.evaluate import compare_runs
-    from cisgram.runs import TrainingData, write_run
+    from cisgram.data.targets import TrainingData
+    from cisgram.workflows.compare import compare_runs
+    from cisgram.workflows.rundir import write_run
 
     base = tmp_path_factory.mktemp("browser_cmp")
     rng = np.random.default_rng(0)
@@ -110,8 +111,8 @@ def test_compare_report_renders_in_chromium(compare_report, tmp_path):
 
 
 def test_baseline_report_renders_in_chromium(tmp_path):
-    from cisgram.report import baseline_report
-    from cisgram.runs import metrics_table
+    from cisgram.report.baseline import baseline_report
+    from cisgram.workflows.rundir import metrics_table
 
     rng = np.random.default_rng(1)
     n = 90
@@ -139,7 +140,7 @@ def test_the_check_sees_broken_pages(tmp_path):
 def test_get_run_and_explanation_reports_render_in_chromium(get_demo_run, tmp_path):
     """The GET run's report (metrics, curves, scatters, gene-by-motif heat map) and the
     `cisgram explain get` report (heat maps, causal graph, enhancer tracks) of the demo run."""
-    from cisgram.explain import explain_get
+    from cisgram.workflows.explain import explain_get
 
     run, _, _ = get_demo_run
     got = assert_renders(run / "report.html", tmp_path)

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 import cisgram
+from cisgram.bundled import demo
 from cisgram.cli import app
-from cisgram.datasets import demo
 
 RUN_FILES = {"config.json", "split.json", "metrics.json", "predictions.parquet", "report.html", "model.json"}
 

@@ -9,9 +9,10 @@ from torch.utils.data import TensorDataset
 
 from cisgram.data.simulate import consensus_probs, random_codes, sample_sites
 from cisgram.genome import codes_to_onehot
+from cisgram.inference import predict
 from cisgram.models.cnn import DeepSEA
-from cisgram.tfbind import fit_context_motifs, fit_core_score
-from cisgram.training import TrainConfig, fit, predict
+from cisgram.training import TrainConfig, fit
+from cisgram.workflows.tfbind import fit_context_motifs, fit_core_score
 
 
 def _cofactor_data(n: int = 3000, length: int = 400, seed: int = 0):
@@ -74,8 +75,8 @@ def test_tfbind_run_on_the_demo_slice(tmp_path):
     from typer.testing import CliRunner
 
     import cisgram
+    from cisgram.bundled import demo
     from cisgram.cli import app
-    from cisgram.datasets import demo
 
     d = demo()
     out = tmp_path / "ctcf"
@@ -101,9 +102,9 @@ def test_tfbind_run_on_the_demo_slice(tmp_path):
 
 
 def test_tfbind_refuses_open_without_accessibility(tmp_path):
-    from cisgram.datasets import demo
+    from cisgram.bundled import demo
     from cisgram.errors import InputError
-    from cisgram.tfbind import run_tfbind
+    from cisgram.workflows.tfbind import run_tfbind
 
     d = demo()
     import pytest
@@ -115,7 +116,7 @@ def test_tfbind_refuses_open_without_accessibility(tmp_path):
 
 def test_init_copies_the_trunk_and_leaves_the_output_layer():
     from cisgram.models.cnn import DeepSEA
-    from cisgram.tfbind import _load_trunk
+    from cisgram.workflows.tfbind import _load_trunk
 
     torch.manual_seed(0)
     source = DeepSEA(3, 300, filters=(8, 8, 8), hidden=8)
@@ -132,9 +133,9 @@ def test_a_negative_set_that_cannot_be_built_is_skipped(tmp_path):
     still run and the run says what was skipped."""
     import json
 
-    from cisgram.datasets import demo
-    from cisgram.tfbind import run_tfbind
+    from cisgram.bundled import demo
     from cisgram.training import TrainConfig
+    from cisgram.workflows.tfbind import run_tfbind
 
     d = demo()
     nowhere = tmp_path / "nowhere.bed"
@@ -153,9 +154,10 @@ def test_a_collapsed_cnn_is_trained_again(tmp_path, monkeypatch):
     to collapse by zeroing the output layer."""
     import json
 
-    import cisgram.tfbind as tb
+    import cisgram.workflows.tfbind as tb
+
     import cisgram.training
-    from cisgram.datasets import demo
+    from cisgram.bundled import demo
 
     calls = []
     real_fit = cisgram.training.fit
@@ -185,7 +187,7 @@ def test_train_fraction_thins_only_the_training_examples():
 
     from cisgram.data.tfbind import TFBindExamples
     from cisgram.errors import InputError
-    from cisgram.tfbind import _fewer_training_examples, run_tfbind
+    from cisgram.workflows.tfbind import _fewer_training_examples, run_tfbind
 
     split = np.repeat(["train", "val", "test"], [400, 100, 100])
     label = np.tile([1, 0, 0, 0], 150)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
+from cisgram.bundled import demo
 from cisgram.data.tfbind import (
     TFBindExamples,
     draw_examples,
@@ -24,7 +25,6 @@ from cisgram.data.tfbind import (
     resolve_motif,
     tfbind_examples,
 )
-from cisgram.datasets import demo
 from cisgram.errors import InputError
 from cisgram.genome import Genome, encode
 from cisgram.intervals import read_regions

@@ -14,8 +14,8 @@ import cisgram
 from cisgram.cli import app
 from cisgram.data.dataset import prepare
 from cisgram.errors import InputError
-from cisgram.runs import train_cnn
 from cisgram.training import TrainConfig
+from cisgram.workflows.train_cnn import train_cnn
 
 SMALL = {"filters": [16, 16, 16], "hidden": 16}
 
@@ -136,7 +136,7 @@ def test_cli_ddp_run_is_written_once_by_two_processes(demo_dataset, tmp_path):
 
 
 def test_access_signal_uses_the_datasets_own_targets(demo_dataset, tmp_path):
-    from cisgram.data.seqtargets import sequence_targets
+    from cisgram.data.targets import sequence_targets
 
     t = sequence_targets(demo_dataset, signal="access", targets=["K562"], background=0)
     assert (t.regions["kind"] == "peak").all() and t.Y.min() >= 0 and t.Y.max() <= 1

@@ -1,4 +1,4 @@
-"""`cisgram.variants`: VCF reading with per-line problems, reference checks, centred indel
+"""`cisgram.workflows.variants`: VCF reading with per-line problems, reference checks, centred indel
 windows, and variant / saturation scoring with a hand-built CNN that sees exactly one motif.
 
 The model (``motif_run``) is a DilatedCNN with one 9 bp filter and no residual layers: the filter
@@ -19,19 +19,13 @@ import pandas as pd
 import pytest
 import torch
 
+from cisgram.data.variants import variant_windows
 from cisgram.errors import InputError
 from cisgram.genome import Genome, encode
-from cisgram.runs import Run, load
-from cisgram.variants import (
-    parse_region,
-    problems_path,
-    read_vcf,
-    saturate,
-    saturation_matrix,
-    score_variants,
-    variant_kind,
-    variant_windows,
-)
+from cisgram.intervals import parse_region
+from cisgram.vcf import read_vcf, variant_kind
+from cisgram.workflows.rundir import Run, load
+from cisgram.workflows.variants import problems_path, saturate, saturation_matrix, score_variants
 
 MOTIF = "GATTACAGC"  # reverse complement GCTGTAATC: not a palindrome
 AT = 1500  # 0-based start of the planted motif on chrT
@@ -358,11 +352,11 @@ def test_get_run_scores_variants_by_rescanning_their_region(get_demo_run, get_de
     stored features, each alternative prediction equals the model run by hand on the window with
     the region's motif features re-scanned with the variant, a variant that changes no motif
     changes no prediction, and variants outside the regions are reported by line."""
-    from cisgram.data.getdata import tss_windows
-    from cisgram.expression import load_get_model
+    from cisgram.data.get import tss_windows
     from cisgram.genome import Genome
     from cisgram.motifs.features import region_features
     from cisgram.motifs.pwm import load_motifs
+    from cisgram.workflows.train_get import load_get_model
 
     run, _, _ = get_demo_run
     _, data = get_demo_data

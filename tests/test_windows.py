@@ -12,8 +12,8 @@ import torch
 from scipy.stats import ks_2samp
 from torch.utils.data import DataLoader
 
+from cisgram.bundled import demo
 from cisgram.data.windows import SequenceWindows, background_windows, gc_content
-from cisgram.datasets import demo
 from cisgram.errors import InputError
 from cisgram.genome import Genome, encode
 from cisgram.intervals import read_regions, resize

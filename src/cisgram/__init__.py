@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 # Top-level entry points, imported on first use so that `import cisgram` stays light.
-_LAZY = {"prepare": "cisgram.data.dataset", "read_dataset": "cisgram.data.dataset", "load": "cisgram.runs"}
+_LAZY = {"prepare": "cisgram.data.dataset", "read_dataset": "cisgram.data.dataset", "load": "cisgram.workflows.rundir"}
 
 
 def __getattr__(name: str):

@@ -61,7 +61,7 @@ def info(
     ] = None,
 ) -> None:
     """Validate inputs against the genome and print a summary: the first thing to run on your files."""
-    from cisgram import summary
+    from cisgram.workflows import info as summary
 
     g = summary.genome_summary(genome)
     out.print(f"[bold]genome[/] {genome}", highlight=False)
@@ -92,7 +92,7 @@ def demo(
     """Run the whole chain on the bundled real demo slice (hg38 chr22:19-29 Mb, K562 / GM12878 / MCF7): prepare, scan, train iq / cnn / baseline / get, explain get, compare, variants, one report.html."""
     from rich.markup import escape
 
-    from cisgram.demo import run_demo
+    from cisgram.workflows.demo import run_demo
 
     def say(msg: str) -> None:
         console.print(f"[bold]{escape(msg)}[/]" if msg.startswith("[") else f"[dim]{escape(msg)}[/]", highlight=False)
@@ -149,7 +149,7 @@ def prepare(
 ) -> None:
     """Build a dataset: union regions x conditions with counts, access probability and log CPM."""
     from cisgram.data.dataset import prepare as build
-    from cisgram.report import prepare_report
+    from cisgram.report.prepare import prepare_report
 
     with console.status("preparing the dataset…"):
         adata = build(
@@ -218,7 +218,7 @@ def get_data(
     """GET's region-by-motif data: motif hit-score sums (max-scaled on training regions), an accessibility column and per-strand expression targets at TSS regions."""
     from rich.progress import Progress
 
-    from cisgram.data.getdata import region_motif_data
+    from cisgram.data.get import region_motif_data
 
     if not out_path.name.endswith(".npz"):
         raise InputError(f"region-motif data are written as .npz, got {out_path.name}", hint="name the file *.npz")
@@ -270,8 +270,8 @@ def train_iq(
     seed: Annotated[int, typer.Option(help="Seed of every subsample.")] = 0,
 ) -> None:
     """The biophysical model (IceQream-style): a few PWM + spatial binding models, dose-response bases, logistic link."""
-    from cisgram.models.iq_train import IQConfig
-    from cisgram.runs import train_iq as run
+    from cisgram.models.iq_fit import IQConfig
+    from cisgram.workflows.train_iq import train_iq as run
 
     cfg = IQConfig(max_motifs=max_motifs, n_denovo=n_denovo, interactions=interactions, filter=simplify,
                    covariates=covariates, seed=seed)
@@ -293,7 +293,7 @@ def train_baseline(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """A baseline on the same split: L1 linear on motif max scores, ridge on 6-mers, or GC + dinucleotides."""
-    from cisgram.runs import train_baseline as run
+    from cisgram.workflows.train_baseline import train_baseline as run
 
     with console.status(f"training the {kind} baseline…"):
         metrics = run(dataset, target, out_dir, kind=kind, vs=vs, motifs=motifs, genome=genome, seed=seed)
@@ -336,8 +336,8 @@ def train_cnn(
     seed: Annotated[int, typer.Option(help="Seed of the background, initialisation, shuffling and augmentation.")] = 0,
 ) -> None:
     """A sequence CNN (DeepSEA-style or dilated residual) trained through Lightning on windows cut from the genome."""
-    from cisgram.runs import train_cnn as run
     from cisgram.training import TrainConfig
+    from cisgram.workflows.train_cnn import train_cnn as run
 
     loud = _rank_zero()
     cfg = TrainConfig(task=task, max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
@@ -380,7 +380,7 @@ def train_get(
     seed: Annotated[int, typer.Option(help="Seed of initialisation, windows, masks, shuffling and baselines.")] = 0,
 ) -> None:
     """GET's region transformer: per-strand TSS initiation from the motifs of a window of regions; baselines and LoRA on the same entries."""
-    from cisgram.expression import train_get as run
+    from cisgram.workflows.train_get import train_get as run
 
     if threads is not None:
         import torch
@@ -427,8 +427,8 @@ def tfbind(
     train_fraction: Annotated[float, typer.Option(help="Train on this share of the training examples of each class (a learning curve); validation and test unchanged.")] = 1.0,
 ) -> None:
     """Does the context around a motif tell bound from unbound instances? CNN and baselines per negative set (AgentBind-style)."""
-    from cisgram.tfbind import run_tfbind
     from cisgram.training import TrainConfig
+    from cisgram.workflows.tfbind import run_tfbind
 
     cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, lr=lr, seed=seed, progress=True)
     metrics = run_tfbind(genome, motif, chip, out_dir, accessible=accessible,
@@ -518,7 +518,7 @@ def explain(
     if model is None or regions is None or out_dir is None:
         raise InputError("cisgram explain needs --model, --regions and --out",
                          hint="or run `cisgram explain benchmark --help`")
-    from cisgram.explain import explain_regions
+    from cisgram.workflows.explain import explain_regions
 
     summary = explain_regions(model, out_dir, regions=regions, methods=_methods(method), target=target, n_logos=logos,
                               discover=discover, database=database, genome=genome, device=device,
@@ -547,8 +547,8 @@ def explain_benchmark(
 ) -> None:
     """Train a CNN on a simulation and score every attribution method by how well it finds the planted sites (AgentBind's test)."""
     from cisgram.data import simulate as sim
-    from cisgram.explain import benchmark
     from cisgram.training import TrainConfig
+    from cisgram.workflows.explain import benchmark
 
     if simulation is not None:
         s = sim.read_simulation(simulation)
@@ -582,7 +582,7 @@ def explain_get(
     seed: Annotated[int, typer.Option(help="Seed of LiNGAM's column orders.")] = 0,
 ) -> None:
     """GET's interpretation: gene-by-motif, motif-motif interactions, a LiNGAM causal graph and enhancer-gene scores."""
-    from cisgram.explain import explain_get as run
+    from cisgram.workflows.explain import explain_get as run
 
     chosen = None if genes is None else [g.strip() for g in genes.split(",") if g.strip()]
     s = run(model, out_dir, data=data, cell=cell, genes=chosen, split=split, top_motifs=top_motifs, n_orders=n_orders,
@@ -604,7 +604,7 @@ def compare(
     """Side by side on the shared test regions, with ensembles fitted on validation and bootstrap 95 % intervals."""
     import numpy as np
 
-    from cisgram.evaluate import compare_runs, comparison_table
+    from cisgram.workflows.compare import compare_runs, comparison_table
 
     chosen = () if ensembles.strip().lower() == "none" else tuple(e.strip() for e in ensembles.split(",") if e.strip())
     res = compare_runs(runs, out_dir, ensembles=chosen, n_boot=n_boot, seed=seed,
@@ -632,7 +632,7 @@ def variants(
     device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
 ) -> None:
     """Reference vs alternative predictions of variants (--vcf), or saturation mutagenesis of a region (--saturate)."""
-    from cisgram import variants as v
+    from cisgram.workflows import variants as v
 
     if (vcf is None) == (saturate is None):
         raise InputError("give either --vcf or --saturate REGION")
@@ -655,7 +655,7 @@ def predict(
 ) -> None:
     """Predict every target of a trained model on new regions."""
     from cisgram.files import atomic_path
-    from cisgram.runs import load
+    from cisgram.workflows.rundir import load
 
     with console.status("predicting…"):
         table = load(model).predict(regions=regions, genome=genome).reset_index()

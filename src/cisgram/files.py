@@ -75,3 +75,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """
     with atomic_path(path) as tmp, open(tmp, mode) as fh:
         yield fh
+
+
+def write_json(path: str | os.PathLike, obj, *, indent: int = 1) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically; numpy scalars and other numbers that JSON does
+    not know are written as floats."""
+    import json
+
+    with atomic_write(path) as fh:
+        json.dump(obj, fh, indent=indent, default=float)

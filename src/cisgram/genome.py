@@ -403,9 +403,10 @@ def read_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     return sizes
 
 
-def open_genome(path: str | os.PathLike, **kwargs) -> Genome:
-    """Open a genome file (FASTA, bgzip FASTA or 2bit); see :class:`Genome`."""
-    return Genome(path, **kwargs)
+def open_genome(path, **kwargs):
+    """Open a genome file (FASTA, bgzip FASTA or 2bit), see :class:`Genome`; a :class:`Genome`
+    (or None) is passed through as it is."""
+    return path if path is None or isinstance(path, Genome) else Genome(path, **kwargs)
 
 
 __all__ = [
@@ -420,3 +421,4 @@ __all__ = [
     "read_chrom_sizes",
     "reverse_complement_onehot",
 ]
+

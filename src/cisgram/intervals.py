@@ -409,3 +409,28 @@ def union_regions(sets: Sequence[pd.DataFrame], width: int, *, sizes: dict[str, 
     out["score"] = 0
     out["strand"] = "."
     return out
+
+
+
+
+
+_REGION = re.compile(r"^\s*([^:\s]+):([\d,]+)-([\d,]+)\s*$")
+
+
+def parse_region(region) -> tuple[str, int, int]:
+    """``"chr22:1000-1500"`` (0-based, half-open as in BED; commas allowed) or a ``(chrom, start,
+    end)`` tuple -> ``(chrom, start, end)``."""
+    if isinstance(region, str):
+        m = _REGION.match(region)
+        if not m:
+            raise InputError(f"region {region!r} is not CHROM:START-END", hint="e.g. chr22:1000-1500 (0-based, half-open)")
+        chrom, start, end = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
+    else:
+        try:
+            chrom, start, end = region
+            chrom, start, end = str(chrom), int(start), int(end)
+        except (TypeError, ValueError):
+            raise InputError(f"region {region!r} is not (chrom, start, end)") from None
+    if not 0 <= start < end:
+        raise InputError(f"region {chrom}:{start}-{end} is empty or negative", hint="START must be below END (0-based)")
+    return chrom, start, end

@@ -133,7 +133,7 @@ def _check_stat(stat: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _open_bigwig(path: str | os.PathLike):
+def open_bigwig(path: str | os.PathLike):
     """Open ``path`` with pyBigWig, raising InputError when it is not a readable bigWig."""
     import pyBigWig
 
@@ -156,7 +156,7 @@ def _open_bigwig(path: str | os.PathLike):
 
 def bigwig_chroms(path: str | os.PathLike) -> dict[str, int]:
     """Chromosome names and lengths from a bigWig's header (every contig listed, data or not)."""
-    bw = _open_bigwig(path)
+    bw = open_bigwig(path)
     try:
         return {str(k): int(v) for k, v in bw.chroms().items()}
     finally:
@@ -267,7 +267,7 @@ def bigwig_coverage(
     chunk_bp, max_gap = int(chunk_bp), int(max_gap)
     chrom, start, end = _check_regions(regions)
     n = len(start)
-    bw = _open_bigwig(path)
+    bw = open_bigwig(path)
     t0 = time.perf_counter()
     try:
         _check_against_header(path, bw.chroms(), chrom, end)
@@ -325,7 +325,7 @@ def bigwig_coverage_naive(path: str | os.PathLike, regions: pd.DataFrame, stat: 
     """
     _check_stat(stat)
     chrom, start, end = _check_regions(regions)
-    bw = _open_bigwig(path)
+    bw = open_bigwig(path)
     try:
         _check_against_header(path, bw.chroms(), chrom, end)
         out = np.zeros(len(start), dtype=np.float64)

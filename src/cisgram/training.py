@@ -5,7 +5,7 @@ of ``(x, y)`` pairs (NaN in ``y`` marks a task that does not score that item): A
 MSE (regression) or masked binary cross-entropy on logits (classification), early stopping on
 the validation loss, and the best epoch's weights kept in memory and put back at the end (no
 pickled checkpoint files). A ``loss(net, batch)`` callable trains any other network on any
-batches the same way (GET's region windows, :mod:`cisgram.expression`); only parameters with
+batches the same way (GET's region windows, :mod:`cisgram.workflows.train_get`); only parameters with
 ``requires_grad`` are optimised, so frozen LoRA bases stay untouched. Lightning brings the
 device placement, mixed precision (``precision``), progress bars and distributed data-parallel
 training (``devices``, ``strategy="ddp"``, ``num_nodes``: one process per device, on CPU
@@ -29,13 +29,13 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from cisgram.data.get import MaskedWindow
 from cisgram.errors import InputError
-from cisgram.genome import codes_to_onehot
+from cisgram.models.get import RegionTransformer
 
 log = logging.getLogger(__name__)
 
@@ -270,49 +270,57 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
                      trainer.world_size)
 
 
-def _onehot_batch(x: np.ndarray | torch.Tensor) -> torch.Tensor:
-    if isinstance(x, np.ndarray) and x.dtype == np.uint8:  # codes (B, L): A C G T N = 0..4
-        return torch.from_numpy(codes_to_onehot(x))
-    return torch.as_tensor(x, dtype=torch.float32)
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} asked for but no CUDA device is visible", hint="use --device cpu")
-    return torch.device(device)
 
 
-@torch.inference_mode()
-def predict(net: nn.Module, X, *, batch_size: int = 256, device: str = "cpu", task: str = "regression",
-            rc_average: bool = True) -> np.ndarray:
-    """Outputs ``(N, T)`` float32 of ``net`` on ``X``: ``(N, L)`` uint8 codes, ``(N, 4, L)``
-    one-hot, or a dataset of ``(x, y)`` pairs. Classification outputs are probabilities. With
-    ``rc_average`` each output is the mean over the sequence and its reverse complement.
-    ``net``'s training mode and device are restored afterwards."""
-    dev = resolve_device(device)
-    was_training = net.training
-    first = next(net.parameters(), None)
-    home = first.device if first is not None else torch.device("cpu")
-    net.eval().to(dev)
-    outs = []
-    try:
-        if isinstance(X, Dataset):
-            batches = (b[0] for b in DataLoader(X, batch_size=batch_size, shuffle=False))
-        else:
-            batches = (_onehot_batch(X[i: i + batch_size]) for i in range(0, len(X), batch_size))
-        for xb in batches:
-            xb = xb.to(dev)
-            out = net(xb).float()
-            if task == "classification":
-                out = torch.sigmoid(out)
-            if rc_average:
-                rc = net(xb.flip(1, 2)).float()
-                out = (out + (torch.sigmoid(rc) if task == "classification" else rc)) / 2
-            outs.append(out.cpu())
-    finally:
-        net.to(home).train(was_training)
-    if not outs:
-        return np.zeros((0, 0), np.float32)
-    return torch.cat(outs).numpy()
+
+def poisson_loss(pred_rate: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                 eps: float = 1e-8) -> torch.Tensor:
+    """Poisson negative log-likelihood of ``target`` under rates ``pred_rate`` (not logs), without
+    the ``log(target!)`` term: ``rate - target · log(rate + eps)``, as ``PoissonNLLLoss(log_input=False)``.
+
+    ``weight`` (broadcastable to ``pred_rate``, e.g. a ``(B, R, 2)`` TSS flag or a ``(B, R, 1)``
+    region mask) gives a weighted mean ``Σ w·l / Σ w``; without it the mean over every entry
+    (GET: all regions × strands, non-TSS targets 0). An all-zero weight gives 0 (with a graph).
+    """
+    loss = pred_rate - target * torch.log(pred_rate + eps)
+    if weight is None:
+        return loss.mean()
+    w = torch.broadcast_to(weight.to(loss.dtype), loss.shape)
+    return (loss * w).sum() / w.sum().clamp_min(1e-12)
+
+
+def masked_mse(recon: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the masked regions only: ``recon`` and ``features`` ``(B, R, F)``,
+    ``mask`` ``(B, R)`` bool. No masked region gives 0 (with a graph)."""
+    err = (recon - features.to(recon.dtype)).pow(2).mean(-1)  # (B, R)
+    m = mask.to(err.dtype)
+    return (err * m).sum() / m.sum().clamp_min(1.0)
+
+
+def _positions(net: torch.nn.Module, batch) -> torch.Tensor | None:
+    return batch.positions if net.config.distance_encoding else None
+
+
+def pretrain_loss(net: RegionTransformer, batch: MaskedWindow) -> torch.Tensor:
+    """Masked-region MSE of a collated :class:`MaskedWindow` batch, over masked regions of the
+    window's split only."""
+    out = net(batch.x, mask=batch.mask, positions=_positions(net, batch))
+    return masked_mse(out.reconstruction, batch.x, batch.mask & batch.in_split)
+
+
+def entry_weight(has_tss: torch.Tensor, in_split: torch.Tensor, focus: torch.Tensor) -> torch.Tensor:
+    """``(B, R, 2)`` bool: the TSS entries of the window's split, and only the focus region's in
+    windows with a focus (``focus >= 0``, :func:`~cisgram.data.get.tss_windows`)."""
+    R = has_tss.shape[1]
+    idx = torch.arange(R, device=has_tss.device)
+    on = (focus[:, None] < 0) | (idx[None] == focus[:, None])
+    return has_tss & (in_split & on)[..., None]
+
+
+def expression_loss(net: RegionTransformer, batch) -> torch.Tensor:
+    """Poisson loss of a collated :class:`~cisgram.data.get.RegionWindow` batch over its
+    :func:`entry_weight` entries."""
+    out = net(batch.x, positions=_positions(net, batch))
+    return poisson_loss(out.expression, batch.y, entry_weight(batch.has_tss, batch.in_split, batch.focus))

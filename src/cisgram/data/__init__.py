@@ -8,7 +8,7 @@
   from files to a parquet table or into a dataset: what ``cisgram scan`` runs.
 - :mod:`cisgram.data.windows` — GC-matched background windows and one-hot windows cut from the
   genome on the fly (jitter, strand flips) for the sequence models.
-- :mod:`cisgram.data.seqtargets` — a dataset's peaks plus background windows with the targets
+- :mod:`cisgram.data.targets` — a dataset's peaks plus background windows with the targets
   of ``cisgram train cnn``.
 - :mod:`cisgram.data.tfbind` — bound and unbound motif instances as oriented context windows
   (``cisgram tfbind``).

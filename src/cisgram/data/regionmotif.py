@@ -76,7 +76,7 @@ def _regions(path: Path, genome: Genome, width: int | None):
     return regions, names, np.ones(len(regions), dtype=bool), None
 
 
-def _clusters(path) -> dict[str, str]:
+def read_motif_clusters(path) -> dict[str, str]:
     """motif<TAB>cluster table (no header, ``#`` comments) -> {motif: cluster}."""
     p = require_file(path, "motif cluster table")
     try:
@@ -158,7 +158,7 @@ def scan_regions(
     if out.name.endswith(".h5ad") and adata is None:
         raise InputError("an .h5ad output adds features to a dataset: give the dataset as --regions",
                          path=out, hint="or write a .parquet table")
-    cluster_map = _clusters(clusters) if clusters is not None else None
+    cluster_map = read_motif_clusters(clusters) if clusters is not None else None
     codes = g.fetch_codes_batch(regions_df["chrom"], regions_df["start"], regions_df["end"])
     grid = Bins.parse(bins, codes.shape[1])
     res = region_features(codes, ms, features, threshold=threshold, clusters=cluster_map, hits=hits_out is not None,

@@ -84,7 +84,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cisgram.data.windows import SequenceWindows, _gc_bin, _window_fractions
+from cisgram.data.windows import SequenceWindows, gc_bin, window_fractions
 from cisgram.errors import InputError
 from cisgram.genome import Genome, check_chromosomes
 from cisgram.intervals import check_regions, read_regions
@@ -458,8 +458,8 @@ def _match_gc(pos_gc: np.ndarray, cand: np.ndarray, cand_gc: np.ndarray, bins: i
     rather than only bin by bin. Returns the chosen indices and how many were missing.
     """
     fine = bins * _GC_FINE
-    pbin, cbin = _gc_bin(pos_gc, bins), _gc_bin(cand_gc, bins)
-    pfine, cfine = _gc_bin(pos_gc, fine), _gc_bin(cand_gc, fine)
+    pbin, cbin = gc_bin(pos_gc, bins), gc_bin(cand_gc, bins)
+    pfine, cfine = gc_bin(pos_gc, fine), gc_bin(cand_gc, fine)
     chosen, short = [], 0
     for b, n in zip(*np.unique(pbin, return_counts=True), strict=True):
         k = int(n) if ratio is None else round(ratio * int(n))
@@ -632,7 +632,7 @@ def instance_pool(
     for c in pd.unique(ichrom):
         sel = np.flatnonzero((ichrom == c) & inside)
         if sel.size:
-            gc[sel], nfrac[sel] = _window_fractions(genome.chromosome_codes(c), wstart[sel], window)
+            gc[sel], nfrac[sel] = window_fractions(genome.chromosome_codes(c), wstart[sel], window)
     clean = inside & (nfrac <= MAX_N) & ~np.isnan(gc)
     counts = {
         "n_instances": int(len(inst) + ambiguous.sum()),

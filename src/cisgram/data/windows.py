@@ -98,7 +98,7 @@ def gc_content(codes: np.ndarray) -> np.ndarray:
         return np.where(known > 0, gc / np.maximum(known, 1), np.nan)
 
 
-def _window_fractions(codes: np.ndarray, starts: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+def window_fractions(codes: np.ndarray, starts: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """GC fraction (among non-N) and N fraction of windows ``[s, s + width)`` of one chromosome's
     codes; gathered in chunks through a strided view, so no Python loop runs over bases."""
     n = starts.size
@@ -115,7 +115,7 @@ def _window_fractions(codes: np.ndarray, starts: np.ndarray, width: int) -> tupl
     return gc, nfrac
 
 
-def _gc_bin(gc: np.ndarray, bins: int) -> np.ndarray:
+def gc_bin(gc: np.ndarray, bins: int) -> np.ndarray:
     """Equal-width bin index over [0, 1] (1.0 goes to the last bin); -1 for NaN."""
     b = np.floor(np.nan_to_num(gc, nan=-1.0) * bins).astype(np.int64)
     return np.where(np.isnan(gc), -1, np.clip(b, 0, bins - 1))
@@ -188,7 +188,7 @@ class _Candidates:
             t = tiles.get(c)
             if t is None or t.size == 0:
                 continue
-            gc, nfrac = _window_fractions(self.genome.chromosome_codes(c), t, self.width)
+            gc, nfrac = window_fractions(self.genome.chromosome_codes(c), t, self.width)
             ok = (nfrac <= self.max_n) & ~np.isnan(gc)
             rows.append(pd.DataFrame({"chrom": c, "start": t[ok], "gc": gc[ok]}))
         self.tables.append(pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({"chrom": [], "start": [], "gc": []}))
@@ -310,13 +310,13 @@ def background_windows(
     rchrom = regions["chrom"].to_numpy()
     for c in chroms:
         idx = np.flatnonzero(rchrom == c)
-        gc[idx], _ = _window_fractions(genome.chromosome_codes(c), start[idx], width)
+        gc[idx], _ = window_fractions(genome.chromosome_codes(c), start[idx], width)
     if np.isnan(gc).any():
         log.info("%d all-N region(s) left out of the GC matching", int(np.isnan(gc).sum()))
     used = np.isin(labels, SPLITS) & ~np.isnan(gc)
     if not used.any():
         raise InputError("no region to match: every region is in the 'gap' split or all N", path=path)
-    rbin = _gc_bin(gc, bins)
+    rbin = gc_bin(gc, bins)
     counts = pd.Series(1, index=pd.MultiIndex.from_arrays([labels[used], rbin[used]])).groupby(level=[0, 1]).sum()
     order = {s: i for i, s in enumerate(SPLITS)}
     need = {
@@ -331,7 +331,7 @@ def background_windows(
     while True:
         cands = pool.measure_next()
         cand_split = _assign_alone(split, cands, width)
-        cand_bin = _gc_bin(cands["gc"].to_numpy(), bins)
+        cand_bin = gc_bin(cands["gc"].to_numpy(), bins)
         draw_rng = np.random.default_rng([seed, len(pool.tables)])
         chosen, short = _select(cands, cand_split, cand_bin, need, draw_rng)
         if not short or pool.exhausted:

@@ -61,7 +61,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from cisgram.errors import InputError
-from cisgram.interpret.ism import evaluating, ism, net_dtype, network, onehot, select, spans
+from cisgram.inference import evaluating, net_dtype, network, onehot, select, spans
+from cisgram.interpret.ism import ism
 from cisgram.models.cnn import DeepSEA, DilatedCNN
 
 # ---------------------------------------------------------------- shared loop
@@ -285,15 +286,15 @@ def receptive_field(net: nn.Module, layer: nn.Module) -> tuple[int, int, int] | 
     """``(span, stride, pad)`` of ``layer``'s output in a recognised trunk: output ``j`` reads the
     inputs ``[j*stride - pad, j*stride - pad + span)``. None when the layer is not in a DeepSEA
     or DilatedCNN trunk or a module before it is not a window operation we know."""
-    from cisgram.interpret.ism import _POINTWISE, _window_of
+    from cisgram.interpret.ism import POINTWISE, window_of
 
     modules = _trunk(net)
     if modules is None or not any(m is layer for m in modules):
         return None
     span, stride, pad = 1, 1, 0
     for m in modules:
-        if not isinstance(m, _POINTWISE):
-            geom = _window_of(m)
+        if not isinstance(m, POINTWISE):
+            geom = window_of(m)
             if geom is None:
                 return None
             k, s, p = geom  # this window over the previous map: compose with the field so far
@@ -457,3 +458,32 @@ def position_scores(attr, X, *, method: str | None = None) -> np.ndarray:
         alt = x == 0
         return -(a * alt).sum(1) / np.maximum(alt.sum(1), 1)
     return (a * x).sum(1)
+
+
+
+
+
+
+def importance(attr: np.ndarray, onehot: np.ndarray, method: str) -> np.ndarray:
+    """``(N, L)`` non-negative per-base importance from ``(N, 4, L)`` attributions (see the module
+    docstring for each method's convention)."""
+    if method == "ism":
+        return np.abs(attr).sum(1) / 3.0
+    if method == "saliency":
+        return np.abs(attr).max(1)
+    return np.abs((attr * onehot).sum(1))
+
+
+def _auc(truth: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(truth, score)) if 0 < truth.sum() < truth.size else float("nan")
+
+
+def recovery(scores: np.ndarray, truth: np.ndarray) -> dict:
+    """How well ``(N, L)`` importances single out the ``(N, L)`` ground-truth bases: the pooled
+    area under the ROC curve after L1-normalising each sequence, and the mean per-sequence area."""
+    norm = scores / np.maximum(scores.sum(1, keepdims=True), 1e-30)
+    per_seq = [_auc(t, s) for t, s in zip(truth, norm, strict=True) if 0 < t.sum() < t.size]
+    return {"auroc": _auc(truth.ravel(), norm.ravel()), "auroc_per_sequence": float(np.mean(per_seq)),
+            "n_sequences": int(len(scores))}

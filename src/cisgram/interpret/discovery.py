@@ -42,7 +42,6 @@ Pitfalls
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 from collections.abc import Iterable
@@ -382,61 +381,3 @@ def write_patterns(discovery: Discovery, path: str | os.PathLike) -> Path:
     return write_meme([p.motif() for p in discovery.patterns], path)
 
 
-def _contrib_logo(contrib: np.ndarray, title: str):
-    """A logo of a contribution weight matrix ``(W, 4)``: letters as tall as their (signed)
-    mean contribution, on an Agg canvas (as :mod:`cisgram.plots` builds its figures)."""
-    import logomaker
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(max(1.5, 0.2 * contrib.shape[0] + 0.5), 1.2), dpi=90, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    logomaker.Logo(pd.DataFrame(contrib, columns=list("ACGT")), ax=ax, color_scheme="classic",
-                   font_name="DejaVu Sans")
-    ax.axhline(0, color="0.5", lw=0.5)
-    ax.set_title(title, fontsize=8)
-    ax.set_ylabel("contribution", fontsize=7)
-    ax.tick_params(labelsize=6)
-    return fig
-
-
-def _match_rows(matches: pd.DataFrame) -> list[list]:
-    return [[int(r["rank"]), r["target"], r["target_name"], f"{r['p_value']:.2e}", f"{r['q_value']:.2e}",
-             r["strand"], int(r["offset"]), int(r["overlap"])] for _, r in matches.iterrows()]
-
-
-def _pattern_html(p: Pattern, matched: MotifSet) -> str:
-    from cisgram.plots import logo
-    from cisgram.report import _img, _table
-
-    figures = [_img(_contrib_logo(p.contrib, f"{p.name} contributions"), f"{p.name} contribution logo"),
-               _img(logo(p.probs, f"{p.name} sequence"), f"{p.name} sequence logo")]
-    best = p.best_match()
-    if best is not None and best["target"] in matched:
-        target = matched[best["target"]]
-        shown = target.reverse_complement() if best["strand"] == "-" else target
-        label = f"{target.name} {target.alt_name} ({best['strand']})".replace("  ", " ")
-        figures.append(_img(logo(shown.probs, label), f"best match {label}"))
-    head = (f"<h3>{html.escape(p.name)}: {p.n_seqlets} seqlets, "
-            f"{'positive' if p.sign == 'pos' else 'negative'} contributions, {p.width} bp</h3>")
-    body = "<div>" + "".join(figures) + "</div>"
-    if not p.matches.empty:
-        body += _table(["rank", "target", "name", "p-value", "q-value", "strand", "offset", "overlap"],
-                       _match_rows(p.matches))
-    return head + body
-
-
-def discovery_section(discovery: Discovery) -> str:
-    """An HTML fragment for :func:`cisgram.report.page`: per pattern a contribution logo, a
-    sequence logo and its best match's logo (reverse-complemented when it matched on ``-``),
-    then a table of its matches with p- and q-values. Without patterns, a sentence saying so."""
-    if not discovery.patterns:
-        return ("<p class='note'>TF-MoDISco found no patterns: too few seqlets stood out from the "
-                "null, or none recurred often enough (more than 100 of one sign and 20 per pattern "
-                "are needed).</p>")
-    source = html.escape(discovery.database) if discovery.database else "no database"
-    intro = (f"<p class='note'>{len(discovery.patterns)} pattern(s) from TF-MoDISco (modisco-lite), "
-             f"trimmed to columns with at least {TRIM_FRACTION:g} x the largest summed |contribution|; "
-             f"matches by TOMTOM against {source}, q-values by Benjamini-Hochberg over all targets.</p>")
-    return intro + "".join(_pattern_html(p, discovery.matched) for p in discovery.patterns)

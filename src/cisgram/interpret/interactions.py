@@ -48,7 +48,7 @@ import pandas as pd
 import torch
 
 from cisgram.errors import InputError
-from cisgram.interpret.ism import evaluating, spans
+from cisgram.inference import evaluating, spans
 
 ABC_GAMMA = 1.024238616787792  # GET's K562 fit of the ABC power law (specs/get.md §4.3)
 ABC_SCALE = 5.9594510043736655

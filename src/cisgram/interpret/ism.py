@@ -21,7 +21,7 @@ Conventions
 -----------
 - ``f`` is the raw output: the logit for a classifier (before the sigmoid), the standardised
   value for a :class:`~cisgram.models.cnn.CNNModel` regressor (before ``y_std``/``y_mean``).
-- No strand averaging (unlike :func:`cisgram.training.predict`): the forward strand is explained.
+- No strand averaging (unlike :func:`cisgram.inference.predict`): the forward strand is explained.
 - The reference base is skipped, not recomputed: its entry is 0. At an ``N`` (all-zero column)
   all four bases are substitutions. Positions left out through ``positions`` are 0.
 - The network runs in eval mode on ``device``; its mode and device are put back afterwards.
@@ -32,7 +32,6 @@ The shared plumbing (:func:`network`, :func:`onehot`, :func:`evaluating`, :func:
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -42,99 +41,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from cisgram.errors import InputError
-from cisgram.genome import codes_to_onehot
-from cisgram.models.cnn import DeepSEA, DilatedCNN, _Residual
-from cisgram.training import resolve_device
+from cisgram.inference import evaluating, net_dtype, network, onehot, select, spans, target_outputs
+from cisgram.models.cnn import DeepSEA, DilatedCNN, Residual
 
 # ---------------------------------------------------------------- plumbing shared by all methods
-
-
-def network(model) -> nn.Module:
-    """The ``nn.Module`` to explain: ``model``, or a :class:`~cisgram.models.cnn.CNNModel`'s ``.net``."""
-    net = getattr(model, "net", model)
-    if not isinstance(net, nn.Module):
-        raise InputError(f"cannot explain a {type(model).__name__}",
-                         hint="pass a torch nn.Module or a CNNModel")
-    return net
-
-
-def net_dtype(net: nn.Module) -> torch.dtype:
-    """The dtype of the network's parameters (float32 when it has none)."""
-    first = next(net.parameters(), None)
-    return torch.float32 if first is None else first.dtype
-
-
-def onehot(X, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``X`` as a one-hot ``(N, 4, L)`` CPU tensor of ``dtype``.
-
-    Parameters
-    ----------
-    X
-        ``(N, 4, L)`` one-hot (numpy or torch; rows A, C, G, T, ``N`` all zeros) or ``(N, L)``
-        integer codes (A C G T N = 0..4).
-    dtype
-        The dtype of the answer (the network's).
-    """
-    if not isinstance(X, np.ndarray | torch.Tensor):
-        X = np.asarray(X)
-    shape = tuple(X.shape)
-    if len(shape) == 2:
-        codes = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X
-        in_range = codes.size == 0 or 0 <= codes.min() <= codes.max() <= 4
-        if not np.issubdtype(codes.dtype, np.integer) or not in_range:
-            raise InputError(f"a 2-D X must hold (N, L) base codes A C G T N = 0..4, got {codes.dtype} "
-                             f"{shape}",
-                             hint="pass one-hot sequences as (N, 4, L); one one-hot sequence needs X[None]")
-        return torch.from_numpy(codes_to_onehot(codes.astype(np.uint8))).to(dtype)
-    if len(shape) != 3 or shape[1] != 4:
-        hint = ("transpose it: X.transpose(0, 2, 1)" if len(shape) == 3 and shape[2] == 4
-                else "one-hot is (N, 4, L) with rows A, C, G, T; codes are (N, L) uint8")
-        raise InputError(f"sequences must be one-hot (N, 4, L) or codes (N, L), got shape {shape}", hint=hint)
-    return torch.as_tensor(X).detach().to("cpu", dtype).contiguous()
-
-
-@contextlib.contextmanager
-def evaluating(net: nn.Module, device: str):
-    """Inside the block ``net`` is in eval mode on ``device`` (yielded as a ``torch.device``);
-    its training mode and device are put back afterwards, also on an error."""
-    dev = resolve_device(device)
-    was_training = net.training
-    first = next(net.parameters(), None)
-    home = first.device if first is not None else torch.device("cpu")
-    net.eval().to(dev)
-    try:
-        yield dev
-    finally:
-        net.to(home).train(was_training)
-
-
-def select(out: torch.Tensor, target: int) -> torch.Tensor:
-    """Output column ``target`` ``(B,)`` of a network's ``(B, T)`` answer (``(B,)`` counts as one
-    column); an :class:`InputError` names the valid range when ``target`` is not one."""
-    out = out.reshape(out.shape[0], -1)
-    if not 0 <= int(target) < out.shape[1]:
-        raise InputError(f"target {target} is not an output of this model",
-                         hint=f"it has {out.shape[1]} output(s): 0..{out.shape[1] - 1}")
-    return out[:, int(target)]
-
-
-def spans(n: int, batch_size: int) -> Iterator[slice]:
-    """Consecutive slices of at most ``batch_size`` covering ``range(n)``."""
-    if int(batch_size) < 1:
-        raise InputError(f"batch_size must be at least 1, got {batch_size}")
-    return (slice(lo, min(n, lo + batch_size)) for lo in range(0, n, batch_size))
-
-
-def target_outputs(net: nn.Module, batches: Iterable[torch.Tensor], target: int,
-                   device: torch.device) -> torch.Tensor:
-    """The raw output ``target`` ``(M,)`` of ``net`` (already in eval mode on ``device``) for
-    every sequence of ``batches`` (one-hot ``(B, 4, L)`` each), on the CPU: the one batched
-    forward pass every perturbation analysis goes through."""
-    outs = []
-    with torch.inference_mode():
-        for xb in batches:
-            outs.append(select(net(xb.to(device)), target).cpu())
-    return torch.cat(outs) if outs else torch.zeros(0)
 
 
 # ---------------------------------------------------------------- brute force
@@ -181,7 +91,7 @@ def _ism_brute(net: nn.Module, X: torch.Tensor, target: int, batch_size: int, de
 
 # ---------------------------------------------------------------- fast path for convolutional trunks
 
-_POINTWISE = (nn.BatchNorm1d, nn.Dropout, nn.Identity, nn.ReLU, nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU,
+POINTWISE = (nn.BatchNorm1d, nn.Dropout, nn.Identity, nn.ReLU, nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU,
               nn.Softplus, nn.Sigmoid, nn.Tanh)
 
 
@@ -189,10 +99,10 @@ def _int(v) -> int:
     return int(v[0] if isinstance(v, tuple | list) else v)
 
 
-def _window_of(m: nn.Module) -> tuple[int, int, int] | None:
+def window_of(m: nn.Module) -> tuple[int, int, int] | None:
     """``(span, stride, pad)`` of a window operation: output ``j`` reads inputs
     ``[j*stride - pad, j*stride - pad + span)``; None when ``m`` is not one we can window."""
-    inner = m.conv if isinstance(m, _Residual) else m  # the skip adds x[j], inside the conv's window
+    inner = m.conv if isinstance(m, Residual) else m  # the skip adds x[j], inside the conv's window
     if isinstance(inner, nn.Conv1d) and inner.padding_mode == "zeros" and not isinstance(inner.padding, str):
         geom = inner.dilation[0] * (inner.kernel_size[0] - 1) + 1, inner.stride[0], inner.padding[0]
     elif isinstance(inner, nn.MaxPool1d) and _int(inner.dilation) == 1 and not inner.ceil_mode:
@@ -237,10 +147,10 @@ class _Stage:
 def _stages(modules: Iterable[nn.Module]) -> list[_Stage] | None:
     stages, group, geom = [], [], (1, 1, 0)
     for m in modules:
-        if isinstance(m, _POINTWISE):
+        if isinstance(m, POINTWISE):
             group.append(m)
             continue
-        window = _window_of(m)
+        window = window_of(m)
         if window is None:
             return None
         if group:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from cisgram.errors import InputError
-from cisgram.interpret.ism import evaluating, net_dtype, network, spans
+from cisgram.inference import evaluating, net_dtype, network, spans
 from cisgram.models.get import RegionTransformer
 
 OUTPUTS = ("expression", "accessibility")

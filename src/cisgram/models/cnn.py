@@ -2,7 +2,7 @@
 
 Both take one-hot ``(B, 4, L)`` float32 (A, C, G, T) and return ``(B, T)``: one output per task
 (condition), logits for classification, values for regression. Neither knows about strands;
-:func:`cisgram.training.predict` averages a sequence and its reverse complement.
+:func:`cisgram.inference.predict` averages a sequence and its reverse complement.
 
 :func:`build` makes either from its JSON-safe ``spec`` (``{"arch": ..., **hyper-parameters}``),
 which is what a run's ``model.json`` stores beside the safetensors weights.
@@ -61,7 +61,7 @@ class DeepSEA(nn.Module):
         return self.head(self.trunk(x))
 
 
-class _Residual(nn.Module):
+class Residual(nn.Module):
     def __init__(self, channels: int, kernel: int, dilation: int, norm: bool):
         super().__init__()
         self.conv = nn.Conv1d(channels, channels, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2)
@@ -104,7 +104,7 @@ class DilatedCNN(nn.Module):
         if pool not in ("max", "mean"):
             raise ValueError(f"pool must be 'max' or 'mean', not {pool!r}")
         self.stem = nn.Sequential(nn.Conv1d(4, filters, first_kernel, padding=first_kernel // 2), nn.ReLU())
-        self.blocks = nn.Sequential(*[_Residual(filters, kernel, 2**i, norm) for i in range(layers)])
+        self.blocks = nn.Sequential(*[Residual(filters, kernel, 2**i, norm) for i in range(layers)])
         self.pool_width = min(int(pool_width or length), length)
         self.pool = pool
         self.count = nn.Linear(filters, n_tasks)
@@ -151,7 +151,7 @@ class CNNModel:
     def predict(self, X, *, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
         """``(N, T)`` predictions for ``(N, L)`` codes, ``(N, 4, L)`` one-hot or a dataset of
         ``(x, y)`` pairs, averaged over both strands (probabilities for classification)."""
-        from cisgram.training import predict
+        from cisgram.inference import predict
 
         out = predict(self.net, X, batch_size=batch_size, device=device, task=self.task).astype(np.float64)
         return out if self.task == "classification" else out * self.y_std + self.y_mean

@@ -357,48 +357,6 @@ class RegionTransformer(nn.Module):
 # ---------------------------------------------------------------- masking and losses
 
 
-def random_region_mask(batch: int, regions: int, ratio: float = 0.5, generator: torch.Generator | None = None,
-                       *, exact: bool = True, device: str | torch.device = "cpu") -> torch.Tensor:
-    """A ``(batch, regions)`` bool mask for masked-region pre-training.
-
-    With ``exact`` (default) every window has exactly ``floor(ratio * regions)`` masked regions
-    (GET's 2023 code); otherwise each region is masked independently with probability ``ratio``
-    (the current GET code), so a window may have none. ``generator`` makes it reproducible.
-    """
-    if not 0.0 <= ratio <= 1.0:
-        raise InputError(f"mask ratio must be in [0, 1], got {ratio!r}")
-    u = torch.rand(batch, regions, generator=generator)
-    if not exact:
-        return (u < ratio).to(device)
-    k = int(math.floor(ratio * regions))
-    ranks = u.argsort(dim=1).argsort(dim=1)
-    return (ranks < k).to(device)
-
-
-def poisson_loss(pred_rate: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
-                 eps: float = 1e-8) -> torch.Tensor:
-    """Poisson negative log-likelihood of ``target`` under rates ``pred_rate`` (not logs), without
-    the ``log(target!)`` term: ``rate - target · log(rate + eps)``, as ``PoissonNLLLoss(log_input=False)``.
-
-    ``weight`` (broadcastable to ``pred_rate``, e.g. a ``(B, R, 2)`` TSS flag or a ``(B, R, 1)``
-    region mask) gives a weighted mean ``Σ w·l / Σ w``; without it the mean over every entry
-    (GET: all regions × strands, non-TSS targets 0). An all-zero weight gives 0 (with a graph).
-    """
-    loss = pred_rate - target * torch.log(pred_rate + eps)
-    if weight is None:
-        return loss.mean()
-    w = torch.broadcast_to(weight.to(loss.dtype), loss.shape)
-    return (loss * w).sum() / w.sum().clamp_min(1e-12)
-
-
-def masked_mse(recon: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the masked regions only: ``recon`` and ``features`` ``(B, R, F)``,
-    ``mask`` ``(B, R)`` bool. No masked region gives 0 (with a graph)."""
-    err = (recon - features.to(recon.dtype)).pow(2).mean(-1)  # (B, R)
-    m = mask.to(err.dtype)
-    return (err * m).sum() / m.sum().clamp_min(1.0)
-
-
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     """Number of parameters (each shared tensor once); works on the ``meta`` device.
 
@@ -447,7 +405,7 @@ class GETModel:
         X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
         pos = None if positions is None else torch.as_tensor(positions)
         self.net.check_input(X, None, pos)
-        from cisgram.training import resolve_device
+        from cisgram.inference import resolve_device
 
         dev = resolve_device(device)
         first = next(self.net.parameters())

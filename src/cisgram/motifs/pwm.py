@@ -39,7 +39,7 @@ DEFAULT_JASPAR_RELEASE = "JASPAR2024"
 ADDRESS_HINT = "e.g. jaspar:2024/CORE/vertebrates, jaspar:MA0139, jaspar:2022/MA0139.1, jaspar:MA0139,MA0079"
 
 
-def _as_background(values: Sequence[float], *, path=None, line: int | None = None) -> np.ndarray:
+def as_background(values: Sequence[float], *, path=None, line: int | None = None) -> np.ndarray:
     """Background frequencies of A, C, G, T as a float64 array shaped (4,), summing to 1."""
     bg = np.asarray(values, dtype=np.float64)
     if bg.shape != (4,) or not np.all(np.isfinite(bg)) or np.any(bg <= 0):
@@ -123,7 +123,7 @@ class Motif:
         (IceQream's rule: pseudocount 0.01 gives ``(p + 0.01) / 1.04``). With ``pseudocount=0`` a
         zero probability gives ``-inf``, on purpose: that letter can never be part of a site.
         """
-        bg = _as_background(background)
+        bg = as_background(background)
         if pseudocount < 0:
             raise InputError(f"pseudocount must be >= 0, got {pseudocount}")
         if base <= 0 or base == 1:
@@ -135,7 +135,7 @@ class Motif:
     def information_content(self, background: Sequence[float] = UNIFORM) -> np.ndarray:
         """Information content in bits at each position, shaped ``(L,)``: ``sum p log2(p / bg)``
         (``0 log 0 = 0``)."""
-        bg = _as_background(background)
+        bg = as_background(background)
         p = self.probs
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where(p > 0, p * np.log2(p / bg), 0.0)
@@ -161,7 +161,7 @@ class MotifSet:
                 raise InputError(f"motif name {m.name!r} is given twice: records {self._index[m.name] + 1} "
                                  f"and {i + 1}", path=self._source or None, hint="motif names must be unique")
             self._index[m.name] = i
-        bg = _as_background(background, path=self._source or None)
+        bg = as_background(background, path=self._source or None)
         bg.setflags(write=False)
         self._background = bg
 
@@ -313,7 +313,7 @@ def _parse_background(text: str, lineno: int, path: Path) -> np.ndarray:
     except ValueError:
         raise InputError(f"background frequency is not a number: {text.strip()!r}", path=path,
                          line=lineno) from None
-    return _as_background(values, path=path, line=lineno)
+    return as_background(values, path=path, line=lineno)
 
 
 def _read_motif(lines: list[str], i: int, lineno: int, s: str, path: Path, fail) -> tuple[Motif, int]:

@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 
 from cisgram.errors import InputError
-from cisgram.motifs.pwm import Motif, MotifSet, _as_background
+from cisgram.motifs.pwm import Motif, MotifSet, as_background
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _as_motif_set(motifs: MotifSet | Iterable[Motif]) -> MotifSet:
 
 
 def _background(ms: MotifSet, background) -> np.ndarray:
-    return ms.background if background is None else _as_background(background)
+    return ms.background if background is None else as_background(background)
 
 
 def log_odds_matrices(motifs: MotifSet | Iterable[Motif], background: Sequence[float] | None = None,

@@ -30,6 +30,7 @@ import pandas as pd
 
 from cisgram.errors import InputError
 from cisgram.files import atomic_write
+from cisgram.interpret.attribution import importance, recovery
 
 log = logging.getLogger(__name__)
 
@@ -37,31 +38,6 @@ BENCHMARK_METHODS = ("ism", "saliency", "input_x_gradient", "integrated_gradient
                      "gradcam_saliency")
 AGENTBIND = {"ism": 0.986, "gradcam_saliency": 0.979, "saliency": 0.962, "deeplift": 0.811}
 TARGETS = {"ism": 0.986, "gradcam": 0.979, "gradcam_saliency": 0.979, "saliency": 0.962, "deeplift": 0.95}
-
-
-def importance(attr: np.ndarray, onehot: np.ndarray, method: str) -> np.ndarray:
-    """``(N, L)`` non-negative per-base importance from ``(N, 4, L)`` attributions (see the module
-    docstring for each method's convention)."""
-    if method == "ism":
-        return np.abs(attr).sum(1) / 3.0
-    if method == "saliency":
-        return np.abs(attr).max(1)
-    return np.abs((attr * onehot).sum(1))
-
-
-def _auc(truth: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(truth, score)) if 0 < truth.sum() < truth.size else float("nan")
-
-
-def recovery(scores: np.ndarray, truth: np.ndarray) -> dict:
-    """How well ``(N, L)`` importances single out the ``(N, L)`` ground-truth bases: the pooled
-    area under the ROC curve after L1-normalising each sequence, and the mean per-sequence area."""
-    norm = scores / np.maximum(scores.sum(1, keepdims=True), 1e-30)
-    per_seq = [_auc(t, s) for t, s in zip(truth, norm, strict=True) if 0 < t.sum() < t.size]
-    return {"auroc": _auc(truth.ravel(), norm.ravel()), "auroc_per_sequence": float(np.mean(per_seq)),
-            "n_sequences": int(len(scores))}
 
 
 def _doubled(codes: np.ndarray, label: np.ndarray):
@@ -119,9 +95,9 @@ def benchmark(sim, out_dir: str | os.PathLike, *, methods: Sequence[str] = BENCH
         The network (:func:`cisgram.models.cnn.build`): ``deepsea`` or ``dilated`` and its
         constructor's arguments (default widths when empty).
     """
-    from cisgram.evaluate import classification_metrics
     from cisgram.genome import codes_to_onehot
     from cisgram.interpret.attribution import ATTRIBUTIONS, attribute
+    from cisgram.metrics import classification_metrics
     from cisgram.training import TrainConfig
 
     unknown = [m for m in methods if m not in ATTRIBUTIONS]
@@ -163,7 +139,7 @@ def benchmark(sim, out_dir: str | os.PathLike, *, methods: Sequence[str] = BENCH
 def _write_benchmark(out: Path, sim, model, res, clf: dict, table: pd.DataFrame, arrays: dict, X, truth,
                      config, arch: str, n_explain: int) -> None:
     from cisgram.files import atomic_path
-    from cisgram.report import explain_benchmark_report
+    from cisgram.report.explain import explain_benchmark_report
 
     model.save(out)
     with atomic_path(out / "attributions.npz") as tmp, open(tmp, "wb") as fh:
@@ -196,7 +172,7 @@ def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, reg
     """
     from cisgram.genome import codes_to_onehot
     from cisgram.interpret.attribution import ATTRIBUTIONS, attribute
-    from cisgram.runs import load
+    from cisgram.workflows.rundir import load
 
     run = load(model)
     if run.family != "cnn":
@@ -258,7 +234,7 @@ def _pattern_summary(p) -> dict:
 
 def _write_explanation(out: Path, names, codes, X, pred, arrays: dict, found, n_logos: int) -> None:
     from cisgram.files import atomic_path
-    from cisgram.report import explain_report
+    from cisgram.report.explain import explain_report
 
     with atomic_path(out / "attributions.npz") as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, names=np.asarray(names), codes=codes, prediction=pred, **arrays)
@@ -312,8 +288,7 @@ def explain_get(run: str | os.PathLike, out_dir: str | os.PathLike, *, data=None
     """
     import torch
 
-    from cisgram.data.getdata import STRANDS, RegionMotifData, tss_windows
-    from cisgram.expression import open_get_run
+    from cisgram.data.get import STRANDS, RegionMotifData, tss_windows
     from cisgram.files import atomic_path
     from cisgram.interpret.interactions import (
         TOP_FRACTION,
@@ -325,7 +300,8 @@ def explain_get(run: str | os.PathLike, out_dir: str | os.PathLike, *, data=None
         top_interactions,
     )
     from cisgram.interpret.jacobian import jacobian, region_importance
-    from cisgram.report import get_explain_report
+    from cisgram.report.get import get_explain_report
+    from cisgram.workflows.train_get import open_get_run
 
     say = progress or (lambda msg: None)
     opened = open_get_run(run, data=data, cell=cell, use_lora=use_lora)

@@ -47,240 +47,28 @@ from __future__ import annotations
 import html
 import logging
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cisgram.data.variants import Windows, variant_windows
 from cisgram.errors import InputError
-from cisgram.files import atomic_path, atomic_write, open_text
+from cisgram.files import atomic_path, atomic_write
+from cisgram.genome import open_genome
+from cisgram.intervals import parse_region
+from cisgram.report.plots import saturation_heatmap
+from cisgram.vcf import COLUMNS, Problem, read_vcf
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["line", "chrom", "pos", "id", "ref", "alt", "kind"]
-KINDS = ("snv", "mnv", "insertion", "deletion", "complex")
 SUPPORTED = ("iq", "cnn")  # sequence models; GET runs go through score_variants_get
-_BASES = frozenset("ACGT")
-_REGION = re.compile(r"^\s*([^:\s]+):([\d,]+)-([\d,]+)\s*$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A VCF record (or one of its alleles) that is not scored: its 1-based ``line`` and why."""
-
-    line: int
-    reason: str
 
 
 # ---------------------------------------------------------------- reading
 
 
-def variant_kind(ref: str, alt: str) -> str:
-    """``snv``, ``mnv``, ``insertion``, ``deletion`` or ``complex`` after removing the bases the two
-    alleles share at the start (the VCF anchor base) and then at the end."""
-    i = 0
-    while i < min(len(ref), len(alt)) and ref[i] == alt[i]:
-        i += 1
-    r, a = ref[i:], alt[i:]
-    j = 0
-    while j < min(len(r), len(a)) and r[-1 - j] == a[-1 - j]:
-        j += 1
-    r, a = r[: len(r) - j], a[: len(a) - j]
-    if not r:
-        return "insertion"
-    if not a:
-        return "deletion"
-    if len(r) == len(a):
-        return "snv" if len(r) == 1 and len(ref) == len(alt) == 1 else "mnv"
-    return "complex"
-
-
-def _open_genome(genome):
-    from cisgram.genome import Genome
-
-    return genome if genome is None or isinstance(genome, Genome) else Genome(genome)
-
-
-def _allele_problem(ref: str, alt: str, max_indel: int) -> str | None:
-    if alt == "*":
-        return "ALT '*' (an allele deleted by another record) has no sequence to score"
-    if alt.startswith("<") or "[" in alt or "]" in alt:
-        return f"symbolic ALT {alt!r} is not scored: only sequence-resolved SNVs and indels are"
-    if alt == ".":
-        return "ALT is '.' (no alternative allele)"
-    if not alt or not set(alt) <= _BASES:
-        return f"ALT {alt!r} is not made of A, C, G, T"
-    if len(alt) > max_indel:
-        return f"ALT {alt[:20]}… is {len(alt)} bp, longer than max_indel={max_indel}"
-    if alt == ref:
-        return f"ALT {alt!r} equals REF"
-    return None
-
-
-def read_vcf(path: str | os.PathLike, genome=None, *, max_indel: int = 50) -> tuple[pd.DataFrame, list[Problem]]:
-    """Read the variants of a VCF (plain, gzip or bgzip).
-
-    Parameters
-    ----------
-    path
-        The VCF. Lines starting with ``#`` and blank lines are skipped; the first five
-        tab-separated columns are used (CHROM POS ID REF ALT).
-    genome
-        A :class:`~cisgram.genome.Genome` or its path. When given, each record's chromosome,
-        position and REF allele (case-insensitive) are checked against it.
-    max_indel
-        Longest REF or ALT allele kept, in bp.
-
-    Returns
-    -------
-    (table, problems)
-        ``table``: one row per (record, ALT allele) with columns ``line`` (1-based line in the
-        file), ``chrom``, ``pos`` (1-based, as in the VCF), ``id``, ``ref``, ``alt`` (upper case)
-        and ``kind`` (:func:`variant_kind`), in file order. ``problems``: a :class:`Problem` per
-        record or allele left out, in file order.
-
-    Raises :class:`InputError` when the file cannot be read, or when a genome is given and none
-    of the file's chromosomes is in it (the message says whether adding or removing ``chr``
-    fixes it).
-    """
-    from cisgram.genome import check_chromosomes, chromosome_hint, encode
-
-    if max_indel < 1:
-        raise InputError(f"max_indel must be at least 1, got {max_indel}")
-    g = _open_genome(genome)
-    rows: list[tuple] = []
-    problems: list[Problem] = []
-    unknown: dict[str, int] = {}
-    known = 0
-    try:
-        with open_text(path) as fh:
-            for n, raw in enumerate(fh, 1):
-                text = raw.rstrip("\r\n")
-                if not text.strip() or text.startswith("#"):
-                    continue
-                fields = text.split("\t")
-                if len(fields) < 5:
-                    fields = text.split()
-                if len(fields) < 5:
-                    problems.append(Problem(n, f"expected at least 5 tab-separated columns (CHROM POS ID REF ALT), "
-                                               f"found {len(fields)}"))
-                    continue
-                chrom, pos_s, vid, ref, alts = (f.strip() for f in fields[:5])
-                try:
-                    pos = int(pos_s)
-                except ValueError:
-                    problems.append(Problem(n, f"POS {pos_s!r} is not an integer"))
-                    continue
-                if pos < 1:
-                    problems.append(Problem(n, f"POS {pos} is below 1 (VCF positions are 1-based)"))
-                    continue
-                ref = ref.upper()
-                if not ref or not set(ref) <= _BASES:
-                    problems.append(Problem(n, f"REF {ref!r} is not made of A, C, G, T"))
-                    continue
-                if len(ref) > max_indel:
-                    problems.append(Problem(n, f"REF is {len(ref)} bp, longer than max_indel={max_indel}"))
-                    continue
-                where = f"{chrom}:{pos}"
-                if g is not None:
-                    if chrom not in g.sizes:
-                        unknown[chrom] = unknown.get(chrom, 0) + 1
-                        hint = chromosome_hint([chrom], g.chroms)
-                        problems.append(Problem(n, f"chromosome {chrom!r} is not in the genome {g.path.name}"
-                                                   + (f" ({hint})" if hint else "")))
-                        continue
-                    known += 1
-                    end = pos - 1 + len(ref)
-                    if end > g.sizes[chrom]:
-                        problems.append(Problem(n, f"{where} (REF {len(ref)} bp) runs past the end of {chrom} "
-                                                   f"({g.sizes[chrom]:,} bp in {g.path.name})"))
-                        continue
-                    have = g.chromosome_codes(chrom)[pos - 1: end]
-                    if not np.array_equal(have, encode(ref)):
-                        have_s = "".join("ACGTN"[c] for c in have)
-                        problems.append(Problem(n, f"REF {ref!r} but the genome has {have_s!r} at {where}"))
-                        continue
-                for alt in alts.split(","):
-                    alt = alt.strip().upper()
-                    why = _allele_problem(ref, alt, max_indel)
-                    if why is not None:
-                        problems.append(Problem(n, f"{where}: {why}"))
-                        continue
-                    rows.append((n, chrom, pos, vid, ref, alt, variant_kind(ref, alt)))
-    except UnicodeDecodeError:
-        raise InputError("not a text VCF (binary content)", path=path, hint="give a plain or gzip/bgzip VCF") from None
-    except OSError as e:
-        raise InputError(f"cannot read this VCF ({e})", path=path) from None
-    if g is not None and unknown and not known:
-        check_chromosomes(list(unknown), g.sizes, path=path, against=f"the genome {g.path.name}")
-    if unknown:
-        log.warning("%s: %d record(s) on chromosome(s) not in the genome: %s", path, sum(unknown.values()),
-                    ", ".join(list(unknown)[:5]))
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table = table.astype({"line": np.int64, "pos": np.int64, "chrom": object, "id": object, "ref": object,
-                          "alt": object, "kind": object})
-    return table, problems
-
-
 # ---------------------------------------------------------------- windows
-
-
-def _slice(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """``codes[lo:hi]`` with N (4) where the slice hangs over either end."""
-    out = np.full(hi - lo, 4, np.uint8)
-    a, b = max(lo, 0), min(hi, codes.size)
-    if a < b:
-        out[a - lo: b - lo] = codes[a:b]
-    return out
-
-
-@dataclass
-class Windows:
-    """The model inputs of a variant table: ``ref`` and ``alt`` ``(N, L)`` uint8 codes (A C G T N =
-    0..4), ``padded`` ``(N,)`` True where either window hangs over a chromosome end (N-padded),
-    and ``ref_start`` ``(N,)``: where the REF span starts inside the reference window."""
-
-    ref: np.ndarray
-    alt: np.ndarray
-    padded: np.ndarray
-    ref_start: np.ndarray
-
-
-def variant_windows(table: pd.DataFrame, genome, length: int) -> Windows:
-    """Reference and alternative windows of ``length`` bp centred on each variant (see the module
-    docstring for the construction). ``table`` has ``chrom``, ``pos`` (1-based), ``ref``, ``alt``,
-    as from :func:`read_vcf`; alleles longer than ``length`` raise :class:`InputError`."""
-    from cisgram.genome import encode
-
-    g = _open_genome(genome)
-    n, L = len(table), int(length)
-    ref_w = np.empty((n, L), np.uint8)
-    alt_w = np.empty((n, L), np.uint8)
-    padded = np.zeros(n, bool)
-    starts = np.zeros(n, np.int64)
-    chroms = table["chrom"].to_numpy(dtype=object)
-    pos = table["pos"].to_numpy(dtype=np.int64)
-    refs = table["ref"].to_numpy(dtype=object)
-    alts = table["alt"].to_numpy(dtype=object)
-    for chrom in dict.fromkeys(chroms):
-        codes = g.chromosome_codes(chrom)
-        for i in np.flatnonzero(chroms == chrom):
-            s = int(pos[i]) - 1
-            r, a = len(refs[i]), len(alts[i])
-            if r > L or a > L:
-                raise InputError(f"variant {chrom}:{pos[i]} has an allele longer than the {L} bp window")
-            e = s + r
-            lf, rf = (L - r) // 2, L - r - (L - r) // 2
-            ref_w[i] = _slice(codes, s - lf, e + rf)
-            la, ra = (L - a) // 2, L - a - (L - a) // 2
-            alt_w[i, :la] = _slice(codes, s - la, s)
-            alt_w[i, la: la + a] = encode(alts[i])
-            alt_w[i, la + a:] = _slice(codes, e, e + ra)
-            padded[i] = min(s - lf, s - la) < 0 or max(e + rf, e + ra) > codes.size
-            starts[i] = lf
-    return Windows(ref_w, alt_w, padded, starts)
 
 
 # ---------------------------------------------------------------- scoring
@@ -296,7 +84,7 @@ def _check_family(family) -> None:
 def _family_of(run) -> str | None:
     import json
 
-    from cisgram.runs import Run
+    from cisgram.workflows.rundir import Run
 
     if isinstance(run, Run):
         return run.family
@@ -308,10 +96,10 @@ def _family_of(run) -> str | None:
 
 
 def _open_run(run):
-    """A :class:`~cisgram.runs.Run` of a supported family from a Run or a run directory."""
+    """A :class:`~cisgram.workflows.rundir.Run` of a supported family from a Run or a run directory."""
     import json
 
-    from cisgram.runs import Run, load
+    from cisgram.workflows.rundir import Run, load
 
     if isinstance(run, Run):
         _check_family(run.family)
@@ -344,7 +132,7 @@ def _genome_of(run, genome):
         raise InputError("the run does not name its genome", path=run.path, hint="pass the genome explicitly")
     if not Path(path).exists():
         raise InputError(f"the run's genome {path} is not there", path=run.path, hint="pass the genome explicitly")
-    return _open_genome(path)
+    return open_genome(path)
 
 
 def problems_path(out: str | os.PathLike) -> Path:
@@ -383,7 +171,7 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
     Parameters
     ----------
     run
-        A :class:`~cisgram.runs.Run` or a run directory of family ``iq`` or ``cnn``; a ``get``
+        A :class:`~cisgram.workflows.rundir.Run` or a run directory of family ``iq`` or ``cnn``; a ``get``
         run goes to :func:`score_variants_get` (its own columns); others raise :class:`InputError`.
     vcf
         The variants (:func:`read_vcf`).
@@ -475,25 +263,6 @@ def _span_attribution(run, w: Windows, ref_len: np.ndarray, batch_size: int, dev
 # ---------------------------------------------------------------- saturation mutagenesis
 
 
-def parse_region(region) -> tuple[str, int, int]:
-    """``"chr22:1000-1500"`` (0-based, half-open as in BED; commas allowed) or a ``(chrom, start,
-    end)`` tuple -> ``(chrom, start, end)``."""
-    if isinstance(region, str):
-        m = _REGION.match(region)
-        if not m:
-            raise InputError(f"region {region!r} is not CHROM:START-END", hint="e.g. chr22:1000-1500 (0-based, half-open)")
-        chrom, start, end = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
-    else:
-        try:
-            chrom, start, end = region
-            chrom, start, end = str(chrom), int(start), int(end)
-        except (TypeError, ValueError):
-            raise InputError(f"region {region!r} is not (chrom, start, end)") from None
-    if not 0 <= start < end:
-        raise InputError(f"region {chrom}:{start}-{end} is empty or negative", hint="START must be below END (0-based)")
-    return chrom, start, end
-
-
 def saturation_matrix(table: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
     """``(4, n)`` deltas of ``target`` (rows A, C, G, T; the reference base 0) and the ``(n,)``
     reference codes (A C G T N = 0..4) of a :func:`saturate` table."""
@@ -506,29 +275,6 @@ def saturation_matrix(table: pd.DataFrame, target: str) -> tuple[np.ndarray, np.
     return mat, ref
 
 
-def _heatmap(mat: np.ndarray, ref: np.ndarray, first_pos: int, title: str):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import TwoSlopeNorm
-    from matplotlib.figure import Figure
-
-    n = mat.shape[1]
-    fig = Figure(figsize=(min(16.0, max(4.0, 0.03 * n + 2.0)), 2.0), dpi=90, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    lim = float(np.abs(mat).max()) or 1.0
-    im = ax.imshow(mat, aspect="auto", cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim), interpolation="nearest",
-                   extent=(first_pos - 0.5, first_pos + n - 0.5, 3.5, -0.5))
-    known = ref < 4
-    ax.scatter(first_pos + np.flatnonzero(known), ref[known], s=max(1.0, min(9.0, 600.0 / n)), c="k", marker="o",
-               edgecolors="w", linewidths=0.4, label="reference base")  # visible on dark cells too
-    ax.set_yticks(range(4), list("ACGT"))
-    ax.set_xlabel("position (1-based)", fontsize=7)
-    ax.set_title(title, fontsize=8)
-    ax.tick_params(labelsize=6)
-    fig.colorbar(im, ax=ax, shrink=0.9).set_label("alt − ref", fontsize=7)
-    return fig
-
-
 def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: str | None = None) -> pd.DataFrame:
     """Every single-base substitution of ``region`` (3 per position; 4 where the genome has N),
     scored inside one model window of ``L`` bp centred on the region (``Run.score_edits``).
@@ -536,7 +282,7 @@ def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: st
     Parameters
     ----------
     run
-        A :class:`~cisgram.runs.Run` or run directory of family ``iq`` or ``cnn``.
+        A :class:`~cisgram.workflows.rundir.Run` or run directory of family ``iq`` or ``cnn``.
     region
         ``"chr22:1000-1500"`` or ``(chrom, start, end)``, 0-based half-open, at most ``L`` bp.
     out_dir
@@ -548,7 +294,7 @@ def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: st
     Returns the table. The map has rows A, C, G, T and one column per position, coloured by the
     delta (diverging, centred on 0), with a dot on the reference base (whose delta is 0).
     """
-    from cisgram.report import _img, _table, page
+    from cisgram.report.html import html_table, img_tag, page
 
     run = _open_run(run)
     L = int(run.length)
@@ -583,7 +329,7 @@ def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: st
     d.mkdir(parents=True, exist_ok=True)
     _write_tsv(table, d / "saturation.tsv")
     mat, ref = saturation_matrix(table, target)
-    fig = _heatmap(mat, ref, start + 1, f"{target}: {chrom}:{start + 1:,}-{end:,} (1-based), {run.family} run")
+    fig = saturation_heatmap(mat, ref, start + 1, f"{target}: {chrom}:{start + 1:,}-{end:,} (1-based), {run.family} run")
     with atomic_path(d / "saturation.png") as tmp:
         fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight")
     ranked = table[["chrom", "pos", "ref", "alt", f"delta:{target}"]].sort_values(f"delta:{target}")
@@ -594,25 +340,13 @@ def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: st
             f"minus the reference, dots = reference bases. Run: {html.escape(str(run.path))}.</p>")
     with atomic_write(d / "report.html") as fh:
         fh.write(page(f"cisgram saturation mutagenesis: {chrom}:{start + 1:,}-{end:,}", [
-            ("Map", note + _img(fig, "saturation mutagenesis map")),
-            ("Strongest losses", _table(["chrom", "pos", "ref", "alt", "delta"], down)),
-            ("Strongest gains", _table(["chrom", "pos", "ref", "alt", "delta"], up)),
+            ("Map", note + img_tag(fig, "saturation mutagenesis map")),
+            ("Strongest losses", html_table(["chrom", "pos", "ref", "alt", "delta"], down)),
+            ("Strongest gains", html_table(["chrom", "pos", "ref", "alt", "delta"], up)),
         ]))
     return table
 
 
-__all__ = [
-    "Problem",
-    "Windows",
-    "parse_region",
-    "problems_path",
-    "read_vcf",
-    "saturate",
-    "saturation_matrix",
-    "score_variants",
-    "variant_kind",
-    "variant_windows",
-]
 
 
 # ---------------------------------------------------------------- GET runs
@@ -654,11 +388,11 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
     Data built with motif clusters cannot be re-scanned (the clusters are not recorded).
     """
 
-    from cisgram.data.getdata import STRANDS, tss_windows
-    from cisgram.expression import open_get_run
+    from cisgram.data.get import STRANDS, tss_windows
     from cisgram.genome import encode
     from cisgram.motifs.features import region_features
     from cisgram.motifs.pwm import load_motifs
+    from cisgram.workflows.train_get import open_get_run
 
     opened = open_get_run(run, data=data, cell=cell)
     config, rmd, cell, model = opened.config, opened.data, opened.cell, opened.model
@@ -671,7 +405,7 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
     if tuple(m.name for m in motifs) != tuple(rmd.motif_names):
         raise InputError("the data's motif columns are not the motif file's motifs (clusters, or another file)",
                          hint="GET variant scoring re-scans single motifs; make the data without clusters")
-    g = _open_genome(genome or rmd.params.get("inputs", {}).get("genome"))
+    g = open_genome(genome or rmd.params.get("inputs", {}).get("genome"))
     if g is None:
         raise InputError("no genome: the data do not name one", hint="pass genome")
     table, problems = read_vcf(vcf, g, max_indel=max_indel)

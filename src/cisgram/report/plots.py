@@ -7,7 +7,7 @@ few tens of kB). Wrong shapes or values raise :class:`~cisgram.errors.InputError
 
 The figures are built on the Agg canvas directly, not through ``pyplot``: nothing is drawn on
 screen, no global state changes, and a figure is freed once the caller drops it. Encoding it and
-closing it is the caller's job — ``cisgram.report._img(fig, alt)`` does both (its
+closing it is the caller's job — ``cisgram.report.html.img_tag(fig, alt)`` does both (its
 ``pyplot.close`` is a harmless no-op on these figures); a caller writing files uses
 ``fig.savefig(path, dpi=90, bbox_inches="tight")``.
 """
@@ -15,8 +15,10 @@ closing it is the caller's job — ``cisgram.report._img(fig, alt)`` does both (
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from cisgram.errors import InputError
+from cisgram.report.html import img_tag
 
 SIZE = (3.0, 2.0)  # inches
 DPI = 90
@@ -442,3 +444,99 @@ def enhancer_track(distance: np.ndarray, score: np.ndarray, title: str = "", *, 
     ax.legend(fontsize=5, frameon=False)
     _small(ax, title, "distance to the TSS region (kb)", "share")
     return fig
+
+
+
+
+
+def saturation_heatmap(mat: np.ndarray, ref: np.ndarray, first_pos: int, title: str):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.figure import Figure
+
+    n = mat.shape[1]
+    fig = Figure(figsize=(min(16.0, max(4.0, 0.03 * n + 2.0)), 2.0), dpi=90, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    lim = float(np.abs(mat).max()) or 1.0
+    im = ax.imshow(mat, aspect="auto", cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim), interpolation="nearest",
+                   extent=(first_pos - 0.5, first_pos + n - 0.5, 3.5, -0.5))
+    known = ref < 4
+    ax.scatter(first_pos + np.flatnonzero(known), ref[known], s=max(1.0, min(9.0, 600.0 / n)), c="k", marker="o",
+               edgecolors="w", linewidths=0.4, label="reference base")  # visible on dark cells too
+    ax.set_yticks(range(4), list("ACGT"))
+    ax.set_xlabel("position (1-based)", fontsize=7)
+    ax.set_title(title, fontsize=8)
+    ax.tick_params(labelsize=6)
+    fig.colorbar(im, ax=ax, shrink=0.9).set_label("alt − ref", fontsize=7)
+    return fig
+
+
+
+
+
+def pattern_logo(contrib: np.ndarray, title: str):
+    """A logo of a contribution weight matrix ``(W, 4)``: letters as tall as their (signed)
+    mean contribution, on an Agg canvas (as :mod:`cisgram.report.plots` builds its figures)."""
+    import logomaker
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(1.5, 0.2 * contrib.shape[0] + 0.5), 1.2), dpi=90, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    logomaker.Logo(pd.DataFrame(contrib, columns=list("ACGT")), ax=ax, color_scheme="classic",
+                   font_name="DejaVu Sans")
+    ax.axhline(0, color="0.5", lw=0.5)
+    ax.set_title(title, fontsize=8)
+    ax.set_ylabel("contribution", fontsize=7)
+    ax.tick_params(labelsize=6)
+    return fig
+
+
+
+
+def compare_bars(target: str, comparison: dict) -> str:
+    """Test Pearson (and auROC) per model with 95 % bootstrap intervals, and each model's
+    difference to the reference run with its interval."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    models = [m["name"] for m in comparison["models"]]
+    test = comparison["metrics"]["test"][target]
+    ref = comparison["reference"][target]["model"]
+    binary = next(x["binary"] for x in comparison["targets"] if x["name"] == target)
+    metrics = ["pearson", "auroc"] if binary else ["pearson"]
+    fig = Figure(figsize=(4.2 * 2 * len(metrics), 0.35 * len(models) + 1.2), dpi=90, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2 * len(metrics), squeeze=False)[0]
+    y = np.arange(len(models))
+    colours = ["C0" if m["kind"] == "run" else "C2" for m in comparison["models"]]
+    for k, metric in enumerate(metrics):
+        ax, dx = axes[2 * k], axes[2 * k + 1]
+        vals = np.array([np.nan if test[m].get(metric) is None else test[m][metric] for m in models], dtype=float)
+        ci = [comparison["intervals"][target].get(m, {}).get(metric) or [None, None] for m in models]
+        lo = np.array([np.nan if c[0] is None else c[0] for c in ci], dtype=float)
+        hi = np.array([np.nan if c[1] is None else c[1] for c in ci], dtype=float)
+        ax.barh(y, np.nan_to_num(vals), color=colours, height=0.7)
+        err = np.vstack([np.clip(vals - lo, 0, None), np.clip(hi - vals, 0, None)])
+        ok = np.isfinite(err).all(axis=0) & np.isfinite(vals)
+        ax.errorbar(vals[ok], y[ok], xerr=err[:, ok], fmt="none", ecolor="k", elinewidth=0.8, capsize=2)
+        ax.set_yticks(y, [f"{m} (ref)" if m == ref else m for m in models], fontsize=7)
+        ax.set_ylim(len(models) - 0.5, -0.5)
+        ax.axvline(0, color="0.5", lw=0.5)
+        ax.set_title(f"{target}: test {metric} (95% bootstrap)", fontsize=8)
+        ax.tick_params(labelsize=6)
+        d = [comparison["versus_reference"][target][m].get(metric) or [None, None, None] for m in models]
+        est = np.array([np.nan if v[0] is None else v[0] for v in d], dtype=float)
+        dlo = np.array([np.nan if v[1] is None else v[1] for v in d], dtype=float)
+        dhi = np.array([np.nan if v[2] is None else v[2] for v in d], dtype=float)
+        ok = np.isfinite(est) & np.isfinite(dlo) & np.isfinite(dhi)
+        dx.errorbar(est[ok], y[ok], xerr=np.vstack([est[ok] - dlo[ok], dhi[ok] - est[ok]]).clip(0), fmt="o",
+                    color="C1", ms=3, elinewidth=0.8, capsize=2)
+        dx.axvline(0, color="0.5", lw=0.7, ls="--")
+        dx.set_yticks(y, [""] * len(models))
+        dx.set_ylim(len(models) - 0.5, -0.5)
+        dx.set_title(f"difference to {ref}", fontsize=8)
+        dx.tick_params(labelsize=6)
+    return img_tag(fig, f"{target} test metrics with bootstrap intervals")

@@ -12,53 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, atomic_write
+from cisgram.metrics import bootstrap_target, classification_metrics, regression_metrics
 
 log = logging.getLogger(__name__)
-
-
-def regression_metrics(observed, predicted) -> dict:
-    """``{"pearson", "spearman", "r2", "pearson_r2", "n"}`` over the finite pairs.
-
-    ``r2`` is the coefficient of determination 1 - SS_res / SS_tot on the target's own scale;
-    ``pearson_r2`` is IceQream's R² (squared Pearson r), blind to any linear calibration. With
-    fewer than 3 pairs, or a constant side, the correlations are NaN."""
-    y = np.asarray(observed, dtype=np.float64).ravel()
-    p = np.asarray(predicted, dtype=np.float64).ravel()
-    ok = np.isfinite(y) & np.isfinite(p)
-    y, p = y[ok], p[ok]
-    n = int(y.size)
-    out = {"pearson": float("nan"), "spearman": float("nan"), "r2": float("nan"), "pearson_r2": float("nan"), "n": n}
-    if n < 3:
-        return out
-    ss_tot = float(((y - y.mean()) ** 2).sum())
-    if ss_tot > 0:
-        out["r2"] = 1.0 - float(((y - p) ** 2).sum()) / ss_tot
-    if ss_tot > 0 and np.ptp(p) > 0:
-        out["pearson"] = float(np.corrcoef(y, p)[0, 1])
-        out["spearman"] = float(stats.spearmanr(y, p).statistic)
-        out["pearson_r2"] = out["pearson"] ** 2
-    return out
-
-
-def classification_metrics(observed, predicted) -> dict:
-    """:func:`regression_metrics` plus ``auroc``, ``auprc`` (average precision) and ``n_pos``
-    for 0/1 labels; the areas are NaN unless both classes are present."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    out = regression_metrics(observed, predicted)
-    y = np.asarray(observed, dtype=np.float64).ravel()
-    p = np.asarray(predicted, dtype=np.float64).ravel()
-    ok = np.isfinite(y) & np.isfinite(p)
-    y, p = y[ok] > 0.5, p[ok]
-    out["n_pos"] = int(y.sum())
-    both = 0 < y.sum() < y.size
-    out["auroc"] = float(roc_auc_score(y, p)) if both else float("nan")
-    out["auprc"] = float(average_precision_score(y, p)) if both else float("nan")
-    return out
 
 
 # ------------------------------------------------------------------------------------ comparing runs
@@ -189,7 +148,7 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, e
         reference[t] = {"model": run_names[best], "chosen_by": f"validation {key}"}
         g = joined[(joined["target"] == t) & (joined["split"] == "test")]
         usable = [m for m in models if np.isfinite(g[m].to_numpy(np.float64)).all()]
-        intervals[t], differences[t] = _bootstrap_target(g["observed"].to_numpy(np.float64),
+        intervals[t], differences[t] = bootstrap_target(g["observed"].to_numpy(np.float64),
                                                          g[usable].to_numpy(np.float64), usable, binary[t],
                                                          n_boot, np.random.default_rng([seed, k]))
 
@@ -228,7 +187,7 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, e
         table.to_csv(fh, sep="\t", index=False, na_rep="NA", float_format="%.6g")
     with atomic_path(d / "predictions.parquet") as tmp:
         joined.to_parquet(tmp, index=False)
-    from cisgram.report import compare_report
+    from cisgram.report.compare import compare_report
 
     compare_report(d / "report.html", comparison, joined)
     return comparison
@@ -494,95 +453,6 @@ def _fit_ensemble(kind: str, Xv: np.ndarray, yv: np.ndarray, X: np.ndarray, name
     info = {"fitted": True, "n_val": int(n), "intercept": intercept, "weights": dict(zip(names, w.tolist(), strict=True)),
             "standardised_weights": dict(zip(names, (w * sd / (yv.std() or 1.0)).tolist(), strict=True))}
     return intercept + X @ w, info
-
-
-def _boot_counts(rng: np.random.Generator, n: int, b: int) -> np.ndarray:
-    """``(b, n)`` float64 counts of each entry in ``b`` resamples of ``n`` entries with replacement
-    (resample ``i`` is ``rng.integers(0, n, (b, n))[i]``)."""
-    idx = rng.integers(0, n, size=(b, n))
-    flat = (idx + (np.arange(b) * n)[:, None]).ravel()
-    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
-
-
-def _weighted_pearson(W: np.ndarray, y: np.ndarray, P: np.ndarray) -> np.ndarray:
-    """Pearson r of ``y`` ``(n,)`` with each column of ``P`` ``(n, M)`` under count weights ``W``
-    ``(B, n)``: ``(B, M)``, NaN where a side is constant."""
-    y = y - y.mean()
-    P = P - P.mean(axis=0)
-    s = W.sum(axis=1, keepdims=True)
-    my, mp = W @ y[:, None] / s, W @ P / s
-    vy = W @ (y * y)[:, None] / s - my ** 2
-    vp = W @ (P * P) / s - mp ** 2
-    cov = W @ (y[:, None] * P) / s - my * mp
-    with np.errstate(invalid="ignore", divide="ignore"):
-        den = np.sqrt(vy * vp)
-        r = np.where((vy > 1e-12 * (y * y).mean()) & (vp > 1e-12 * (P * P).mean(axis=0)), cov / den, np.nan)
-    return np.clip(r, -1.0, 1.0)
-
-
-def _weighted_auroc(W: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """auROC (ties count one half) of ``scores`` ``(n,)`` for 0/1 ``labels`` under count weights
-    ``W`` ``(B, n)``: ``(B,)``, NaN where a resample lacks a class."""
-    order = np.argsort(scores, kind="stable")
-    s, pos = scores[order], labels[order] > 0.5
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    Ws = W[:, order]
-    wp = np.add.reduceat(Ws * pos, starts, axis=1)
-    wn = np.add.reduceat(Ws * ~pos, starts, axis=1)
-    below = np.cumsum(wn, axis=1) - wn
-    P, N = wp.sum(axis=1), wn.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((P > 0) & (N > 0), (wp * (below + 0.5 * wn)).sum(axis=1) / (P * N), np.nan)
-
-
-def _bootstrap_target(y: np.ndarray, P: np.ndarray, models: list[str], binary: bool, n_boot: int,
-                      rng: np.random.Generator) -> tuple[dict, list[dict]]:
-    """Paired bootstrap of one target's test entries: per model the 95 % interval of its Pearson
-    (and auROC), and for every pair ``a < b`` (in ``models`` order) the difference a - b."""
-    n, M = P.shape
-    metrics = ["pearson", "auroc"] if binary else ["pearson"]
-    if n < 3 or M == 0:
-        return {m: {k: None for k in metrics} for m in models}, []
-    full = np.ones((1, n))
-    point = {"pearson": _weighted_pearson(full, y, P)[0]}
-    if binary:
-        point["auroc"] = np.array([_weighted_auroc(full, y, P[:, j])[0] for j in range(M)])
-    boot = {k: np.empty((n_boot, M)) for k in metrics}
-    chunk = max(1, min(n_boot, 4_000_000 // max(n, 1)))
-    for lo in range(0, n_boot, chunk):
-        b = min(chunk, n_boot - lo)
-        W = _boot_counts(rng, n, b)
-        boot["pearson"][lo: lo + b] = _weighted_pearson(W, y, P)
-        if binary:
-            for j in range(M):
-                boot["auroc"][lo: lo + b, j] = _weighted_auroc(W, y, P[:, j])
-
-    def ci(v: np.ndarray) -> list:
-        v = v[np.isfinite(v)]
-        return [float(x) for x in np.percentile(v, [2.5, 97.5])] if v.size else [None, None]
-
-    intervals = {m: {k: ci(boot[k][:, j]) for k in metrics} for j, m in enumerate(models)}
-    diffs = []
-    for i in range(M):
-        for j in range(i + 1, M):
-            for k in metrics:
-                d = boot[k][:, i] - boot[k][:, j]
-                low, high = ci(d)
-                fin = d[np.isfinite(d)]
-                diffs.append({"a": models[i], "b": models[j], "metric": k,
-                              "difference": float(point[k][i] - point[k][j]), "low": low, "high": high,
-                              "share_above_zero": float((fin > 0).mean()) if fin.size else None})
-    return intervals, diffs
-
-
-def paired_bootstrap(y, P, models: list[str], *, n_boot: int = 1000, seed: int = 0) -> tuple[dict, list[dict]]:
-    """Paired bootstrap over entries (the one :func:`compare_runs` uses): ``y`` ``(n,)`` observed,
-    ``P`` ``(n, M)`` predictions of ``models``; returns per model the 95 % interval of its Pearson r
-    and, for every pair ``a`` before ``b``, the difference a - b with its 95 % interval."""
-    y, P = np.asarray(y, dtype=np.float64), np.asarray(P, dtype=np.float64)
-    if P.ndim != 2 or P.shape != (y.size, len(models)):
-        raise InputError(f"predictions {P.shape} do not match {y.size} entries x {len(models)} models")
-    return _bootstrap_target(y, P, list(models), False, n_boot, np.random.default_rng(seed))
 
 
 def _finite_or_none(obj):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -130,3 +131,80 @@ def sequence_targets(dataset: str | os.PathLike, *, task: str = "regression", si
         raise InputError("the split leaves no training or no validation regions", path=dataset)
     return SequenceTargets(rows[["region", "chrom", "start", "end", "kind"]], Y, rows["split"].to_numpy(),
                            names, params, gpath, info["split"])
+
+
+
+
+
+
+@dataclass
+class TrainingData:
+    """A dataset's regions, sequences and targets: ``codes`` ``(R, L)``, ``Y`` ``(R, T)`` in
+    [0, 1] (NaN where a target does not model the region), ``split`` ``(R,)`` labels."""
+
+    regions: pd.DataFrame
+    codes: np.ndarray
+    Y: np.ndarray
+    split: np.ndarray
+    targets: list[str]
+    target_params: list[dict]
+    genome: str
+    split_dict: dict
+
+
+def training_data(dataset: str | os.PathLike, targets: Sequence[str], *, vs: str | None = None,
+                  genome: str | os.PathLike | None = None, min_tss_distance: float = 5000.0) -> TrainingData:
+    """Load a dataset from ``cisgram prepare`` with one column per target (``vs`` makes each
+    target the dAP ``target − vs`` on distal regions) and the sequences of its regions."""
+    from cisgram.data.dataset import dataset_info, dataset_target, read_dataset
+    from cisgram.genome import Genome
+
+    if not targets:
+        raise InputError("no target given", hint="pass --target CONDITION (one or more)")
+    if len(set(targets)) != len(targets):
+        raise InputError(f"a target is given twice: {', '.join(targets)}")
+    adata = read_dataset(dataset)
+    info = dataset_info(adata)
+    gpath = str(genome or info["inputs"]["genome"])
+    if not Path(gpath).exists():
+        raise InputError(f"the dataset's genome {gpath} is not there", path=dataset, hint="pass --genome")
+    cols, names, params = [], [], []
+    split = adata.var["split"].astype(str).to_numpy()
+    for t in targets:
+        tg = dataset_target(adata, t, vs=vs, min_tss_distance=min_tss_distance)
+        cols.append(np.where(tg.mask, tg.y, np.nan))
+        names.append(tg.name)
+        params.append(tg.params)
+    v = adata.var
+    g = Genome(gpath)
+    widths = (v["end"] - v["start"]).unique()
+    if len(widths) != 1:
+        raise InputError("the dataset's regions have different widths", path=dataset)
+    codes = g.fetch_codes_batch(v["chrom"].to_numpy(), v["start"].to_numpy(), v["end"].to_numpy())
+    regions = v[["chrom", "start", "end"]].reset_index()
+    return TrainingData(regions, codes, np.column_stack(cols), split, names, params, gpath, info["split"])
+
+
+def track_covariates(tracks: dict[str, str], regions: pd.DataFrame) -> np.ndarray:
+    """``(N, K)`` extra covariates of an IQ model: per track ``log(1 + mean signal)`` of a bigWig
+    over each region (``chrom, start, end``; bases without data count as 0)."""
+    from cisgram.tracks import bigwig_coverage
+
+    cols = [np.log1p(np.clip(bigwig_coverage(path, regions, "mean"), 0, None)) for path in tracks.values()]
+    return np.column_stack(cols) if cols else np.zeros((len(regions), 0))
+
+
+def parse_tracks(tracks) -> dict[str, str]:
+    """``NAME=FILE.bw`` strings (or a dict) -> ``{name: path}``, each file checked."""
+    out: dict[str, str] = {}
+    for item in (tracks.items() if isinstance(tracks, dict) else (str(t).split("=", 1) for t in tracks or ())):
+        item = list(item)
+        if len(item) != 2 or not item[0] or not item[1]:
+            raise InputError(f"a track covariate is NAME=FILE.bw, got {'='.join(item)!r}")
+        name, path = str(item[0]).strip(), str(item[1]).strip()
+        if name in out:
+            raise InputError(f"track covariate {name!r} is given twice")
+        if not Path(path).is_file():
+            raise InputError("track covariate file not found", path=path)
+        out[f"track:{name}"] = path
+    return out

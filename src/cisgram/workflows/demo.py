@@ -1,4 +1,4 @@
-"""The demo chain on the bundled real slice (see :mod:`cisgram.datasets`): every step of cisgram,
+"""The demo chain on the bundled real slice (see :mod:`cisgram.bundled`): every step of cisgram,
 file in, file out, into one directory, summarised by ``report.html`` and ``summary.json``.
 
 Steps (:data:`STEPS`), each timed and announced through ``progress``:
@@ -43,12 +43,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cisgram.bundled import demo as demo_paths
 from cisgram.data.dataset import prepare
-from cisgram.datasets import demo as demo_paths
 from cisgram.errors import InputError
 from cisgram.files import atomic_write
 from cisgram.motifs.pwm import load_motifs
-from cisgram.report import prepare_report
+from cisgram.report.prepare import prepare_report
 
 STEPS = ("prepare", "scan", "iq", "cnn", "baseline", "get_data", "get", "explain_get", "compare", "variants",
          "report")
@@ -224,8 +224,8 @@ def _run_metrics(run: Path) -> dict:
 
 
 def _step_iq(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.models.iq_train import IQConfig
-    from cisgram.runs import train_iq
+    from cisgram.models.iq_fit import IQConfig
+    from cisgram.workflows.train_iq import train_iq
 
     run = out / "runs" / "iq"
     iq_cfg = IQConfig(max_motifs=cfg.iq_max_motifs, distill_steps=cfg.iq_distill_steps, filter=cfg.iq_simplify)
@@ -244,8 +244,8 @@ def _step_iq(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: 
 
 
 def _step_cnn(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.runs import train_cnn
     from cisgram.training import TrainConfig
+    from cisgram.workflows.train_cnn import train_cnn
 
     run = out / "runs" / "cnn"
     tc = TrainConfig(max_epochs=cfg.cnn_epochs, patience=cfg.cnn_patience, batch_size=cfg.cnn_batch_size, lr=cfg.cnn_lr,
@@ -262,7 +262,7 @@ def _step_cnn(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state:
 
 
 def _step_baseline(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.runs import train_baseline
+    from cisgram.workflows.train_baseline import train_baseline
 
     run = out / "runs" / "kmer"
     metrics = train_baseline(out / "dataset.h5ad", [TARGET], run, kind="kmer-ridge")
@@ -273,7 +273,7 @@ def _step_baseline(out: Path, d, cfg: DemoSettings, width: int, summary: dict, s
 
 
 def _step_get_data(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.data.getdata import region_motif_data
+    from cisgram.data.get import region_motif_data
 
     init = {c: (d.initiation_plus[c], d.initiation_minus[c]) for c in d.initiation_plus}
     data = region_motif_data(out / "dataset.h5ad", d.genome, d.motifs, d.genes_tss, init, device="cpu")
@@ -287,7 +287,7 @@ def _step_get_data(out: Path, d, cfg: DemoSettings, width: int, summary: dict, s
 
 
 def _step_get(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.expression import train_get
+    from cisgram.workflows.train_get import train_get
 
     run = out / "runs" / "get"
     with _torch_threads(1):  # tiny matrices: one thread beats two on a busy machine
@@ -327,8 +327,8 @@ def _demo_genes(data, cell: str, n: int = 2) -> list[str]:
 def _step_explain_get(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
     from sklearn.exceptions import ConvergenceWarning
 
-    from cisgram.data.getdata import RegionMotifData
-    from cisgram.explain import explain_get
+    from cisgram.data.get import RegionMotifData
+    from cisgram.workflows.explain import explain_get
 
     data = state.get("get_data") or RegionMotifData.read(out / "get_data.npz")
     genes = _demo_genes(data, HELD_OUT)
@@ -355,7 +355,7 @@ def _step_explain_get(out: Path, d, cfg: DemoSettings, width: int, summary: dict
 
 
 def _step_compare(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.evaluate import compare_runs
+    from cisgram.workflows.compare import compare_runs
 
     runs = [out / "runs" / n for n in ("iq", "cnn", "kmer")]
     comp = compare_runs(runs, out / "compare", n_boot=cfg.n_boot, seed=0, progress=say)
@@ -385,7 +385,7 @@ def _motif_site(out: Path, d, motif_name: str) -> dict | None:
     from cisgram.genome import Genome
     from cisgram.motifs.pwm import MotifSet
     from cisgram.motifs.scan import scan
-    from cisgram.runs import load
+    from cisgram.workflows.rundir import load
 
     model = load(out / "runs" / "iq").model
     motif = next((m for m in model.motifs if m.name == motif_name), None)
@@ -468,7 +468,7 @@ def _write_vcf(out: Path, d, site: dict | None) -> tuple[Path, dict]:
 
 
 def _step_variants(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.variants import problems_path, saturate, score_variants
+    from cisgram.workflows.variants import problems_path, saturate, score_variants
 
     dest = out / "variants"
     dest.mkdir(parents=True, exist_ok=True)
@@ -521,7 +521,7 @@ def _step_variants(out: Path, d, cfg: DemoSettings, width: int, summary: dict, s
 
 
 def _step_report(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.report import demo_report
+    from cisgram.report.demo import demo_report
 
     comparison = state.get("comparison")
     if comparison is None and (out / "compare" / "comparison.json").is_file():

@@ -158,11 +158,11 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     import torch
 
     from cisgram.data.tfbind import draw_examples, examples_dataset, instance_pool
-    from cisgram.evaluate import classification_metrics
     from cisgram.genome import Genome
+    from cisgram.metrics import classification_metrics
     from cisgram.models.cnn import CNNModel, build
     from cisgram.motifs.pwm import load_motifs
-    from cisgram.report import tfbind_report
+    from cisgram.report.tfbind import tfbind_report
     from cisgram.training import TrainConfig, fit
 
     say = progress or (lambda msg: None)

@@ -14,7 +14,7 @@ Deviations from IceQream, each deliberate:
   place of glmnet at λ = 1e-5 followed by |β| ≥ 0.003: with 879 (not 22k) motifs an unpenalised fit
   selects nothing, and this keeps the screen's intent (drop motifs that add nothing) with a stated
   size;
-- distillation is gradient ascent (:mod:`cisgram.models.distill`) seeded from the cluster's
+- distillation is gradient ascent (:mod:`cisgram.models.iq_distill`) seeded from the cluster's
   representative PWM (cropped/padded to 15 columns); if the learned PWM does not beat the
   representative's own r² against the partial response, the representative is kept with its
   learned spatial profile, so distillation never loses to its seed;
@@ -34,7 +34,7 @@ import numpy as np
 
 from cisgram.data.access import apply_scale, fit_scale, sequence_covariates
 from cisgram.errors import InputError
-from cisgram.models import distill
+from cisgram.models import iq_distill as distill
 from cisgram.models.iq import (
     BASES,
     Interactions,

@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import Dataset
 
 from cisgram import __version__
 from cisgram.annotation import read_tss
@@ -289,7 +291,7 @@ class RegionMotifData:
         with z:
             if "format" not in z.files or str(z["format"]) != FORMAT:
                 raise InputError(f"not a cisgram region-motif data file (format {FORMAT} expected)", path=p,
-                                 hint="make one with cisgram.data.getdata.region_motif_data(...).write(path)")
+                                 hint="make one with cisgram.data.get.region_motif_data(...).write(path)")
             try:
                 regions = pd.DataFrame({c: z[f"regions/{c}"] for c in _REGION_COLUMNS})
                 motif_names = tuple(map(str, z["motif_names"]))
@@ -373,12 +375,12 @@ def _motif_matrix(regions, genome: Genome | None, motifs, adata, *, threshold, c
         info = json.loads(adata.uns["cisgram_motifs"])
         return (np.asarray(adata.varm["motif_hit_score_sum"], dtype=np.float64)[rows], tuple(info["hit_columns"]),
                 {"motifs": "dataset varm['motif_hit_score_sum']", "threshold": info.get("threshold")})
-    from cisgram.data.regionmotif import _clusters
+    from cisgram.data.regionmotif import read_motif_clusters
     from cisgram.motifs.features import region_features
     from cisgram.motifs.pwm import load_motifs
 
     ms = load_motifs(motifs)
-    cmap = clusters if isinstance(clusters, Mapping) or clusters is None else _clusters(clusters)
+    cmap = clusters if isinstance(clusters, Mapping) or clusters is None else read_motif_clusters(clusters)
     codes = genome.fetch_codes_batch(regions["chrom"].to_numpy(dtype=str), regions["start"].to_numpy(np.int64),
                                      regions["end"].to_numpy(np.int64))
     res = region_features(codes, ms, ("hit_score_sum",), threshold=threshold, clusters=cmap, device=device,
@@ -432,9 +434,9 @@ def _tss_windows(pairs: pd.DataFrame, window: int, sizes: Mapping[str, int], chr
 
 def _strand_sign(path: Path, strand: str, cell: str) -> None:
     """A strand track must not mix signs (plus >= 0; minus <= 0 as stored, or >= 0)."""
-    from cisgram.tracks import _open_bigwig
+    from cisgram.tracks import open_bigwig
 
-    bw = _open_bigwig(path)
+    bw = open_bigwig(path)
     try:
         h = bw.header()
     finally:
@@ -888,3 +890,68 @@ def tss_windows(
     self._anchor, self._lo, self._hi = first.astype(np.int64), first.astype(np.int64), first.astype(np.int64)
     self._focus = (focus - first).astype(np.int64)
     return self
+
+
+
+
+
+
+def random_region_mask(batch: int, regions: int, ratio: float = 0.5, generator: torch.Generator | None = None,
+                       *, exact: bool = True, device: str | torch.device = "cpu") -> torch.Tensor:
+    """A ``(batch, regions)`` bool mask for masked-region pre-training.
+
+    With ``exact`` (default) every window has exactly ``floor(ratio * regions)`` masked regions
+    (GET's 2023 code); otherwise each region is masked independently with probability ``ratio``
+    (the current GET code), so a window may have none. ``generator`` makes it reproducible.
+    """
+    if not 0.0 <= ratio <= 1.0:
+        raise InputError(f"mask ratio must be in [0, 1], got {ratio!r}")
+    u = torch.rand(batch, regions, generator=generator)
+    if not exact:
+        return (u < ratio).to(device)
+    k = int(math.floor(ratio * regions))
+    ranks = u.argsort(dim=1).argsort(dim=1)
+    return (ranks < k).to(device)
+
+
+MASK_RATIO = 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# Losses and the pre-training dataset
+# --------------------------------------------------------------------------------------------
+class MaskedWindow(NamedTuple):
+    """A pre-training sample: ``x (R, F)``, ``mask (R,)`` bool (regions to hide and score),
+    ``in_split (R,)`` bool, ``positions (R,)`` int64."""
+
+    x: torch.Tensor
+    mask: torch.Tensor
+    in_split: torch.Tensor
+    positions: torch.Tensor
+
+
+class MaskedWindows(Dataset):
+    """Windows of a :class:`~cisgram.data.get.RegionWindows` with a random region mask.
+
+    Item ``i`` in epoch ``e`` masks exactly ``floor(ratio * R)`` regions drawn from a generator
+    seeded by ``(seed, e, i)`` (:func:`~cisgram.data.get.random_region_mask`); with
+    ``fixed=True`` (validation) the epoch is ignored, so every epoch scores the same masks.
+    :meth:`set_epoch` is passed on to the windows (their jitter).
+    """
+
+    def __init__(self, windows: RegionWindows, *, ratio: float = MASK_RATIO, seed: int = 0, fixed: bool = False):
+        self.windows, self.ratio, self.seed, self.fixed, self.epoch = windows, float(ratio), int(seed), fixed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        self.windows.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i) -> MaskedWindow:
+        w = self.windows[i]
+        state = np.random.SeedSequence([self.seed, 0 if self.fixed else self.epoch, int(i)]).generate_state(1)[0]
+        g = torch.Generator().manual_seed(int(state))
+        mask = random_region_mask(1, w.x.shape[0], self.ratio, g)[0]
+        return MaskedWindow(w.x, mask, w.in_split, w.positions)

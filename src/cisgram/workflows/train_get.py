@@ -5,24 +5,24 @@ baselines on the same entries, and a run directory (``specs/get.md`` §3, §8).
 
 What :func:`train_get` does
 ---------------------------
-1. **Data.** A :class:`~cisgram.data.getdata.RegionMotifData` (``.npz`` path or object). The
+1. **Data.** A :class:`~cisgram.data.get.RegionMotifData` (``.npz`` path or object). The
    *training cell types* are those with targets, ``leave_out`` excepted.
 2. **Pre-training** (``pretrain=True``): masked-region reconstruction (half of each window's
-   regions replaced by the mask token, :func:`~cisgram.models.get.masked_mse` on them) on
+   regions replaced by the mask token, :func:`~cisgram.training.masked_mse` on them) on
    sliding windows over the training blocks of **every** cell type, targets or not, with early
    stopping on the validation blocks' masked MSE (windows centred on the validation TSS regions,
    only masked validation regions scored, one fixed mask per window). The held-out cell type's
    *accessibility* on training blocks is therefore seen as input (as GET pre-trains on every cell
    type's chromatin); its *expression* never is.
 3. **Fine-tuning** of the whole network (from the pre-trained weights or from scratch) with
-   :func:`~cisgram.models.get.poisson_loss` on the TSS entries of sliding windows over the
+   :func:`~cisgram.training.poisson_loss` on the TSS entries of sliding windows over the
    training blocks of the training cell types; early stopping on the Poisson loss of the focus
-   entries of windows centred on the validation TSS regions (:func:`~cisgram.data.getdata.tss_windows`)
+   entries of windows centred on the validation TSS regions (:func:`~cisgram.data.get.tss_windows`)
    of the training cell types.
 4. **Evaluation** on windows centred on each validation and test TSS region: only the focus
    region's entry on its TSS strand(s) is read (:func:`focus_predictions`). Training cell types
    are scored on held-out blocks, ``leave_out`` on held-out blocks of a held-out cell type.
-   Metrics (:func:`cisgram.evaluate.regression_metrics`) over all TSS entries and, under
+   Metrics (:func:`cisgram.metrics.regression_metrics`) over all TSS entries and, under
    ``subsets.expressed``, over those with a target above 0.
 5. **Baselines** on the same entries, from the focus region's ``F`` features plus a strand
    indicator (one model for both strands), fitted on the training-block TSS entries of the
@@ -92,7 +92,6 @@ import json
 import logging
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -100,102 +99,23 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from cisgram.data.getdata import STRANDS, RegionMotifData, RegionWindows, tss_windows
+from cisgram.data.get import MASK_RATIO, STRANDS, MaskedWindows, RegionMotifData, RegionWindows, tss_windows
 from cisgram.errors import InputError
-from cisgram.evaluate import regression_metrics
-from cisgram.files import atomic_path, atomic_write
-from cisgram.models.get import (
-    GETConfig,
-    GETModel,
-    RegionTransformer,
-    count_parameters,
-    masked_mse,
-    poisson_loss,
-    random_region_mask,
-)
+from cisgram.files import atomic_path, write_json
+from cisgram.metrics import regression_metrics
+from cisgram.models.get import GETConfig, GETModel, RegionTransformer, count_parameters
+from cisgram.models.get_baselines import BASELINES, fit_baselines
+from cisgram.training import expression_loss, pretrain_loss
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BASELINES", "MaskedWindow", "MaskedWindows", "entry_weight", "expression_loss", "fit_baselines",
-           "focus_predictions", "load_get_model", "open_get_run", "lora_finetune", "pretrain_loss", "train_get"]
 
 FAMILY = "get"
-MASK_RATIO = 0.5
-BASELINES = ("mean", "linear", "random_forest", "mlp")
-RIDGE_ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
-MLP_ALPHAS = (0.1, 1.0, 10.0)
 LORA_TARGETS = ("region_embed", "encoder")
 LORA_TRAINABLE = ("expression_head",)
 SPLITS_SCORED = ("val", "test")
-
-
-# --------------------------------------------------------------------------------------------
-# Losses and the pre-training dataset
-# --------------------------------------------------------------------------------------------
-class MaskedWindow(NamedTuple):
-    """A pre-training sample: ``x (R, F)``, ``mask (R,)`` bool (regions to hide and score),
-    ``in_split (R,)`` bool, ``positions (R,)`` int64."""
-
-    x: torch.Tensor
-    mask: torch.Tensor
-    in_split: torch.Tensor
-    positions: torch.Tensor
-
-
-class MaskedWindows(Dataset):
-    """Windows of a :class:`~cisgram.data.getdata.RegionWindows` with a random region mask.
-
-    Item ``i`` in epoch ``e`` masks exactly ``floor(ratio * R)`` regions drawn from a generator
-    seeded by ``(seed, e, i)`` (:func:`~cisgram.models.get.random_region_mask`); with
-    ``fixed=True`` (validation) the epoch is ignored, so every epoch scores the same masks.
-    :meth:`set_epoch` is passed on to the windows (their jitter).
-    """
-
-    def __init__(self, windows: RegionWindows, *, ratio: float = MASK_RATIO, seed: int = 0, fixed: bool = False):
-        self.windows, self.ratio, self.seed, self.fixed, self.epoch = windows, float(ratio), int(seed), fixed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-        self.windows.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def __getitem__(self, i) -> MaskedWindow:
-        w = self.windows[i]
-        state = np.random.SeedSequence([self.seed, 0 if self.fixed else self.epoch, int(i)]).generate_state(1)[0]
-        g = torch.Generator().manual_seed(int(state))
-        mask = random_region_mask(1, w.x.shape[0], self.ratio, g)[0]
-        return MaskedWindow(w.x, mask, w.in_split, w.positions)
-
-
-def _positions(net: torch.nn.Module, batch) -> torch.Tensor | None:
-    return batch.positions if net.config.distance_encoding else None
-
-
-def pretrain_loss(net: RegionTransformer, batch: MaskedWindow) -> torch.Tensor:
-    """Masked-region MSE of a collated :class:`MaskedWindow` batch, over masked regions of the
-    window's split only."""
-    out = net(batch.x, mask=batch.mask, positions=_positions(net, batch))
-    return masked_mse(out.reconstruction, batch.x, batch.mask & batch.in_split)
-
-
-def entry_weight(has_tss: torch.Tensor, in_split: torch.Tensor, focus: torch.Tensor) -> torch.Tensor:
-    """``(B, R, 2)`` bool: the TSS entries of the window's split, and only the focus region's in
-    windows with a focus (``focus >= 0``, :func:`~cisgram.data.getdata.tss_windows`)."""
-    R = has_tss.shape[1]
-    idx = torch.arange(R, device=has_tss.device)
-    on = (focus[:, None] < 0) | (idx[None] == focus[:, None])
-    return has_tss & (in_split & on)[..., None]
-
-
-def expression_loss(net: RegionTransformer, batch) -> torch.Tensor:
-    """Poisson loss of a collated :class:`~cisgram.data.getdata.RegionWindow` batch over its
-    :func:`entry_weight` entries."""
-    out = net(batch.x, positions=_positions(net, batch))
-    return poisson_loss(out.expression, batch.y, entry_weight(batch.has_tss, batch.in_split, batch.focus))
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,7 +125,7 @@ def focus_predictions(model: GETModel, windows: RegionWindows, *, batch_size: in
                       device: str = "cpu") -> pd.DataFrame:
     """The model's prediction at each window's focus region, on each strand holding a TSS.
 
-    ``windows`` from :func:`~cisgram.data.getdata.tss_windows`. Returns one row per (window,
+    ``windows`` from :func:`~cisgram.data.get.tss_windows`. Returns one row per (window,
     TSS strand): ``row`` (region row in the data), ``region`` (name), ``cell``, ``strand``
     (``+``/``-``), ``observed``, ``predicted``, ``split``.
     """
@@ -230,119 +150,6 @@ def focus_predictions(model: GETModel, windows: RegionWindows, *, batch_size: in
                                        "observed": obs[sel, s], "predicted": pr[sel, s], "split": split[row[sel]]}))
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["cell", "row", "strand"], kind="stable").reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Baselines on the focus region's features
-# --------------------------------------------------------------------------------------------
-def _entries(data: RegionMotifData, cells: Sequence[str], split: str) -> pd.DataFrame:
-    """Every TSS entry of ``split`` for ``cells``: ``row, cell, strand, observed``."""
-    rows = np.flatnonzero(data.split == split)
-    parts = []
-    for cell in cells:
-        c = data.cell_index(cell)
-        for s, strand in enumerate(STRANDS):
-            r = rows[data.has_tss[rows, s]]
-            parts.append(pd.DataFrame({"row": r, "cell": cell, "strand": strand, "observed": data.targets[c, r, s]}))
-    return pd.concat(parts, ignore_index=True)
-
-
-def _design(data: RegionMotifData, entries: pd.DataFrame) -> np.ndarray:
-    """``(n, F + 1)``: the focus region's features in the entry's cell type, then the strand
-    (0 for ``+``, 1 for ``-``)."""
-    X = np.zeros((len(entries), data.n_features + 1), dtype=np.float32)
-    for cell, idx in entries.groupby("cell", sort=False).indices.items():
-        X[idx, :-1] = data.features(cell, entries["row"].to_numpy()[idx])
-    X[:, -1] = (entries["strand"].to_numpy() == "-").astype(np.float32)
-    return X
-
-
-def _fit_mlp(Xtr, ytr, Xva, yva, seed: int, *, max_epochs: int = 200, patience: int = 10):
-    """The MLP of the penalty and epoch with the lowest validation MSE (Adam, one epoch per
-    ``partial_fit``): ``(model, info)``."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPRegressor
-
-    best = (np.inf, None, MLP_ALPHAS[0], 0)
-    for alpha in MLP_ALPHAS:
-        mlp = MLPRegressor(hidden_layer_sizes=(64,), alpha=alpha, learning_rate_init=1e-3, batch_size=64,
-                           random_state=seed)
-        wait, mine = 0, np.inf
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            for epoch in range(max_epochs):
-                mlp.partial_fit(Xtr, ytr)
-                err = float(np.mean((mlp.predict(Xva) - yva) ** 2)) if len(yva) else -float(epoch)
-                if err < mine - 1e-9:
-                    mine, wait = err, 0
-                    if err < best[0]:
-                        best = (err, copy.deepcopy(mlp), alpha, epoch + 1)
-                else:
-                    wait += 1
-                    if wait >= patience:
-                        break
-    err, model, alpha, epochs = best
-    return model, {"hidden": [64], "alpha": alpha, "epochs": epochs, "val_mse": err}
-
-
-def fit_baselines(data: RegionMotifData, train_cells: Sequence[str], *, seed: int = 0,
-                  which: Sequence[str] = BASELINES) -> dict:
-    """Fit the feature baselines ``which`` (default all of :data:`BASELINES`) on the
-    training-block TSS entries of ``train_cells`` (the validation entries of the same cell types
-    choose the ridge and MLP penalties and the MLP's epochs). Returns
-    ``{name: (predict(entries) -> (n,), info dict)}`` in the order of :data:`BASELINES`."""
-    from sklearn.ensemble import RandomForestRegressor
-
-    train_cells = list(train_cells)
-    tr, va = _entries(data, train_cells, "train"), _entries(data, train_cells, "val")
-    if len(tr) < 3:
-        raise InputError(f"only {len(tr)} training TSS entries: too few for the baselines")
-    Xtr, ytr = _design(data, tr), tr["observed"].to_numpy(np.float64)
-    Xva, yva = _design(data, va), va["observed"].to_numpy(np.float64)
-
-    unknown = sorted(set(which) - set(BASELINES))
-    if unknown:
-        raise InputError(f"unknown baseline(s) {', '.join(unknown)}", hint=f"choose from {', '.join(BASELINES)}")
-    out: dict = {}
-    train_idx = np.array([data.cell_index(c) for c in train_cells])
-
-    def mean(entries: pd.DataFrame) -> np.ndarray:
-        rows = entries["row"].to_numpy()
-        s = (entries["strand"].to_numpy() == "-").astype(int)
-        pred = np.full(len(entries), np.nan)
-        for cell, idx in entries.groupby("cell", sort=False).indices.items():
-            others = train_idx[train_idx != data.cell_index(cell)]
-            if others.size:
-                pred[idx] = data.targets[others][:, rows[idx], s[idx]].mean(axis=0)
-        return pred
-
-    if "mean" in which:
-        out["mean"] = (mean, {"reading": "mean of the other training cell types' targets at the same entry"})
-    if "linear" in which:
-        out["linear"] = _fit_ridge(data, Xtr, ytr, Xva, yva)
-    if "random_forest" in which:
-        forest = RandomForestRegressor(n_estimators=10, max_depth=10, random_state=seed, n_jobs=1).fit(Xtr, ytr)
-        out["random_forest"] = (lambda e: forest.predict(_design(data, e)), {"n_estimators": 10, "max_depth": 10})
-    if "mlp" in which:
-        mlp, mlp_info = _fit_mlp(Xtr, ytr, Xva, yva, seed)
-        out["mlp"] = (lambda e: mlp.predict(_design(data, e)), mlp_info)
-    return out
-
-
-def _fit_ridge(data, Xtr, ytr, Xva, yva):
-    from scipy.linalg import LinAlgWarning
-    from sklearn.linear_model import Ridge
-
-    errors = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LinAlgWarning)  # tiny penalties on more columns than entries
-        for a in RIDGE_ALPHAS:
-            m = Ridge(alpha=a).fit(Xtr, ytr)
-            errors[a] = float(np.mean((m.predict(Xva) - yva) ** 2)) if len(yva) else 0.0
-        alpha = min(RIDGE_ALPHAS, key=lambda a: (errors[a], -a))
-        ridge = Ridge(alpha=alpha).fit(Xtr, ytr)
-    return (lambda e: ridge.predict(_design(data, e)),
-            {"model": "ridge", "alpha": alpha, "val_mse": {str(k): v for k, v in errors.items()}})
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,9 +342,6 @@ def _split_blocks(data: RegionMotifData) -> dict:
     return {"kind": "region blocks of the region-motif data", "counts": data.summary()["split"], "blocks": blocks}
 
 
-def _write_json(path: Path, obj) -> None:
-    with atomic_write(path) as fh:
-        json.dump(obj, fh, indent=1, default=float)
 
 
 def train_get(
@@ -572,7 +376,7 @@ def train_get(
     Parameters
     ----------
     data
-        A :class:`~cisgram.data.getdata.RegionMotifData` or its ``.npz`` path.
+        A :class:`~cisgram.data.get.RegionMotifData` or its ``.npz`` path.
     out
         The run directory (an earlier run's ``metrics.json`` there is removed first).
     leave_out
@@ -610,7 +414,7 @@ def train_get(
         Unknown or target-less ``leave_out``, no training cell type left, ``lora`` without
         ``leave_out``, a configuration of another width, windows that fit no segment.
     """
-    from cisgram.report import get_report
+    from cisgram.report.get import get_report
     from cisgram.training import fit
 
     say = progress or (lambda msg: None)
@@ -745,7 +549,7 @@ def train_get(
                         "adapter_tensors": len(state), "base_unchanged": _base_unchanged(net, adapted),
                         **lscores, "before": before}
         metrics["lora"] = lora_metrics
-        _write_json(d / "lora.json", {k: lora_metrics[k] for k in ("cell", "rank", "alpha", "targets", "trainable")})
+        write_json(d / "lora.json", {k: lora_metrics[k] for k in ("cell", "rank", "alpha", "targets", "trainable")})
 
     conf = {"family": FAMILY, "data": source, "leave_out": leave_out, "training_cell_types": train_cells,
             "config_name": cfg_name, "config": cfg.to_dict(), "n_regions": R, "stride": stride, "pretrain": bool(pretrain),
@@ -756,13 +560,13 @@ def train_get(
             "n_features": data.n_features, "data_params": {k: data.params.get(k) for k in
                                                            ("tss_window", "accessibility", "clip", "threshold",
                                                             "motifs", "version")}}
-    _write_json(d / "config.json", conf)
-    _write_json(d / "split.json", _split_blocks(data))
+    write_json(d / "config.json", conf)
+    write_json(d / "split.json", _split_blocks(data))
     with atomic_path(d / "predictions.parquet") as tmp:
         preds.to_parquet(tmp, index=False)
-    _write_json(d / "history.json", {**history, "timings": timings})
+    write_json(d / "history.json", {**history, "timings": timings})
     model.save(d)
     get_report(d / "report.html", preds, metrics, history, conf, gbm=_test_gene_by_motif(model, data, eval_cells[-1], R,
                                                                                           device))
-    _write_json(d / "metrics.json", metrics)
+    write_json(d / "metrics.json", metrics)
     return metrics

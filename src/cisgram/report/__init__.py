@@ -1,0 +1,1 @@
+"""Rendering: HTML pages and figures from what the workflows return."""

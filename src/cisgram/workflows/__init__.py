@@ -1,0 +1,1 @@
+"""Workflows: one module per command; files in, run directory out, never HTML."""
