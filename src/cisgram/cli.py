@@ -98,7 +98,7 @@ def demo(
         console.print(f"[bold]{escape(msg)}[/]" if msg.startswith("[") else f"[dim]{escape(msg)}[/]", highlight=False)
 
     with console.status("running the demo chain…"):
-        s = run_demo(out_dir, width=width, quick=quick, stop_after=stop_after, threads=threads, progress=say)
+        s = run_demo(out_dir, width=width, quick=quick, stop_after=stop_after, threads=threads, progress=say).summary
     table = Table(title="cisgram demo: bundled chr22:19-29 Mb slice")
     for col in ("condition", "peaks", "regions with signal", "mean coverage", "mean access prob."):
         table.add_column(col, justify="right" if col != "condition" else "left")
@@ -156,7 +156,7 @@ def prepare(
             genome, peaks or [], tracks or [], counts=counts, width=width, split=split, tss=tss,
             constitutive=constitutive, window=window, const_threshold=const_threshold,
             exclude_chroms=[c for c in exclude_chroms.split(",") if c], seed=seed, out=out_path,
-            progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False),
+            progress=_say,
         )
         if report:
             prepare_report(adata, out_path.parent / "prepare_report.html")
@@ -248,6 +248,11 @@ _TargetOpt = Annotated[list[str], typer.Option("--target", "-T", help="Condition
 _VsOpt = Annotated[str | None, typer.Option("--vs", help="Model the dAP target - VS on distal regions instead of the AP.")]
 
 
+def _say(msg: str) -> None:
+    """A workflow's progress line, dimmed, on stderr."""
+    console.print(f"[dim]{msg}[/]", highlight=False)
+
+
 def _metrics_line(metrics: dict) -> str:
     return "; ".join(f"{t}: test r {m['pearson']:.3f}, R² {m['pearson_r2']:.3f} (n {m['n']:,})"
                      for t, m in metrics.get("test", {}).items())
@@ -271,14 +276,16 @@ def train_iq(
 ) -> None:
     """The biophysical model (IceQream-style): a few PWM + spatial binding models, dose-response bases, logistic link."""
     from cisgram.models.iq_fit import IQConfig
+    from cisgram.report.iq import iq_report
     from cisgram.workflows.train_iq import train_iq as run
 
     cfg = IQConfig(max_motifs=max_motifs, n_denovo=n_denovo, interactions=interactions, filter=simplify,
                    covariates=covariates, seed=seed)
     with console.status("training the IQ model…"):
-        metrics = run(dataset, target, out_dir, vs=vs, motifs=motifs, config=cfg, genome=genome, tracks=track,
-                      progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
-    out.print(f"{_metrics_line(metrics)}; wrote {out_dir}")
+        result = run(dataset, target, out_dir, vs=vs, motifs=motifs, config=cfg, genome=genome, tracks=track,
+                     progress=_say)
+        iq_report(out_dir / "report.html", result)
+    out.print(f"{_metrics_line(result.metrics)}; wrote {out_dir}")
 
 
 @train_app.command("baseline")
@@ -293,11 +300,13 @@ def train_baseline(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """A baseline on the same split: L1 linear on motif max scores, ridge on 6-mers, or GC + dinucleotides."""
+    from cisgram.report.baseline import baseline_report
     from cisgram.workflows.train_baseline import train_baseline as run
 
     with console.status(f"training the {kind} baseline…"):
-        metrics = run(dataset, target, out_dir, kind=kind, vs=vs, motifs=motifs, genome=genome, seed=seed)
-    out.print(f"{_metrics_line(metrics)}; wrote {out_dir}")
+        result = run(dataset, target, out_dir, kind=kind, vs=vs, motifs=motifs, genome=genome, seed=seed)
+        baseline_report(out_dir / "report.html", result)
+    out.print(f"{_metrics_line(result.metrics)}; wrote {out_dir}")
 
 
 def _rank_zero() -> bool:
@@ -336,6 +345,7 @@ def train_cnn(
     seed: Annotated[int, typer.Option(help="Seed of the background, initialisation, shuffling and augmentation.")] = 0,
 ) -> None:
     """A sequence CNN (DeepSEA-style or dilated residual) trained through Lightning on windows cut from the genome."""
+    from cisgram.report.cnn import cnn_report
     from cisgram.training import TrainConfig
     from cisgram.workflows.train_cnn import train_cnn as run
 
@@ -344,11 +354,13 @@ def train_cnn(
                       weight_decay=weight_decay, num_workers=workers, accelerator=accelerator,
                       devices=int(devices) if devices.isdigit() else devices, strategy=strategy, num_nodes=num_nodes,
                       precision=precision, seed=seed, progress=loud)
-    metrics = run(dataset, out_dir, arch=arch, task=task, signal=signal, targets=target or (), vs=vs, length=length,
-                  background=background, jitter=jitter, rc=rc, config=cfg, genome=genome, device=device,
-                  progress=(lambda msg: console.print(f"[dim]{msg}[/]", highlight=False)) if loud else None)
-    if metrics is None:
+    result = run(dataset, out_dir, arch=arch, task=task, signal=signal, targets=target or (), vs=vs, length=length,
+                 background=background, jitter=jitter, rc=rc, config=cfg, genome=genome, device=device,
+                 progress=_say if loud else None)
+    if result is None:
         return
+    cnn_report(out_dir / "report.html", result)
+    metrics = result.metrics
     if task == "classification":
         line = "; ".join(f"{t}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f} (n {m['n']:,})"
                          for t, m in metrics["test"].items())
@@ -380,6 +392,7 @@ def train_get(
     seed: Annotated[int, typer.Option(help="Seed of initialisation, windows, masks, shuffling and baselines.")] = 0,
 ) -> None:
     """GET's region transformer: per-strand TSS initiation from the motifs of a window of regions; baselines and LoRA on the same entries."""
+    from cisgram.report.get import get_report
     from cisgram.workflows.train_get import train_get as run
 
     if threads is not None:
@@ -387,11 +400,13 @@ def train_get(
 
         torch.set_num_threads(threads)
     chosen = () if baselines.strip().lower() == "none" else tuple(b.strip() for b in baselines.split(",") if b.strip())
-    metrics = run(data, out_dir, leave_out=leave_out, config=config,
-                  config_overrides=None if dropout is None else {"dropout": dropout}, n_regions=n_regions,
-                  stride=stride, pretrain=pretrain, lora=lora, lora_rank=lora_rank, baselines=chosen,
-                  max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                  seed=seed, device=device, progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    result = run(data, out_dir, leave_out=leave_out, config=config,
+                 config_overrides=None if dropout is None else {"dropout": dropout}, n_regions=n_regions,
+                 stride=stride, pretrain=pretrain, lora=lora, lora_rank=lora_rank, baselines=chosen,
+                 max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                 seed=seed, device=device, progress=_say)
+    get_report(out_dir / "report.html", result)
+    metrics = result.metrics
     for cell, m in metrics["test"].items():
         e = metrics["subsets"]["expressed"]["test"][cell]
         line = f"{cell} (held out: {metrics['held_out'][cell]}): test r {m['pearson']:.3f} (n {m['n']:,}), expressed {e['pearson']:.3f}"
@@ -427,17 +442,19 @@ def tfbind(
     train_fraction: Annotated[float, typer.Option(help="Train on this share of the training examples of each class (a learning curve); validation and test unchanged.")] = 1.0,
 ) -> None:
     """Does the context around a motif tell bound from unbound instances? CNN and baselines per negative set (AgentBind-style)."""
+    from cisgram.report.tfbind import tfbind_report
     from cisgram.training import TrainConfig
     from cisgram.workflows.tfbind import run_tfbind
 
     cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, lr=lr, seed=seed, progress=True)
-    metrics = run_tfbind(genome, motif, chip, out_dir, accessible=accessible,
-                         negatives=[s.strip() for s in negatives.split(",") if s.strip()], window=window, split=split,
-                         chroms=chroms.split(",") if chroms else None, threshold=threshold,
-                         summit_distance=summit_distance, ratio=ratio,
-                         database=None if database.lower() == "none" else database, config=cfg, init=init,
-                         train_fraction=train_fraction, progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
-    for key, m in metrics["test"].items():
+    result = run_tfbind(genome, motif, chip, out_dir, accessible=accessible,
+                        negatives=[s.strip() for s in negatives.split(",") if s.strip()], window=window, split=split,
+                        chroms=chroms.split(",") if chroms else None, threshold=threshold,
+                        summit_distance=summit_distance, ratio=ratio,
+                        database=None if database.lower() == "none" else database, config=cfg, init=init,
+                        train_fraction=train_fraction, progress=_say)
+    tfbind_report(out_dir / "report.html", result)
+    for key, m in result.metrics["test"].items():
         out.print(f"{key}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f}")
     out.print(f"wrote {out_dir}")
 
@@ -518,15 +535,16 @@ def explain(
     if model is None or regions is None or out_dir is None:
         raise InputError("cisgram explain needs --model, --regions and --out",
                          hint="or run `cisgram explain benchmark --help`")
+    from cisgram.report.explain import explain_report
     from cisgram.workflows.explain import explain_regions
 
-    summary = explain_regions(model, out_dir, regions=regions, methods=_methods(method), target=target, n_logos=logos,
-                              discover=discover, database=database, genome=genome, device=device,
-                              progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
-    for p in summary.get("patterns", []):
+    result = explain_regions(model, out_dir, regions=regions, methods=_methods(method), target=target, n_logos=logos,
+                             discover=discover, database=database, genome=genome, device=device, progress=_say)
+    explain_report(out_dir / "report.html", result)
+    for p in result.patterns:
         match = f"{p['match']} {p['match_name']} (q {p['q_value']:.2g})" if "match" in p else "no match"
         out.print(f"{p['name']}: {p['n_seqlets']} seqlets, {match}")
-    out.print(f"{summary['n']:,} sequences explained with {', '.join(summary['methods'])}; wrote {out_dir}")
+    out.print(f"{len(result.names):,} sequences explained with {', '.join(result.methods)}; wrote {out_dir}")
 
 
 @explain_app.command("benchmark")
@@ -547,6 +565,7 @@ def explain_benchmark(
 ) -> None:
     """Train a CNN on a simulation and score every attribution method by how well it finds the planted sites (AgentBind's test)."""
     from cisgram.data import simulate as sim
+    from cisgram.report.explain import explain_benchmark_report
     from cisgram.training import TrainConfig
     from cisgram.workflows.explain import benchmark
 
@@ -558,10 +577,11 @@ def explain_benchmark(
     cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, seed=seed, monitor="auroc",
                       progress=True)
     res = benchmark(s, out_dir, methods=_methods(method), n_explain=n_explain, config=cfg, arch=arch, device=device,
-                    progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
-    out.print(f"classifier test auROC {res['classifier']['auroc']:.3f}")
-    out.print(_table([(r["method"], f"{r['auroc']:.3f}", f"{r['auroc_per_sequence']:.3f}", f"{r['seconds']:.1f}")
-                      for r in res["methods"]], ["method", "auROC", "per sequence", "seconds"]))
+                    progress=_say)
+    explain_benchmark_report(out_dir / "report.html", res)
+    out.print(f"classifier test auROC {res.classifier['auroc']:.3f}")
+    out.print(_table([(r.method, f"{r.auroc:.3f}", f"{r.auroc_per_sequence:.3f}", f"{r.seconds:.1f}")
+                      for r in res.table.itertuples()], ["method", "auROC", "per sequence", "seconds"]))
     out.print(f"wrote {out_dir}")
 
 
@@ -582,12 +602,16 @@ def explain_get(
     seed: Annotated[int, typer.Option(help="Seed of LiNGAM's column orders.")] = 0,
 ) -> None:
     """GET's interpretation: gene-by-motif, motif-motif interactions, a LiNGAM causal graph and enhancer-gene scores."""
-    from cisgram.workflows.explain import explain_get as run
+    from cisgram.report.get import get_explain_report
+    from cisgram.workflows.explain_get import explain_get as run
+    from cisgram.workflows.explain_get import explain_summary
 
     chosen = None if genes is None else [g.strip() for g in genes.split(",") if g.strip()]
-    s = run(model, out_dir, data=data, cell=cell, genes=chosen, split=split, top_motifs=top_motifs, n_orders=n_orders,
-            causal_method=causal, causal_threshold=threshold, use_lora=lora, device=device, seed=seed,
-            progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    result = run(model, out_dir, data=data, cell=cell, genes=chosen, split=split, top_motifs=top_motifs,
+                 n_orders=n_orders, causal_method=causal, causal_threshold=threshold, use_lora=lora, device=device,
+                 seed=seed, progress=_say)
+    get_explain_report(out_dir / "report.html", result)
+    s = explain_summary(result)
     out.print(f"{s['cell']}: {s['n_entries']:,} TSS entries; {s['n_interactions']:,} motif pairs kept; "
               f"{s['n_causal_edges']:,} causal edges among {len(s['causal_motifs'])} motifs; enhancers scored for "
               f"{s['n_explained']:,} entries; top motifs {', '.join(s['top_motifs'][:5])}; wrote {out_dir}")
@@ -604,12 +628,13 @@ def compare(
     """Side by side on the shared test regions, with ensembles fitted on validation and bootstrap 95 % intervals."""
     import numpy as np
 
+    from cisgram.report.compare import compare_report
     from cisgram.workflows.compare import compare_runs, comparison_table
 
     chosen = () if ensembles.strip().lower() == "none" else tuple(e.strip() for e in ensembles.split(",") if e.strip())
-    res = compare_runs(runs, out_dir, ensembles=chosen, n_boot=n_boot, seed=seed,
-                       progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
-    table = comparison_table(res)
+    result = compare_runs(runs, out_dir, ensembles=chosen, n_boot=n_boot, seed=seed, progress=_say)
+    compare_report(out_dir / "report.html", result)
+    table = comparison_table(result.comparison)
     rows = []
     for r in table.itertuples(index=False):
         ci = "" if r.pearson_diff is None or not np.isfinite(r.pearson_diff) else (
@@ -632,13 +657,15 @@ def variants(
     device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
 ) -> None:
     """Reference vs alternative predictions of variants (--vcf), or saturation mutagenesis of a region (--saturate)."""
+    from cisgram.report.variants import saturation_report
     from cisgram.workflows import variants as v
 
     if (vcf is None) == (saturate is None):
         raise InputError("give either --vcf or --saturate REGION")
     if saturate is not None:
-        table = v.saturate(model, saturate, out_path, genome=genome, target=target)
-        out.print(f"{len(table):,} substitutions scored; wrote {out_path}/saturation.tsv and report.html")
+        result = v.saturate(model, saturate, out_path, genome=genome, target=target)
+        saturation_report(out_path, result)
+        out.print(f"{len(result.table):,} substitutions scored; wrote {out_path}/saturation.tsv and report.html")
         return
     table = v.score_variants(model, vcf, out_path, window=window, genome=genome, attribution=attribution, device=device)
     problems = v.problems_path(out_path)
@@ -654,13 +681,10 @@ def predict(
     genome: Annotated[Path | None, typer.Option(help="Genome (default: the one the model was trained on).")] = None,
 ) -> None:
     """Predict every target of a trained model on new regions."""
-    from cisgram.files import atomic_path
-    from cisgram.workflows.rundir import load
+    from cisgram.workflows.predict import predict_regions
 
     with console.status("predicting…"):
-        table = load(model).predict(regions=regions, genome=genome).reset_index()
-        with atomic_path(out_path) as tmp:
-            table.to_parquet(tmp, index=False)
+        table = predict_regions(model, regions, out_path, genome=genome)
     out.print(f"{len(table):,} regions × {table.shape[1] - 1} target(s); wrote {out_path}")
 
 

@@ -71,6 +71,59 @@ def reverse_complement_onehot(x: np.ndarray) -> np.ndarray:
     return x[..., ::-1, ::-1]
 
 
+
+def as_codes(X, *, length: int | None = None, recentre: bool = False) -> np.ndarray:
+    """Sequences in any of the forms cisgram reads, as ``(N, L)`` uint8 base codes.
+
+    ``X`` may be a list of DNA strings of one length, ``(N, L)`` integer codes (A C G T N =
+    0..4) or ``(N, 4, L)`` one-hot (0/1, rows A, C, G, T, at most one 1 per position; all zeros
+    is ``N``), as numpy arrays or torch tensors. Anything else is an :class:`InputError` that says
+    what it got. With ``length`` the sequences must have that many bases; ``recentre`` cuts the
+    central ``length`` bases out of longer ones instead (never pads shorter ones).
+    """
+    if isinstance(X, str | bytes):
+        raise InputError("sequences must be a list of strings, not one string", hint="wrap it: [sequence]")
+    if hasattr(X, "detach"):  # a torch tensor
+        X = X.detach().cpu().numpy()
+    if isinstance(X, list | tuple) and X and all(isinstance(s, str | bytes) for s in X):
+        lengths = {len(s) for s in X}
+        if len(lengths) != 1:
+            raise InputError(f"sequences of {len(lengths)} different lengths ({min(lengths)}-{max(lengths)} bp)",
+                             hint="give sequences of one length")
+        codes = np.stack([encode(s) for s in X])
+    else:
+        arr = np.asarray(X)
+        what = f"{arr.dtype} array of shape {arr.shape}"
+        if arr.ndim == 2 and (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+            if arr.size and (arr.min() < 0 or arr.max() > 4):
+                raise InputError(f"base codes must be 0..4 (A C G T N), got values {arr.min()}..{arr.max()} in a {what}")
+            codes = arr.astype(np.uint8)
+        elif arr.ndim == 3 and arr.shape[1] == 4:
+            if arr.size and not np.isin(arr, (0, 1)).all():
+                raise InputError(f"one-hot sequences must hold 0 and 1 only, got a {what} with other values",
+                                 hint="probabilities (soft one-hot) cannot be read as bases")
+            if arr.size and (arr.sum(axis=1) > 1).any():
+                raise InputError(f"one-hot sequences have at most one 1 per position, got more in a {what}")
+            codes = np.where(arr.any(axis=1), arr.argmax(axis=1), 4).astype(np.uint8)
+        elif arr.ndim == 3 and arr.shape[2] == 4:
+            raise InputError(f"one-hot sequences are (N, 4, L), got a {what}", hint="transpose it: X.transpose(0, 2, 1)")
+        elif arr.ndim == 2 and np.issubdtype(arr.dtype, np.floating):
+            raise InputError(f"got a {what}: base codes are integers (N, L) and one-hot is (N, 4, L)",
+                             hint="one one-hot sequence needs a leading axis: X[None]")
+        else:
+            raise InputError(f"cannot read a {what} as sequences",
+                             hint="give strings, (N, L) uint8 codes (A C G T N = 0..4) or (N, 4, L) one-hot")
+    if length is not None and codes.shape[1] != int(length):
+        L = codes.shape[1]
+        if recentre and L > length:
+            lo = (L - int(length)) // 2
+            return np.ascontiguousarray(codes[:, lo: lo + int(length)])
+        raise InputError(f"the model reads {int(length)} bp sequences, got {L} bp",
+                         hint=f"give {int(length)} bp sequences" + (
+                             f", or ask for the central {int(length)} bp (recentre=True)" if L > length else ""))
+    return codes
+
+
 def chromosome_hint(missing: Sequence[str], available: Sequence[str], theirs: str = "genome") -> str | None:
     """Suggest adding or removing the ``chr`` prefix when that maps ``missing`` names onto
     ``available`` ones (named ``theirs`` in the message); None when it would not help."""
@@ -410,6 +463,7 @@ def open_genome(path, **kwargs):
 
 
 __all__ = [
+    "as_codes",
     "Genome",
     "check_chromosomes",
     "chromosome_hint",

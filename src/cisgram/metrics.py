@@ -1,4 +1,14 @@
-"""TODO docstring."""
+"""Metrics: one Pearson, Spearman, R², auROC and auPRC for the whole package, and the paired
+bootstrap that puts intervals on them.
+
+One convention for degenerate input: every correlation is NaN when there are fewer than two
+finite pairs or when either side is constant (no variance), R² is NaN when the observed values are
+constant, and an area under a curve is NaN unless both classes are present. A caller that needs a
+number there says what NaN means for it (e.g. ``np.nan_to_num(pearson(y, p)) ** 2`` counts a
+constant prediction as explaining nothing). Pairs with a non-finite side are dropped by
+:func:`regression_metrics` and :func:`classification_metrics`; the scalar functions expect finite
+input. This module imports nothing from cisgram but :mod:`cisgram.errors`.
+"""
 
 from __future__ import annotations
 
@@ -7,45 +17,97 @@ from scipy import stats
 
 from cisgram.errors import InputError
 
+__all__ = ["auprc", "auroc", "bootstrap_target", "classification_metrics", "paired_bootstrap", "pearson",
+           "pearson_columns", "r2", "regression_metrics", "spearman"]
+
+
+def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+
+
+def pearson(x, y) -> float:
+    """Pearson r of two equal-length vectors; NaN with fewer than 2 pairs or a constant side."""
+    x, y = _pair(x, y)
+    if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation; NaN with fewer than 2 pairs or a constant side."""
+    x, y = _pair(x, y)
+    if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def r2(observed, predicted) -> float:
+    """Coefficient of determination ``1 - SS_res / SS_tot`` on the observed scale; NaN when the
+    observed values are constant (or fewer than 2)."""
+    y, p = _pair(observed, predicted)
+    ss_tot = float(((y - y.mean()) ** 2).sum()) if y.size else 0.0
+    if y.size < 2 or ss_tot <= 0:
+        return float("nan")
+    return 1.0 - float(((y - p) ** 2).sum()) / ss_tot
+
+
+def pearson_columns(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of ``X`` ``(n, F)`` with ``y`` ``(n,)``: ``(F,)``, NaN for a
+    constant column (or a constant ``y``)."""
+    Xc = X - X.mean(axis=0)
+    yc = y - y.mean()
+    den = np.sqrt((Xc ** 2).sum(axis=0) * (yc ** 2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (Xc.T @ yc) / np.where(den > 0, den, 1), np.nan)
+
+
+def auroc(labels, scores) -> float:
+    """Area under the ROC curve of ``scores`` for 0/1 (or boolean) ``labels``; NaN unless both
+    classes are present."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(labels, dtype=np.float64).ravel() > 0.5
+    return float(roc_auc_score(y, np.asarray(scores).ravel())) if 0 < y.sum() < y.size else float("nan")
+
+
+def auprc(labels, scores) -> float:
+    """Average precision (area under the precision-recall curve); NaN unless both classes are present."""
+    from sklearn.metrics import average_precision_score
+
+    y = np.asarray(labels, dtype=np.float64).ravel() > 0.5
+    return float(average_precision_score(y, np.asarray(scores).ravel())) if 0 < y.sum() < y.size else float("nan")
+
 
 def regression_metrics(observed, predicted) -> dict:
     """``{"pearson", "spearman", "r2", "pearson_r2", "n"}`` over the finite pairs.
 
     ``r2`` is the coefficient of determination 1 - SS_res / SS_tot on the target's own scale;
     ``pearson_r2`` is IceQream's R² (squared Pearson r), blind to any linear calibration. With
-    fewer than 3 pairs, or a constant side, the correlations are NaN."""
-    y = np.asarray(observed, dtype=np.float64).ravel()
-    p = np.asarray(predicted, dtype=np.float64).ravel()
+    fewer than 3 pairs every value is NaN; see the module docstring for constant input."""
+    y, p = _pair(observed, predicted)
     ok = np.isfinite(y) & np.isfinite(p)
     y, p = y[ok], p[ok]
     n = int(y.size)
     out = {"pearson": float("nan"), "spearman": float("nan"), "r2": float("nan"), "pearson_r2": float("nan"), "n": n}
     if n < 3:
         return out
-    ss_tot = float(((y - y.mean()) ** 2).sum())
-    if ss_tot > 0:
-        out["r2"] = 1.0 - float(((y - p) ** 2).sum()) / ss_tot
-    if ss_tot > 0 and np.ptp(p) > 0:
-        out["pearson"] = float(np.corrcoef(y, p)[0, 1])
-        out["spearman"] = float(stats.spearmanr(y, p).statistic)
-        out["pearson_r2"] = out["pearson"] ** 2
+    out["r2"] = r2(y, p)
+    out["pearson"] = pearson(y, p)
+    out["spearman"] = spearman(y, p)
+    out["pearson_r2"] = out["pearson"] ** 2
     return out
 
 
 def classification_metrics(observed, predicted) -> dict:
     """:func:`regression_metrics` plus ``auroc``, ``auprc`` (average precision) and ``n_pos``
     for 0/1 labels; the areas are NaN unless both classes are present."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
     out = regression_metrics(observed, predicted)
-    y = np.asarray(observed, dtype=np.float64).ravel()
-    p = np.asarray(predicted, dtype=np.float64).ravel()
+    y, p = _pair(observed, predicted)
     ok = np.isfinite(y) & np.isfinite(p)
     y, p = y[ok] > 0.5, p[ok]
     out["n_pos"] = int(y.sum())
-    both = 0 < y.sum() < y.size
-    out["auroc"] = float(roc_auc_score(y, p)) if both else float("nan")
-    out["auprc"] = float(average_precision_score(y, p)) if both else float("nan")
+    out["auroc"] = auroc(y, p)
+    out["auprc"] = auprc(y, p)
     return out
 
 

@@ -44,6 +44,21 @@ class SequenceTargets:
     split_dict: dict
 
 
+def dataset_genome(dataset, info: dict, genome=None) -> str:
+    """The genome to read a dataset's sequences from: ``genome`` when given, else the one the
+    dataset was prepared with (a relative path is tried from the working directory, then from the
+    dataset's own directory); an :class:`InputError` when it is not there."""
+    if genome is not None:
+        candidates = [Path(genome)]
+    else:
+        stored = Path(info["inputs"]["genome"])
+        candidates = [stored] if stored.is_absolute() else [stored, Path(dataset).parent / stored]
+    for c in candidates:
+        if c.exists():
+            return str(c)
+    raise InputError(f"the dataset's genome {candidates[0]} is not there", path=dataset, hint="pass --genome")
+
+
 def sequence_targets(dataset: str | os.PathLike, *, task: str = "regression", signal: str = "logcounts",
                      targets: Sequence[str] = (), vs: str | None = None, background: float = 1.0,
                      genome: str | os.PathLike | None = None, seed: int = 0,
@@ -68,9 +83,7 @@ def sequence_targets(dataset: str | os.PathLike, *, task: str = "regression", si
         raise InputError(f"--background must be 0 or more background windows per peak, got {background}")
     adata = read_dataset(dataset)
     info = dataset_info(adata)
-    gpath = str(genome or info["inputs"]["genome"])
-    if not os.path.exists(gpath):
-        raise InputError(f"the dataset's genome {gpath} is not there", path=dataset, hint="pass --genome")
+    gpath = dataset_genome(dataset, info, genome)
     conditions = list(adata.obs_names)
     v = adata.var
     keep = v["split"].astype(str).to_numpy() != "gap"
@@ -165,9 +178,7 @@ def training_data(dataset: str | os.PathLike, targets: Sequence[str], *, vs: str
         raise InputError(f"a target is given twice: {', '.join(targets)}")
     adata = read_dataset(dataset)
     info = dataset_info(adata)
-    gpath = str(genome or info["inputs"]["genome"])
-    if not Path(gpath).exists():
-        raise InputError(f"the dataset's genome {gpath} is not there", path=dataset, hint="pass --genome")
+    gpath = dataset_genome(dataset, info, genome)
     cols, names, params = [], [], []
     split = adata.var["split"].astype(str).to_numpy()
     for t in targets:

@@ -63,6 +63,7 @@ from torch.nn import functional as F
 from cisgram.errors import InputError
 from cisgram.inference import evaluating, net_dtype, network, onehot, select, spans
 from cisgram.interpret.ism import ism
+from cisgram.metrics import auroc
 from cisgram.models.cnn import DeepSEA, DilatedCNN
 
 # ---------------------------------------------------------------- shared loop
@@ -474,16 +475,18 @@ def importance(attr: np.ndarray, onehot: np.ndarray, method: str) -> np.ndarray:
     return np.abs((attr * onehot).sum(1))
 
 
-def _auc(truth: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(truth, score)) if 0 < truth.sum() < truth.size else float("nan")
-
-
 def recovery(scores: np.ndarray, truth: np.ndarray) -> dict:
     """How well ``(N, L)`` importances single out the ``(N, L)`` ground-truth bases: the pooled
     area under the ROC curve after L1-normalising each sequence, and the mean per-sequence area."""
     norm = scores / np.maximum(scores.sum(1, keepdims=True), 1e-30)
-    per_seq = [_auc(t, s) for t, s in zip(truth, norm, strict=True) if 0 < t.sum() < t.size]
-    return {"auroc": _auc(truth.ravel(), norm.ravel()), "auroc_per_sequence": float(np.mean(per_seq)),
+    per_seq = [auroc(t, s) for t, s in zip(truth, norm, strict=True) if 0 < t.sum() < t.size]
+    return {"auroc": auroc(truth.ravel(), norm.ravel()), "auroc_per_sequence": float(np.mean(per_seq)),
             "n_sequences": int(len(scores))}
+
+
+def contributions(attr: np.ndarray, onehot: np.ndarray, method: str) -> np.ndarray:
+    """``(N, 4, L)`` contributions of the observed bases from ``(N, 4, L)`` attributions: the
+    attribution times the one-hot sequence; for ISM the observed base carries minus the mean
+    change of its three substitutions."""
+    a = -attr.sum(1, keepdims=True) / 3 if method == "ism" else attr
+    return a * onehot

@@ -134,7 +134,7 @@ class Discovery:
     matched
         The database motifs that appear among the matches (for drawing them).
     params
-        The modisco-lite parameters used.
+        The modisco-lite parameters used, and ``trim_fraction`` (:data:`TRIM_FRACTION`).
     """
 
     patterns: tuple[Pattern, ...]
@@ -362,10 +362,11 @@ def discover(hypothetical: np.ndarray, onehot: np.ndarray, *,
                 for sign, found in (("pos", pos), ("neg", neg)) for i, mp in enumerate(found or ())]
     logger.info("TF-MoDISco found %d pattern(s) in %d sequences", len(patterns), oh.shape[0])
     if not patterns or db is None:
-        return Discovery(tuple(patterns), params=params)
+        return Discovery(tuple(patterns), params={**params, "trim_fraction": TRIM_FRACTION})
     patterns = _match(patterns, db, n_matches)
     names = list(dict.fromkeys(t for p in patterns for t in p.matches["target"]))
-    return Discovery(tuple(patterns), database=db.source, matched=db.subset(names), params=params)
+    return Discovery(tuple(patterns), database=db.source, matched=db.subset(names),
+                     params={**params, "trim_fraction": TRIM_FRACTION})
 
 
 # ---------------------------------------------------------------- outputs

@@ -29,11 +29,13 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from cisgram.data.access import sequence_covariates
 from cisgram.errors import InputError
+from cisgram.metrics import pearson
 from cisgram.models.state import load_state, save_state
 from cisgram.motifs.pwm import Motif, MotifSet
 from cisgram.motifs.scan import scan
@@ -169,17 +171,52 @@ class BaselineModel:
         return cls(config["kind"], config["params"], dict(arrays))
 
 
+
+class BaselineSet:
+    """One fitted :class:`BaselineModel` per target, as a run holds them: ``predict(codes)`` gives
+    ``(R, T)``; on disk ``targets/<name>/`` per target and a ``model.json`` naming the kind, the
+    targets and the input ``length`` (None in runs written before it was recorded)."""
+
+    family = "baseline"
+    reads = "sequence"
+
+    def __init__(self, models: list[BaselineModel], targets: list[str], length: int | None = None):
+        if len(models) != len(targets):
+            raise InputError(f"{len(models)} baseline models for {len(targets)} targets")
+        self.models, self.targets = list(models), list(targets)
+        self.length = None if length is None else int(length)
+
+    @property
+    def kind(self) -> str:
+        return self.models[0].kind
+
+    def predict(self, codes) -> np.ndarray:
+        """``(R, T)`` predictions for ``(R, L)`` base codes."""
+        return np.column_stack([m.predict(codes) for m in self.models])
+
+    def save(self, directory) -> None:
+        from cisgram.files import write_json
+
+        d = Path(directory)
+        for name, m in zip(self.targets, self.models, strict=True):
+            m.save(d / "targets" / name)
+        write_json(d / "model.json", {"family": "baseline", "kind": self.kind, "targets": self.targets,
+                                      "length": self.length})
+
+    @classmethod
+    def load(cls, directory) -> BaselineSet:
+        import json
+
+        d = Path(directory)
+        mj = json.loads((d / "model.json").read_text())
+        return cls([BaselineModel.load(d / "targets" / t) for t in mj["targets"]], mj["targets"], mj.get("length"))
+
+
 def _mask(m, n: int, name: str) -> np.ndarray:
     m = np.asarray(m)
     if m.dtype != bool or m.shape != (n,):
         raise InputError(f"{name} must be a boolean mask shaped ({n},), got dtype {m.dtype} and shape {m.shape}")
     return m
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 2 or np.std(a) == 0 or np.std(b) == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
 
 
 def _path(kind: str, Z: np.ndarray, y: np.ndarray, alphas) -> list[tuple[np.ndarray, float]]:
@@ -269,7 +306,7 @@ def fit_baseline(kind: str, codes, y, train, val=None, *, motifs: MotifSet | Non
     if kind == "motif-lasso":  # relative to alpha_max of the training rows (Z[tr] has mean 0)
         grid = grid * max(np.abs(Z[tr].T @ (y[tr] - y[tr].mean())).max() / tr.sum(), 1e-12)
     fits = _path(kind, Z[fit_rows], y[fit_rows], grid)
-    r = np.array([_pearson(Z[ev] @ c + b, y[ev]) for c, b in fits])
+    r = np.array([pearson(Z[ev] @ c + b, y[ev]) for c, b in fits])
     best = int(np.argmax(np.where(np.isfinite(r), r, -np.inf)))
     if params["selected_on"] == "val":
         coef, intercept = fits[best]

@@ -120,22 +120,36 @@ class DilatedCNN(nn.Module):
         return self.count(h.amax(-1) if self.pool == "max" else h.mean(-1))
 
 
-def build(spec: dict) -> nn.Module:
+def build(spec: dict, *, seed: int | None = None) -> nn.Module:
     """A network from its spec: ``{"arch": "deepsea"|"dilated", "n_tasks": T, "length": L, **kw}``
-    (lists in ``kw`` are turned back into tuples, so a spec survives JSON)."""
+    (lists in ``kw`` are turned back into tuples, so a spec survives JSON). With ``seed`` the
+    initial weights come from that seed without touching the caller's torch generator. A spec
+    the constructor refuses is a :class:`ValueError` naming the architecture."""
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items() if k not in ("arch", "n_tasks", "length")}
     arch = spec["arch"]
-    if arch == "deepsea":
-        return DeepSEA(spec["n_tasks"], spec["length"], **kw)
-    if arch == "dilated":
-        return DilatedCNN(spec["n_tasks"], spec["length"], **kw)
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    cls = DeepSEA if arch == "deepsea" else DilatedCNN
+    with torch.random.fork_rng(devices=[], enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        try:
+            return cls(spec["n_tasks"], spec["length"], **kw)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"cannot build a {arch!r} network: {e}") from None
 
 
 class CNNModel:
     """A trained network with what it needs to predict: its ``spec`` (:func:`build`), ``task``,
     ``targets`` and, for regression, the training mean and standard deviation of each target
-    (the network learns standardised targets; :meth:`predict` answers on the targets' scale)."""
+    (the network learns standardised targets; predictions come back on the targets' scale).
+
+    Predict with :func:`cisgram.inference.predict` (``predict(model, X)``): it batches ``X``
+    through :meth:`forward_batch` (both strands, averaged) and :meth:`decode`.
+    """
+
+    family = "cnn"
+    reads = "sequence"
 
     def __init__(self, net: nn.Module, spec: dict, task: str, targets: list[str],
                  y_mean: np.ndarray | None = None, y_std: np.ndarray | None = None):
@@ -148,13 +162,22 @@ class CNNModel:
     def length(self) -> int:
         return int(self.spec["length"])
 
-    def predict(self, X, *, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
-        """``(N, T)`` predictions for ``(N, L)`` codes, ``(N, 4, L)`` one-hot or a dataset of
-        ``(x, y)`` pairs, averaged over both strands (probabilities for classification)."""
-        from cisgram.inference import predict
+    def forward_batch(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` outputs of one-hot ``x`` averaged over the sequence and its reverse
+        complement (probabilities for classification, standardised values for regression)."""
+        def outputs(v: torch.Tensor) -> torch.Tensor:
+            out = net(v).float()
+            return torch.sigmoid(out) if self.task == "classification" else out
 
-        out = predict(self.net, X, batch_size=batch_size, device=device, task=self.task).astype(np.float64)
+        return (outputs(x) + outputs(x.flip(1, 2))) / 2
+
+    def decode(self, out: np.ndarray) -> np.ndarray:
+        """Collected :meth:`forward_batch` outputs on the targets' scale, float64."""
+        out = np.asarray(out, dtype=np.float64)
         return out if self.task == "classification" else out * self.y_std + self.y_mean
+
+    def empty_output(self, X) -> np.ndarray:
+        return np.zeros((0, len(self.targets)), np.float32)
 
     def save(self, directory) -> None:
         from cisgram.models.state import save_state

@@ -68,6 +68,7 @@ from torch.nn import functional as F
 from cisgram.errors import InputError
 
 FAMILY = "get"
+OUTPUTS = ("expression", "accessibility")
 
 
 @dataclass
@@ -385,6 +386,10 @@ class GETModel:
         ``config.n_features``.
     """
 
+    family = FAMILY
+    reads = "windows"
+    length = None
+
     def __init__(self, net: RegionTransformer, feature_names: list[str] | None = None):
         self.net = net
         n = net.config.n_features
@@ -396,32 +401,18 @@ class GETModel:
     def config(self) -> GETConfig:
         return self.net.config
 
-    def predict(self, X, *, positions=None, output: str = "expression", batch_size: int = 64,
-                device: str = "cpu") -> np.ndarray:
-        """``output`` (``"expression"`` ``(N, R, n_outputs)`` or ``"accessibility"`` ``(N, R, 1)``)
-        for ``(N, R, F)`` windows, float32; the network's mode and device are put back."""
-        if output not in ("expression", "accessibility"):
+    def forward_batch(self, net: RegionTransformer, x: torch.Tensor, positions: torch.Tensor | None = None, *,
+                      output: str = "expression") -> torch.Tensor:
+        """One head of the network on a batch of ``(B, R, F)`` windows: ``"expression"``
+        ``(B, R, n_outputs)`` or ``"accessibility"`` ``(B, R, 1)``; predict with
+        :func:`cisgram.inference.predict` (``predict(model, X, positions, output=...)``)."""
+        if output not in OUTPUTS:
             raise InputError(f"output must be 'expression' or 'accessibility', not {output!r}")
-        X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
-        pos = None if positions is None else torch.as_tensor(positions)
-        self.net.check_input(X, None, pos)
-        from cisgram.inference import resolve_device
+        return getattr(net(x, positions=positions), output)
 
-        dev = resolve_device(device)
-        first = next(self.net.parameters())
-        home, was_training = first.device, self.net.training
-        self.net.eval().to(dev)
-        try:
-            outs = []
-            with torch.inference_mode():
-                for lo in range(0, len(X), batch_size):
-                    pb = None if pos is None else pos[lo:lo + batch_size].to(dev)
-                    out = self.net(X[lo:lo + batch_size].to(dev), positions=pb)
-                    outs.append(getattr(out, output).float().cpu())
-        finally:
-            self.net.to(home).train(was_training)
+    def empty_output(self, X, *, output: str = "expression") -> np.ndarray:
         width = self.config.n_outputs if output == "expression" else 1
-        return torch.cat(outs).numpy() if outs else np.zeros((0, X.shape[1], width), np.float32)
+        return np.zeros((0, np.shape(X)[1] if np.ndim(X) > 1 else 0, width), np.float32)
 
     def save(self, directory) -> None:
         """Write ``model.safetensors`` + ``model.json``; LoRA adapters are merged into a copy first."""

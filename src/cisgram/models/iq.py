@@ -172,6 +172,9 @@ class IQModel:
     extra: list[str] = field(default_factory=list)
     extra_sources: dict = field(default_factory=dict)
 
+    family = "iq"  # the model protocol (cisgram.models.base)
+    reads = "sequence"
+
     @property
     def motif_names(self) -> list[str]:
         return [m.name for m in self.motifs]

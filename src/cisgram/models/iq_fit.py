@@ -34,6 +34,7 @@ import numpy as np
 
 from cisgram.data.access import apply_scale, fit_scale, sequence_covariates
 from cisgram.errors import InputError
+from cisgram.metrics import pearson, pearson_columns
 from cisgram.models import iq_distill as distill
 from cisgram.models.iq import (
     BASES,
@@ -82,17 +83,9 @@ class Fitted:
     contributions: dict = field(default_factory=dict)
 
 
-def _pearson_cols(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    Xc = X - X.mean(axis=0)
-    yc = y - y.mean()
-    den = np.sqrt((Xc ** 2).sum(axis=0) * (yc ** 2).sum())
-    return np.where(den > 0, (Xc.T @ yc) / np.where(den > 0, den, 1), 0.0)
-
-
 def _r2(y: np.ndarray, p: np.ndarray) -> float:
-    if np.ptp(p) == 0 or np.ptp(y) == 0:
-        return 0.0
-    return float(np.corrcoef(y, p)[0, 1] ** 2)
+    """IceQream's R² (squared Pearson r); a constant side explains nothing (0)."""
+    return float(np.nan_to_num(pearson(y, p)) ** 2)
 
 
 def l1_screen(X: np.ndarray, y: np.ndarray, keep: int, *, iters: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -291,7 +284,7 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     kept: dict[int, dict[int, float]] = {}
     for t, r in enumerate(rows):
         y = Y[r, t]
-        cor = np.abs(_pearson_cols(E_db[r], y))
+        cor = np.abs(np.nan_to_num(pearson_columns(E_db[r], y)))
         thr = cfg.cor_threshold
         passed = np.flatnonzero(cor >= thr)
         while passed.size < cfg.max_motifs and thr > 1e-3:
@@ -450,7 +443,8 @@ def _choose_ridge(design: _Design, keep, inter, val: np.ndarray, targets, stage)
         for lam in RIDGE_GRID:
             f = fit_logistic(X[rows], design.Y[rows, t], ridge=lam)
             p = X[v] @ f.coef + f.intercept
-            r.append(np.corrcoef(p, design.Y[v, t])[0, 1] if np.ptp(p) > 0 else -1.0)
+            rv = pearson(p, design.Y[v, t])
+            r.append(-1.0 if np.ptp(p) == 0 else rv)  # a constant prediction ranks last
         chosen.append(RIDGE_GRID[int(np.nanargmax(r))])
         scores.append([round(float(x), 4) for x in r])
     stage("ridge", chosen=chosen, validation_r=scores)
@@ -478,7 +472,7 @@ def _interactions(design: _Design, keep: list[int], threshold: float) -> Interac
     vals = cand.apply(lin)
     score = np.zeros(len(pairs))
     for t, r in enumerate(design.rows):
-        score = np.maximum(score, np.abs(_pearson_cols(vals[r], design.Y[r, t])))
+        score = np.maximum(score, np.abs(np.nan_to_num(pearson_columns(vals[r], design.Y[r, t]))))
     cap = 10 * f
     top = np.sort(np.argsort(-score)[:cap])
     return Interactions.fit(lin, pairs[top], train)

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""``report.html`` of ``cisgram compare``, drawn from a :class:`~cisgram.results.CompareResult`."""
 
 from __future__ import annotations
 
@@ -6,18 +6,17 @@ import html
 
 import numpy as np
 
-from cisgram.files import atomic_write
-from cisgram.report.html import fmt_num, html_table, img_tag, page
+from cisgram.report import plots
+from cisgram.report.html import fmt_num, html_table, img_tag, write_page
 from cisgram.report.plots import compare_bars
 
 
-def compare_report(path, comparison: dict, joined) -> None:
-    """``report.html`` of ``cisgram compare`` (:func:`cisgram.workflows.compare.compare_runs`): the runs,
-    per target the test metrics of every run and ensemble with 95 % bootstrap intervals and
-    differences to the reference run (bar charts and a table), validation metrics, ensemble
-    weights, and test observed-vs-predicted scatters per model. ``joined`` is the comparison's
-    ``predictions.parquet`` table (one prediction column per model)."""
-    from cisgram.report import plots
+def compare_report(path, result) -> None:
+    """Write the report of ``cisgram compare``: the runs, per target the test metrics of every run
+    and ensemble with 95 % bootstrap intervals and differences to the reference run (bar charts
+    and a table), validation metrics, ensemble weights, and test observed-vs-predicted scatters
+    per model (from the joined predictions table, one column per model)."""
+    comparison, joined = result.comparison, result.joined
 
     models = comparison["models"]
     boot = comparison["bootstrap"]
@@ -54,7 +53,7 @@ def compare_report(path, comparison: dict, joined) -> None:
         tnote = (f"<p class='note'>{entries['val']:,} validation and {entries['test']:,} test entries"
                  f"{'; observed values are 0/1' if binary else ''}; reference {html.escape(ref)} "
                  f"({html.escape(comparison['reference'][t]['chosen_by'])}).</p>")
-        sections.append((f"{t}: test metrics", tnote + compare_bars(t, comparison) + html_table(head, rows)))
+        sections.append((f"{t}: test metrics", tnote + img_tag(compare_bars(t, comparison), f"{t} test metrics with bootstrap intervals") + html_table(head, rows)))
     val_rows = [[t, m["name"], fmt_num(met["pearson"]), fmt_num(met["spearman"]), fmt_num(met["r2"]), f"{met['n']:,}"]
                 for t, per in comparison["metrics"]["val"].items() for m in models for met in [per[m["name"]]]]
     sections.append(("Validation metrics (ensembles fitted here: in-sample)",
@@ -89,5 +88,4 @@ def compare_report(path, comparison: dict, joined) -> None:
             figs.insert(0, img_tag(plots.roc_curves(labels, scores, f"{t} (test)"), f"{t} test ROC curves"))
         sections.append((f"{t}: test predictions", "".join(figs) or "<p class='note'>no test entries</p>"))
     title = "cisgram compare: " + ", ".join(r["name"] for r in comparison["runs"])
-    with atomic_write(path) as fh:
-        fh.write(page(title, sections))
+    write_page(path, title, sections)

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""``report.html`` of ``cisgram demo``, drawn from a :class:`~cisgram.results.DemoResult`."""
 
 from __future__ import annotations
 
@@ -6,30 +6,21 @@ import html
 
 import numpy as np
 
-from cisgram.files import atomic_write
-from cisgram.report.html import (
-    fmt_ci,
-    fmt_num,
-    html_table,
-    img_tag,
-    link_tag,
-    page,
-    png_file_tag,
-    raw_html_table,
-)
+from cisgram.report import plots
+from cisgram.report.html import fmt_ci, fmt_num, html_table, img_tag, link_tag, raw_html_table, write_page
 from cisgram.report.plots import compare_bars
+from cisgram.report.variants import saturation_figure
 
 
-def demo_report(path, summary: dict, *, comparison: dict | None = None, variants=None, problems=None,
-                images: dict | None = None, elapsed: float | None = None) -> None:
-    """``report.html`` of ``cisgram demo`` (:func:`cisgram.workflows.demo.run_demo`): one self-contained page
-    with every step's time and outcome, the dataset, the motif scan, the IQ / CNN / baseline
-    metrics, the comparison with its ensembles (bootstrap intervals), GET's test metrics and
-    explanation, the variant table with the VCF lines that were not scored, and the saturation
-    maps (``images``: title -> PNG path, embedded). Each step's own report is linked by a path
-    relative to the page. ``summary`` is the demo's ``summary.json`` so far; sections of steps not
-    run are left out."""
-    from cisgram.report import plots
+def demo_report(path, result, *, elapsed: float | None = None) -> None:
+    """Write the page of ``cisgram demo``: every step's time and outcome, the dataset, the motif
+    scan, the IQ / CNN / baseline metrics, the comparison with its ensembles (bootstrap
+    intervals), GET's test metrics and explanation, the variant table with the VCF lines that were
+    not scored, and the saturation maps. Each step's own report is linked by a path relative to
+    the page. ``result.summary`` is the demo's ``summary.json`` so far; sections of steps not run
+    are left out."""
+    summary, comparison = result.summary, result.comparison
+    variants, problems = result.variants, result.problems
 
     steps = summary.get("steps", [])
     target = (summary.get("compare") or {}).get("target", "K562")
@@ -93,7 +84,7 @@ def demo_report(path, summary: dict, *, comparison: dict | None = None, variants
                 f"reference {html.escape(ref)} (best validation Pearson). {link_tag('compare/report.html', 'Comparison report')}, "
                 f"{link_tag('compare/comparison.tsv', 'comparison.tsv')}.</p>")
         body += html_table(["model", "kind", "test Pearson [95% CI]", "test R²", "n", f"Δ Pearson vs {ref} [95% CI]"], crow)
-        body += compare_bars(target, comparison)
+        body += img_tag(compare_bars(target, comparison), f"{target} test metrics with bootstrap intervals")
         sections.append(("Comparison and ensembles", body))
     if "get" in summary:
         g = summary["get"]
@@ -137,11 +128,11 @@ def demo_report(path, summary: dict, *, comparison: dict | None = None, variants
                  "substitution scored alone. Strongest loss: "
                  + "; ".join(f"{fam.upper()} {html.escape(sat[fam]['worst'])} ({sat[fam]['min_delta']:+.4f}, "
                              f"{link_tag(sat[fam]['report'], 'map report')})" for fam in ("iq", "cnn") if fam in sat) + ".</p>")
-        for title, png in (images or {}).items():
-            body += f"<p class='note'>{html.escape(title)}</p>" + png_file_tag(png, title)
+        for fam, sat_res in result.saturation.items():
+            title = f"{fam.upper()} run: saturation map of {sat['region']}"
+            body += f"<p class='note'>{html.escape(title)}</p>" + img_tag(saturation_figure(sat_res), title)
         sections.append(("Variant effects", body))
     files = [[html.escape(s["name"]), ", ".join(link_tag(o, o) for o in s["outputs"])] for s in steps]
     sections.append(("Files", raw_html_table(["step", "outputs"], files, left=(1,))
                      + f"<p class='note'>{link_tag('summary.json', 'summary.json')} holds every number on this page.</p>"))
-    with atomic_write(path) as fh:
-        fh.write(page("cisgram demo: chr22:19-29 Mb, K562 / GM12878 / MCF7", sections))
+    write_page(path, "cisgram demo: chr22:19-29 Mb, K562 / GM12878 / MCF7", sections)

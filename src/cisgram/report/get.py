@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""``report.html`` of a GET run (:func:`get_report`) and of its explanation (:func:`get_explain_report`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import html
 
 import numpy as np
 
-from cisgram.files import atomic_write
-from cisgram.report.html import html_table, img_tag, page
+from cisgram.report import plots
+from cisgram.report.html import html_table, img_tag, write_page
 
 
 def _short(motif: str) -> str:
@@ -15,12 +15,13 @@ def _short(motif: str) -> str:
     return ":".join(str(motif).split(":")[:2])
 
 
-def get_explain_report(path, genes, gbm, corr, interactions, adjacency, edges, enhancers, config: dict, *,
-                       max_genes: int = 6, max_motifs: int = 25, max_rows: int = 30) -> None:
-    """``report.html`` of ``cisgram explain get``: the gene-by-motif heat map (highest-predicted
-    genes × motifs of highest mean absolute contribution), the correlation of those motifs, the
-    strongest interactions, the LiNGAM graph, and enhancer-gene tracks of up to ``max_genes`` genes."""
-    from cisgram.report import plots
+def get_explain_report(path, result, *, max_genes: int = 6, max_motifs: int = 25, max_rows: int = 30) -> None:
+    """Write the report of ``cisgram explain get`` (a :class:`~cisgram.results.GETExplainResult`):
+    the gene-by-motif heat map (highest-predicted genes × motifs of highest mean absolute
+    contribution), the correlation of those motifs, the strongest interactions, the LiNGAM graph,
+    and enhancer-gene tracks of up to ``max_genes`` genes."""
+    genes, gbm, corr, interactions = result.genes, result.gene_by_motif, result.correlation, result.interactions
+    adjacency, edges, enhancers, config = result.adjacency, result.edges, result.enhancers, result.config
 
     motifs = [m for m in gbm.columns if m != "accessibility"]
     strength = gbm[motifs].abs().mean(0).sort_values(ascending=False)
@@ -69,15 +70,16 @@ def get_explain_report(path, genes, gbm, corr, interactions, adjacency, edges, e
                      f"<p class='note'>score = {es['ko_weight']} × share of the in-silico knock-out loss + "
                      f"{es['abc_weight']} × share of accessibility × power-law contact (γ {es['gamma']:.3f}, "
                      f"scale {es['scale']:.3f}, flat within {es['min_distance']:,} bp).</p>" + "".join(tracks)))
-    with atomic_write(path) as fh:
-        fh.write(page(f"cisgram explain get: {config['cell']}", sections))
+    write_page(path, f"cisgram explain get: {config['cell']}", sections)
 
 
-def get_report(path, preds, metrics: dict, history: dict, config: dict, gbm=None) -> None:
-    """``report.html`` of a GET run (:func:`cisgram.workflows.train_get.train_get`): test metrics of the
+def get_report(path, result) -> None:
+    """Write the report of a GET run (a :class:`~cisgram.results.GETResult`): test metrics of the
     transformer and every baseline per cell type (all TSS entries and expressed ones), the LoRA
-    figures, the training curves, and observed-vs-predicted test scatters per cell type and model."""
-    from cisgram.report import plots
+    figures, the training curves, observed-vs-predicted test scatters per cell type and model, and
+    the gene-by-motif heat map of test TSS entries."""
+    preds, metrics, history, config, gbm = (result.predictions, result.metrics, result.history, result.config,
+                                            result.gene_by_motif)
 
     def f(v) -> str:
         return "" if v is None or not np.isfinite(v) else f"{v:.3f}"
@@ -125,8 +127,6 @@ def get_report(path, preds, metrics: dict, history: dict, config: dict, gbm=None
                                  f"{cell} {name}"))
         sections.append((f"Test predictions: {cell} (held out: {metrics['held_out'].get(cell, '')})", "".join(figs)))
     if gbm is not None and len(gbm):
-        from cisgram.report import plots
-
         motifs = [m for m in gbm.columns if m != "accessibility"]
         top_m = list(gbm[motifs].abs().mean(0).sort_values(ascending=False).index[:25])
         sub = gbm.iloc[:30]
@@ -137,5 +137,4 @@ def get_report(path, preds, metrics: dict, history: dict, config: dict, gbm=None
                          + img_tag(plots.heatmap(sub[top_m].to_numpy(), [str(r) for r in sub.index],
                                               [_short(m) for m in top_m], "gene x motif", label="input x gradient"),
                                 "gene by motif")))
-    with atomic_write(path) as fh:
-        fh.write(page(f"cisgram GET: {'leave out ' + lo if lo else 'all cell types'}", sections))
+    write_page(path, f"cisgram GET: {'leave out ' + lo if lo else 'all cell types'}", sections)

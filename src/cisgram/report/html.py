@@ -8,6 +8,8 @@ import io
 
 import numpy as np
 
+from cisgram.files import atomic_write
+
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse}td,th{padding:.2em .8em;border-bottom:1px solid #eee;text-align:right}
@@ -69,11 +71,11 @@ def raw_html_table(header: list[str], rows: list[list[str]], left: tuple[int, ..
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def png_file_tag(path, alt: str) -> str:
-    with open(path, "rb") as fh:
-        data = base64.b64encode(fh.read()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
 def fmt_ci(v) -> str:
     return "" if not v or v[0] is None else f" [{fmt_num(v[0])}, {fmt_num(v[1])}]"
+
+
+def write_page(path, title: str, sections: list[tuple[str, str]]) -> None:
+    """Write :func:`page` to ``path`` atomically."""
+    with atomic_write(path) as fh:
+        fh.write(page(title, sections))

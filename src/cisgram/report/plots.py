@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from cisgram.errors import InputError
-from cisgram.report.html import img_tag
 
 SIZE = (3.0, 2.0)  # inches
 DPI = 90
@@ -94,7 +93,6 @@ def logo(probs: np.ndarray, title: str = "", *, ax=None):
         logomaker draws no patch for a zero height), y from 0 to 2 bits, x the 0-based positions.
     """
     import logomaker
-    import pandas as pd
 
     try:
         p = np.asarray(probs, dtype=np.float64)
@@ -330,7 +328,6 @@ def contribution_logo(contrib: np.ndarray, title: str = "", *, ax=None, spans=()
         shade, e.g. the planted sites of a simulation.
     """
     import logomaker
-    import pandas as pd
 
     c = np.asarray(contrib, dtype=np.float64)
     if c.ndim != 2 or c.shape[1] != 4 or c.shape[0] == 0 or not np.all(np.isfinite(c)):
@@ -475,30 +472,9 @@ def saturation_heatmap(mat: np.ndarray, ref: np.ndarray, first_pos: int, title: 
 
 
 
-def pattern_logo(contrib: np.ndarray, title: str):
-    """A logo of a contribution weight matrix ``(W, 4)``: letters as tall as their (signed)
-    mean contribution, on an Agg canvas (as :mod:`cisgram.report.plots` builds its figures)."""
-    import logomaker
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(max(1.5, 0.2 * contrib.shape[0] + 0.5), 1.2), dpi=90, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    logomaker.Logo(pd.DataFrame(contrib, columns=list("ACGT")), ax=ax, color_scheme="classic",
-                   font_name="DejaVu Sans")
-    ax.axhline(0, color="0.5", lw=0.5)
-    ax.set_title(title, fontsize=8)
-    ax.set_ylabel("contribution", fontsize=7)
-    ax.tick_params(labelsize=6)
-    return fig
-
-
-
-
-def compare_bars(target: str, comparison: dict) -> str:
+def compare_bars(target: str, comparison: dict):
     """Test Pearson (and auROC) per model with 95 % bootstrap intervals, and each model's
-    difference to the reference run with its interval."""
+    difference to the reference run with its interval, from a ``comparison.json`` dict."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -539,4 +515,4 @@ def compare_bars(target: str, comparison: dict) -> str:
         dx.set_ylim(len(models) - 0.5, -0.5)
         dx.set_title(f"difference to {ref}", fontsize=8)
         dx.tick_params(labelsize=6)
-    return img_tag(fig, f"{target} test metrics with bootstrap intervals")
+    return fig

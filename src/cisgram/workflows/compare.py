@@ -1,5 +1,5 @@
-"""Metrics with one shape for every model family (DESIGN §1), and the side-by-side comparison of
-run directories with their ensembles (:func:`compare_runs`, ``cisgram compare``)."""
+"""``cisgram compare``: run directories of one dataset and split side by side, with ensembles
+fitted on validation and paired-bootstrap intervals (:func:`compare_runs`)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from cisgram.errors import InputError
-from cisgram.files import atomic_path, atomic_write
+from cisgram.files import atomic_path, atomic_write, write_json
 from cisgram.metrics import bootstrap_target, classification_metrics, regression_metrics
+from cisgram.results import CompareResult
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,11 @@ class _RunInput:
 
 
 def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, ensembles: Sequence[str] = ENSEMBLES,
-                 n_boot: int = 1000, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict:
+                 n_boot: int = 1000, seed: int = 0, progress: Callable[[str], None] | None = None) -> CompareResult:
     """``cisgram compare``: score run directories side by side on the entries they share, add
     ensembles of them, and write ``comparison.json``, ``comparison.tsv``, ``predictions.parquet``
-    and ``report.html`` into ``out``. Returns what ``comparison.json`` holds.
+    into ``out``. Returns a :class:`~cisgram.results.CompareResult` (what ``comparison.json`` holds
+    and the joined table), which :func:`cisgram.report.compare.compare_report` draws.
 
     What is compared
         The targets every run predicts, on the (region, target) entries every run scored with a
@@ -116,41 +118,14 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, e
 
     say(f"fitting {', '.join(ensembles) or 'no'} ensemble(s) on validation for {len(targets)} target(s)")
     ens_names = [_ENSEMBLE_PREFIX + e for e in ensembles]
-    for e in ens_names:
-        joined[e] = np.nan
-    weights: dict = {}
-    for t in targets:
-        rows = (joined["target"] == t).to_numpy()
-        X = joined.loc[rows, run_names].to_numpy(np.float64)
-        y = joined.loc[rows, "observed"].to_numpy(np.float64)
-        val = (joined.loc[rows, "split"] == "val").to_numpy()
-        weights[t] = {}
-        for e, col in zip(ensembles, ens_names, strict=True):
-            pred, info = _fit_ensemble(e, X[val], y[val], X, run_names)
-            joined.loc[rows, col] = pred
-            weights[t][e] = info
+    weights = _add_ensembles(joined, targets, run_names, ensembles)
     models = run_names + ens_names
-
-    metrics: dict = {}
-    for split in ("val", "test"):
-        metrics[split] = {}
-        for t in targets:
-            g = joined[(joined["target"] == t) & (joined["split"] == split)]
-            score = classification_metrics if binary[t] else regression_metrics
-            metrics[split][t] = {m: score(g["observed"], g[m]) for m in models}
-
+    metrics = {split: {t: {m: (classification_metrics if binary[t] else regression_metrics)(g["observed"], g[m])
+                           for m in models}
+                       for t in targets for g in [joined[(joined["target"] == t) & (joined["split"] == split)]]}
+               for split in ("val", "test")}
     say(f"paired bootstrap of the test entries ({n_boot} resamples)")
-    reference, intervals, differences = {}, {}, {}
-    for k, t in enumerate(targets):
-        key = "auroc" if binary[t] else "pearson"
-        vals = [metrics["val"][t][r].get(key, float("nan")) for r in run_names]
-        best = int(np.nanargmax(vals)) if np.isfinite(vals).any() else 0
-        reference[t] = {"model": run_names[best], "chosen_by": f"validation {key}"}
-        g = joined[(joined["target"] == t) & (joined["split"] == "test")]
-        usable = [m for m in models if np.isfinite(g[m].to_numpy(np.float64)).all()]
-        intervals[t], differences[t] = bootstrap_target(g["observed"].to_numpy(np.float64),
-                                                         g[usable].to_numpy(np.float64), usable, binary[t],
-                                                         n_boot, np.random.default_rng([seed, k]))
+    reference, intervals, differences = _bootstrap(joined, targets, run_names, models, metrics, binary, n_boot, seed)
 
     versus = {t: {m: {k: _difference(differences[t], m, reference[t]["model"], k)
                       for k in (["pearson", "auroc"] if binary[t] else ["pearson"])} for m in models} for t in targets}
@@ -180,17 +155,49 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, e
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
     say(f"writing {d}")
-    with atomic_write(d / "comparison.json") as fh:
-        json.dump(comparison, fh, indent=1)
-    table = comparison_table(comparison)
+    write_json(d / "comparison.json", comparison)
     with atomic_write(d / "comparison.tsv") as fh:
-        table.to_csv(fh, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+        comparison_table(comparison).to_csv(fh, sep="\t", index=False, na_rep="NA", float_format="%.6g")
     with atomic_path(d / "predictions.parquet") as tmp:
         joined.to_parquet(tmp, index=False)
-    from cisgram.report.compare import compare_report
+    return CompareResult(d, comparison, joined)
 
-    compare_report(d / "report.html", comparison, joined)
-    return comparison
+
+def _add_ensembles(joined: pd.DataFrame, targets: list[str], run_names: list[str], ensembles: list[str]) -> dict:
+    """Add one ``ensemble:<kind>`` column per ensemble to ``joined`` (fitted per target on the
+    validation entries); returns the fitted weights per target and ensemble."""
+    weights: dict = {}
+    for e in ensembles:
+        joined[_ENSEMBLE_PREFIX + e] = np.nan
+    for t in targets:
+        rows = (joined["target"] == t).to_numpy()
+        X = joined.loc[rows, run_names].to_numpy(np.float64)
+        y = joined.loc[rows, "observed"].to_numpy(np.float64)
+        val = (joined.loc[rows, "split"] == "val").to_numpy()
+        weights[t] = {}
+        for e in ensembles:
+            pred, info = _fit_ensemble(e, X[val], y[val], X, run_names)
+            joined.loc[rows, _ENSEMBLE_PREFIX + e] = pred
+            weights[t][e] = info
+    return weights
+
+
+def _bootstrap(joined: pd.DataFrame, targets: list[str], run_names: list[str], models: list[str], metrics: dict,
+               binary: dict, n_boot: int, seed: int) -> tuple[dict, dict, dict]:
+    """Per target the reference run (best validation score), the test intervals of every model
+    and the differences between every pair (:func:`cisgram.metrics.bootstrap_target`)."""
+    reference, intervals, differences = {}, {}, {}
+    for k, t in enumerate(targets):
+        key = "auroc" if binary[t] else "pearson"
+        vals = [metrics["val"][t][r].get(key, float("nan")) for r in run_names]
+        best = int(np.nanargmax(vals)) if np.isfinite(vals).any() else 0
+        reference[t] = {"model": run_names[best], "chosen_by": f"validation {key}"}
+        g = joined[(joined["target"] == t) & (joined["split"] == "test")]
+        usable = [m for m in models if np.isfinite(g[m].to_numpy(np.float64)).all()]
+        intervals[t], differences[t] = bootstrap_target(g["observed"].to_numpy(np.float64),
+                                                        g[usable].to_numpy(np.float64), usable, binary[t],
+                                                        n_boot, np.random.default_rng([seed, k]))
+    return reference, intervals, differences
 
 
 def comparison_table(comparison: dict) -> pd.DataFrame:

@@ -42,13 +42,36 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from cisgram.bundled import demo as demo_paths
-from cisgram.data.dataset import prepare
+from cisgram.data.dataset import prepare, read_dataset
+from cisgram.data.get import RegionMotifData, region_motif_data
+from cisgram.data.regionmotif import scan_regions
 from cisgram.errors import InputError
-from cisgram.files import atomic_write
-from cisgram.motifs.pwm import load_motifs
+from cisgram.files import atomic_write, write_json
+from cisgram.genome import Genome
+from cisgram.models.iq_fit import IQConfig
+from cisgram.motifs.pwm import MotifSet, load_motifs
+from cisgram.motifs.scan import scan
+from cisgram.report.baseline import baseline_report
+from cisgram.report.cnn import cnn_report
+from cisgram.report.compare import compare_report
+from cisgram.report.demo import demo_report
+from cisgram.report.get import get_explain_report, get_report
+from cisgram.report.iq import iq_report
 from cisgram.report.prepare import prepare_report
+from cisgram.report.variants import saturation_report
+from cisgram.results import DemoResult
+from cisgram.training import TrainConfig
+from cisgram.workflows.compare import compare_runs
+from cisgram.workflows.explain_get import explain_get, explain_summary
+from cisgram.workflows.rundir import load
+from cisgram.workflows.train_baseline import train_baseline
+from cisgram.workflows.train_cnn import train_cnn
+from cisgram.workflows.train_get import train_get
+from cisgram.workflows.train_iq import train_iq
+from cisgram.workflows.variants import problems_path, saturate, score_variants
 
 STEPS = ("prepare", "scan", "iq", "cnn", "baseline", "get_data", "get", "explain_get", "compare", "variants",
          "report")
@@ -117,8 +140,9 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def run_demo(out_dir: str | os.PathLike, *, width: int = 500, quick: bool = False, stop_after: str | None = None,
-             threads: int | None = None, progress: Callable[[str], None] | None = None) -> dict:
-    """Run the demo chain (:data:`STEPS`) into ``out_dir``; return the summary (also ``summary.json``).
+             threads: int | None = None, progress: Callable[[str], None] | None = None) -> DemoResult:
+    """Run the demo chain (:data:`STEPS`) into ``out_dir``, each step's report drawn as it ends;
+    return a :class:`~cisgram.results.DemoResult` whose ``summary`` is also ``summary.json``.
 
     ``quick`` trains with :data:`QUICK` settings (same steps and files, rougher models);
     ``stop_after`` ends after that step; ``threads`` sets torch's threads for the chain (GET's
@@ -157,10 +181,10 @@ def run_demo(out_dir: str | os.PathLike, *, width: int = 500, quick: bool = Fals
             record(name, time.perf_counter() - t0, note, outputs, report)
     summary["seconds"] = {s["name"]: s["seconds"] for s in steps}
     summary["seconds_total"] = round(time.perf_counter() - begin, 2)
-    with atomic_write(out / "summary.json") as fh:
-        json.dump(summary, fh, indent=1, default=float)
+    write_json(out / "summary.json", summary)
     say(f"demo chain done in {summary['seconds_total']:.0f} s; wrote {out}")
-    return summary
+    return DemoResult(out, summary, comparison=state.get("comparison"), variants=state.get("variant_table"),
+                      problems=state.get("variant_problems"), saturation=state.get("saturation", {}))
 
 
 # ------------------------------------------------------------------------------------ the steps
@@ -205,8 +229,6 @@ def _step_prepare(out: Path, d, cfg: DemoSettings, width: int, summary: dict, st
 
 
 def _step_scan(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.data.regionmotif import scan_regions
-
     s = scan_regions(d.genome, out / "dataset.h5ad", d.motifs, out / "features.parquet",
                      features=("max", "count", "energy"), hits_out=out / "hits.tsv", device="cpu")
     hits = pd.read_csv(out / "hits.tsv", sep="\t", usecols=["motif"])
@@ -224,12 +246,11 @@ def _run_metrics(run: Path) -> dict:
 
 
 def _step_iq(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.models.iq_fit import IQConfig
-    from cisgram.workflows.train_iq import train_iq
-
     run = out / "runs" / "iq"
     iq_cfg = IQConfig(max_motifs=cfg.iq_max_motifs, distill_steps=cfg.iq_distill_steps, filter=cfg.iq_simplify)
-    metrics = train_iq(out / "dataset.h5ad", [TARGET], run, motifs=str(d.motifs), config=iq_cfg, progress=say)
+    res = train_iq(out / "dataset.h5ad", [TARGET], run, motifs=str(d.motifs), config=iq_cfg, progress=say)
+    iq_report(run / "report.html", res)
+    metrics = res.metrics
     pipe = json.loads((run / "pipeline.json").read_text())
     contrib = pipe["contributions"].get(TARGET, {})
     clusters = {c["name"]: c for c in pipe["clusters"]}
@@ -244,14 +265,13 @@ def _step_iq(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: 
 
 
 def _step_cnn(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.training import TrainConfig
-    from cisgram.workflows.train_cnn import train_cnn
-
     run = out / "runs" / "cnn"
     tc = TrainConfig(max_epochs=cfg.cnn_epochs, patience=cfg.cnn_patience, batch_size=cfg.cnn_batch_size, lr=cfg.cnn_lr,
                      weight_decay=cfg.cnn_weight_decay, seed=0)
-    metrics = train_cnn(out / "dataset.h5ad", run, targets=[TARGET], signal="access", background=0,
-                        length=cfg.cnn_length, config=tc, progress=say)
+    res = train_cnn(out / "dataset.h5ad", run, targets=[TARGET], signal="access", background=0,
+                    length=cfg.cnn_length, config=tc, progress=say)
+    cnn_report(run / "report.html", res)
+    metrics = res.metrics
     hist = json.loads((run / "history.json").read_text())
     summary["cnn"] = {"test": metrics["test"][TARGET], "val": metrics["val"][TARGET], "length": cfg.cnn_length,
                       "epochs": len(hist["epochs"]), "best_epoch": hist["best_epoch"]}
@@ -262,10 +282,10 @@ def _step_cnn(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state:
 
 
 def _step_baseline(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.workflows.train_baseline import train_baseline
-
     run = out / "runs" / "kmer"
-    metrics = train_baseline(out / "dataset.h5ad", [TARGET], run, kind="kmer-ridge")
+    res = train_baseline(out / "dataset.h5ad", [TARGET], run, kind="kmer-ridge")
+    baseline_report(run / "report.html", res)
+    metrics = res.metrics
     summary["baseline"] = {"kind": "kmer-ridge", "test": metrics["test"][TARGET], "val": metrics["val"][TARGET]}
     t = metrics["test"][TARGET]
     return (f"ridge on 6-mer counts; {TARGET} AP test r {t['pearson']:.3f} (n {t['n']})",
@@ -273,8 +293,6 @@ def _step_baseline(out: Path, d, cfg: DemoSettings, width: int, summary: dict, s
 
 
 def _step_get_data(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.data.get import region_motif_data
-
     init = {c: (d.initiation_plus[c], d.initiation_minus[c]) for c in d.initiation_plus}
     data = region_motif_data(out / "dataset.h5ad", d.genome, d.motifs, d.genes_tss, init, device="cpu")
     data.write(out / "get_data.npz")
@@ -287,13 +305,13 @@ def _step_get_data(out: Path, d, cfg: DemoSettings, width: int, summary: dict, s
 
 
 def _step_get(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.workflows.train_get import train_get
-
     run = out / "runs" / "get"
     with _torch_threads(1):  # tiny matrices: one thread beats two on a busy machine
-        metrics = train_get(out / "get_data.npz", run, leave_out=HELD_OUT, config_overrides=cfg.get_overrides,
-                            n_regions=50, pretrain=True, lora=True, max_epochs=cfg.get_epochs,
-                            patience=cfg.get_patience, seed=0, progress=say)
+        res = train_get(out / "get_data.npz", run, leave_out=HELD_OUT, config_overrides=cfg.get_overrides,
+                        n_regions=50, pretrain=True, lora=True, max_epochs=cfg.get_epochs,
+                        patience=cfg.get_patience, seed=0, progress=say)
+        get_report(run / "report.html", res)
+    metrics = res.metrics
     summary["get"] = {"leave_out": HELD_OUT, "training_cell_types": metrics["training_cell_types"],
                       "test": metrics["test"],
                       "baselines": {k: v["test"] for k, v in metrics["baselines"].items()},
@@ -325,18 +343,16 @@ def _demo_genes(data, cell: str, n: int = 2) -> list[str]:
 
 
 def _step_explain_get(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from sklearn.exceptions import ConvergenceWarning
 
-    from cisgram.data.get import RegionMotifData
-    from cisgram.workflows.explain import explain_get
 
     data = state.get("get_data") or RegionMotifData.read(out / "get_data.npz")
     genes = _demo_genes(data, HELD_OUT)
     dest = out / "explain_get"
     with _torch_threads(1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        s = explain_get(out / "runs" / "get", dest, top_motifs=cfg.explain_top_motifs, genes=genes or None,
-                        progress=say)
+        res = explain_get(out / "runs" / "get", dest, top_motifs=cfg.explain_top_motifs, genes=genes or None,
+                          progress=say)
+        get_explain_report(dest / "report.html", res)
     for w in caught:  # FastICA's convergence warnings are summed up in one line; others pass on
         if not issubclass(w.category, ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -344,6 +360,7 @@ def _step_explain_get(out: Path, d, cfg: DemoSettings, width: int, summary: dict
     if unconverged:
         say(f"LiNGAM: FastICA stopped at its iteration limit in {unconverged} fit(s); the averaged graph is kept")
     alt = {m.name: m.alt_name for m in state.get("motifs") or load_motifs(str(d.motifs))}
+    s = explain_summary(res)
     summary["explain_get"] = {"cell": s["cell"], "genes": genes, "n_entries": s["n_entries"],
                               "n_explained": s["n_explained"], "n_interactions": s["n_interactions"],
                               "n_causal_edges": s["n_causal_edges"], "lora_adapter": s["lora_adapter"],
@@ -355,10 +372,10 @@ def _step_explain_get(out: Path, d, cfg: DemoSettings, width: int, summary: dict
 
 
 def _step_compare(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.workflows.compare import compare_runs
-
     runs = [out / "runs" / n for n in ("iq", "cnn", "kmer")]
-    comp = compare_runs(runs, out / "compare", n_boot=cfg.n_boot, seed=0, progress=say)
+    res = compare_runs(runs, out / "compare", n_boot=cfg.n_boot, seed=0, progress=say)
+    compare_report(out / "compare" / "report.html", res)
+    comp = res.comparison
     state["comparison"] = comp
     test = comp["metrics"]["test"][TARGET]
     ci = comp["intervals"][TARGET]
@@ -381,11 +398,6 @@ def _motif_site(out: Path, d, motif_name: str) -> dict | None:
     """The best hit (p < 1e-3) of the IQ run's ``motif_name`` among the 20 test regions most
     accessible in K562: region, genome start/end, strand, and the motif's most informative
     position with its least likely base (an SNV there should break the site)."""
-    from cisgram.data.dataset import read_dataset
-    from cisgram.genome import Genome
-    from cisgram.motifs.pwm import MotifSet
-    from cisgram.motifs.scan import scan
-    from cisgram.workflows.rundir import load
 
     model = load(out / "runs" / "iq").model
     motif = next((m for m in model.motifs if m.name == motif_name), None)
@@ -420,8 +432,6 @@ def _motif_site(out: Path, d, motif_name: str) -> dict | None:
 def _write_vcf(out: Path, d, site: dict | None) -> tuple[Path, dict]:
     """The demo VCF: SNVs at the centres of the four most accessible K562 test regions, one SNV
     at ``site`` (breaking the motif), a 3 bp deletion, and one record whose REF is wrong."""
-    from cisgram.data.dataset import read_dataset
-    from cisgram.genome import Genome
 
     adata = read_dataset(out / "dataset.h5ad")
     var = adata.var
@@ -468,8 +478,6 @@ def _write_vcf(out: Path, d, site: dict | None) -> tuple[Path, dict]:
 
 
 def _step_variants(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.workflows.variants import problems_path, saturate, score_variants
-
     dest = out / "variants"
     dest.mkdir(parents=True, exist_ok=True)
     top = state.get("top_iq_motif") or (summary.get("iq") or {}).get("motifs", [{}])[0].get("name")
@@ -485,7 +493,6 @@ def _step_variants(out: Path, d, cfg: DemoSettings, width: int, summary: dict, s
         chrom, lo = site["chrom"], centre - SATURATION_BP // 2
         where = f"the best {top} site ({site['strand']} strand, {site['region']})"
     else:  # no hit of the motif: the centre of the most accessible test peak
-        from cisgram.data.dataset import read_dataset
 
         adata = read_dataset(out / "dataset.h5ad")
         var = adata.var
@@ -498,7 +505,10 @@ def _step_variants(out: Path, d, cfg: DemoSettings, width: int, summary: dict, s
     sat = {}
     for fam in ("iq", "cnn"):
         say(f"saturation map of {region} with the {fam} run")
-        t = saturate(out / "runs" / fam, region, dest / f"saturation_{fam}", target=TARGET)
+        sat_res = saturate(out / "runs" / fam, region, dest / f"saturation_{fam}", target=TARGET)
+        saturation_report(dest / f"saturation_{fam}", sat_res)
+        state.setdefault("saturation", {})[fam] = sat_res
+        t = sat_res.table
         worst = t.sort_values(f"delta:{TARGET}").iloc[0]
         sat[fam] = {"n": len(t), "min_delta": float(worst[f"delta:{TARGET}"]), "worst": f"{worst['chrom']}:{int(worst['pos'])} "
                     f"{worst['ref']}>{worst['alt']}", "report": f"variants/saturation_{fam}/report.html"}
@@ -521,17 +531,9 @@ def _step_variants(out: Path, d, cfg: DemoSettings, width: int, summary: dict, s
 
 
 def _step_report(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
-    from cisgram.report.demo import demo_report
-
-    comparison = state.get("comparison")
-    if comparison is None and (out / "compare" / "comparison.json").is_file():
-        comparison = json.loads((out / "compare" / "comparison.json").read_text())
-    images = {f"{fam.upper()} run: saturation map of {summary['variants']['saturation']['region']}":
-              out / "variants" / f"saturation_{fam}" / "saturation.png"
-              for fam in ("iq", "cnn") if "variants" in summary}
-    elapsed = time.perf_counter() - state["begin"]
-    demo_report(out / "report.html", summary, comparison=comparison, variants=state.get("variant_table"),
-                problems=state.get("variant_problems"), images=images, elapsed=elapsed)
+    result = DemoResult(out, summary, comparison=state.get("comparison"), variants=state.get("variant_table"),
+                        problems=state.get("variant_problems"), saturation=state.get("saturation", {}))
+    demo_report(out / "report.html", result, elapsed=time.perf_counter() - state["begin"])
     return "one page summarising every step, linking each step's own report", [out / "report.html"], None
 
 

@@ -1,12 +1,22 @@
-"""Run directories: train a model on a dataset, write everything DESIGN §1 asks for, open it again.
+"""Run directories: the one place that writes and opens them, for every family.
 
-A run directory holds ``config.json`` (what was asked, enough to rerun it), ``split.json``,
-``metrics.json`` (``{"family", "train"|"val"|"test": {target: {pearson, spearman, r2, pearson_r2,
-n}}}``), ``predictions.parquet`` (region, target, observed, predicted, split), ``report.html``,
-and the model's own ``model.safetensors`` + ``model.json``. Every file is written atomically; the
-model files go last but one and ``metrics.json`` last, so a directory with metrics is complete.
+A run directory holds ``config.json`` (what was asked, enough to rerun it: paths resolved, plus
+each path as it was given), ``split.json``, ``predictions.parquet`` (region, target, observed,
+predicted, split), the model's own files (``model.safetensors`` + ``model.json``; a GET run's
+``lora.safetensors`` + ``lora.json``; a baseline's ``targets/<name>/``) and, written last,
+``metrics.json``::
 
-:func:`load` opens any run; :meth:`Run.predict` scores new sequences or regions.
+    {"family": ..., "train"|"val"|"test": {target: {pearson, spearman, r2, pearson_r2, n}}}
+
+so a directory with ``metrics.json`` is complete (:func:`write_run` removes an earlier run's
+metrics first). ``report.html`` is rendered from what the workflow returned
+(:mod:`cisgram.report`), after the run is complete.
+
+:func:`load` opens any of them (``cisgram.load``): IQ, baseline, CNN, GET (with its LoRA adapter)
+and tfbind runs, each as a :class:`Run` whose :meth:`Run.predict` follows the model protocol:
+sequences as strings, ``(N, L)`` uint8 codes or ``(N, 4, L)`` one-hot, of the length the model
+was trained on (an :class:`~cisgram.errors.InputError` names both lengths; ``recentre=True``
+cuts the centre out of longer ones), or regions (recentred to the model's width).
 """
 
 from __future__ import annotations
@@ -15,8 +25,9 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,16 +35,35 @@ import pandas as pd
 from cisgram.data.targets import TrainingData, track_covariates
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, write_json
-from cisgram.metrics import regression_metrics
+from cisgram.genome import Genome, as_codes
+from cisgram.inference import predict
+from cisgram.intervals import read_regions, resize
+from cisgram.metrics import classification_metrics, regression_metrics
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 
 
+# ------------------------------------------------------------------------------------ writing
 
 
-def _predictions(data: TrainingData, pred: np.ndarray) -> pd.DataFrame:
+def path_entries(**paths) -> dict:
+    """``{name: absolute path, name + "_given": the path as given}`` for each path (``None`` and
+    non-path values such as ``jaspar:`` addresses are kept as they are, without ``_given``), so a
+    run does not depend on the directory it was trained in."""
+    out: dict = {}
+    for name, value in paths.items():
+        if value is None or (isinstance(value, str) and ":" in value and not Path(value).exists()):
+            out[name] = value
+            continue
+        out[name] = str(Path(value).expanduser().resolve())
+        out[f"{name}_given"] = str(value)
+    return out
+
+
+def predictions_table(data: TrainingData, pred: np.ndarray) -> pd.DataFrame:
+    """DESIGN's ``predictions.parquet``: one row per region and target with a finite observed value."""
     parts = []
     for t, name in enumerate(data.targets):
         ok = np.isfinite(data.Y[:, t])
@@ -47,8 +77,6 @@ def metrics_table(preds: pd.DataFrame, family: str, *, task: str = "regression",
     """DESIGN's ``metrics.json`` from a predictions table (classification adds ``auroc`` and
     ``auprc``). ``subsets`` (name -> boolean mask over the table's rows) adds the same metrics
     on parts of it under ``"subsets": {name: {split: ...}}``."""
-    from cisgram.metrics import classification_metrics
-
     score = classification_metrics if task == "classification" else regression_metrics
 
     def table(p: pd.DataFrame) -> dict:
@@ -61,18 +89,27 @@ def metrics_table(preds: pd.DataFrame, family: str, *, task: str = "regression",
     return out
 
 
-def write_run(out: str | os.PathLike, family: str, config: dict, data: TrainingData, pred: np.ndarray,
-              save_model: Callable[[Path], None], report: Callable[[Path, pd.DataFrame, dict], None] | None = None,
-              extra: dict | None = None, *, task: str = "regression",
-              subsets: Callable[[pd.DataFrame], dict[str, np.ndarray]] | None = None) -> dict:
-    """Write a run directory (see the module docstring); returns the metrics. ``subsets`` maps
-    the predictions table to named row masks scored separately (:func:`metrics_table`)."""
+def start_run(out: str | os.PathLike) -> Path:
+    """The run directory, created; an earlier run's ``metrics.json`` there is removed first, so
+    it cannot outlive a failure of this one."""
     d = Path(out)
-    if (d / "metrics.json").exists():  # an earlier run's metrics must not outlive a failure of this one
+    if (d / "metrics.json").exists():
         log.info("overwriting the run in %s", d)
         (d / "metrics.json").unlink()
     d.mkdir(parents=True, exist_ok=True)
-    preds = _predictions(data, pred)
+    return d
+
+
+def write_run(out: str | os.PathLike, family: str, config: dict, data: TrainingData, pred: np.ndarray,
+              save_model: Callable[[Path], None], extra: dict | None = None, *, task: str = "regression",
+              subsets: Callable[[pd.DataFrame], dict[str, np.ndarray]] | None = None) -> tuple[dict, pd.DataFrame]:
+    """Write a run directory (see the module docstring): ``config.json``, ``split.json``,
+    ``predictions.parquet``, the ``extra`` JSON files (name -> object), the model (``save_model``
+    writes it into the directory) and, last, ``metrics.json``. ``subsets`` maps the predictions
+    table to named row masks scored separately (:func:`metrics_table`). Returns the metrics and
+    the predictions table."""
+    d = start_run(out)
+    preds = predictions_table(data, pred)
     metrics = metrics_table(preds, family, task=task, subsets=subsets(preds) if subsets else None)
     write_json(d / "config.json", {"family": family, **config})
     write_json(d / "split.json", data.split_dict)
@@ -81,23 +118,19 @@ def write_run(out: str | os.PathLike, family: str, config: dict, data: TrainingD
     for name, obj in (extra or {}).items():
         write_json(d / name, obj)
     save_model(d)
-    if report is not None:
-        report(d / "report.html", preds, metrics)
     write_json(d / "metrics.json", metrics)
-    return metrics
+    return metrics, preds
 
 
-# ------------------------------------------------------------------------------------ families
-
-
-# ------------------------------------------------------------------------------------ opening runs
+# ------------------------------------------------------------------------------------ opening
 
 
 @dataclass
 class Run:
-    """An opened run: ``family``, ``config``, ``targets`` and ``model`` (an :class:`IQModel`, a
-    :class:`CNNModel`, one :class:`BaselineModel` per target, or a :class:`GETModel` whose
-    ``targets`` are the run's cell types; its input is region-by-motif windows, not sequence)."""
+    """An opened run: its ``path``, ``family``, ``config``, ``targets`` and ``model``
+    (:class:`~cisgram.models.iq.IQModel`, :class:`~cisgram.models.baselines.BaselineSet`,
+    :class:`~cisgram.models.cnn.CNNModel`; :class:`GETRun` and :class:`TFBindRun` for the others).
+    """
 
     path: Path
     family: str
@@ -107,60 +140,62 @@ class Run:
 
     @property
     def length(self) -> int | None:
-        return self.model.length if self.family in ("iq", "cnn") else None
+        """The input width the model was trained on (None where the run does not record it)."""
+        return getattr(self.model, "length", None)
 
-    def codes(self, sequences=None, regions=None, genome=None) -> tuple[np.ndarray, list[str]]:
-        """``(N, L)`` codes and names of ``sequences`` (strings or codes) or ``regions`` (a BED
-        path or table, recentred to the model's width on ``genome``, default the training one)."""
-        from cisgram.genome import Genome, encode
+    def genome(self, genome=None) -> Genome:
+        """``genome`` (a path or :class:`Genome`), default the genome the run was trained on."""
+        if isinstance(genome, Genome):
+            return genome
+        path = genome or self.config.get("genome")
+        if not path:
+            raise InputError("the run does not name its genome", path=self.path, hint="pass the genome explicitly")
+        if not Path(path).exists():
+            raise InputError(f"the run's genome {path} is not there", path=self.path, hint="pass the genome explicitly")
+        return Genome(path)
 
+    def codes(self, sequences=None, regions=None, genome=None, *, recentre: bool = False) -> tuple[np.ndarray, list[str]]:
+        """``(N, L)`` codes and names of ``sequences`` (strings, codes or one-hot; see
+        :func:`~cisgram.genome.as_codes`) or ``regions`` (a BED path or table, recentred to the
+        model's width on ``genome``, default the training one)."""
         if (sequences is None) == (regions is None):
             raise InputError("give either sequences or regions")
         if sequences is not None:
-            if isinstance(sequences, np.ndarray):
-                return np.asarray(sequences, dtype=np.uint8), [str(i) for i in range(len(sequences))]
-            seqs = list(sequences)
-            if not seqs or len({len(s) for s in seqs}) != 1:
-                raise InputError("sequences must be a non-empty list of strings of one length")
-            return np.stack([encode(s) for s in seqs]), [str(i) for i in range(len(seqs))]
-        g = Genome(genome or self.config["genome"])
-        df = self._windows(regions, g)
+            codes = as_codes(sequences, length=self.length, recentre=recentre)
+            return codes, [str(i) for i in range(len(codes))]
+        g = self.genome(genome)
+        df = self.windows(regions, g)
         names = [f"{c}:{s}-{e}" for c, s, e in zip(df["chrom"], df["start"], df["end"], strict=True)]
         return g.fetch_codes_batch(df["chrom"].to_numpy(), df["start"].to_numpy(), df["end"].to_numpy()), names
 
-    def _windows(self, regions, genome) -> pd.DataFrame:
+    def windows(self, regions, genome: Genome) -> pd.DataFrame:
         """``regions`` (a BED path or table) recentred to the model's width on ``genome``."""
-        from cisgram.intervals import read_regions, resize
-
         df = read_regions(regions, genome=genome) if not isinstance(regions, pd.DataFrame) else regions
         width = self.length or int((df["end"] - df["start"]).iloc[0])
         return resize(df, width, sizes=genome.sizes).reset_index(drop=True)
 
-    def predict(self, sequences=None, *, regions=None, genome=None) -> pd.DataFrame:
-        """Predictions for ``sequences`` (strings of the model's length, or ``(N, L)`` codes) or
-        ``regions`` (BED path or table, recentred to the model's width on ``genome``, default
-        the training genome): one row per sequence, one column per target."""
-        codes, names = self.codes(sequences, regions, genome)
+    def predict(self, sequences=None, *, regions=None, genome=None, recentre: bool = False,
+                batch_size: int = 256, device: str = "cpu") -> pd.DataFrame:
+        """Predictions for ``sequences`` (strings, ``(N, L)`` codes or ``(N, 4, L)`` one-hot of the
+        model's length; ``recentre`` cuts the centre out of longer ones) or ``regions`` (BED path
+        or table, recentred to the model's width on ``genome``, default the training genome):
+        one row per sequence, one column per target."""
+        codes, names = self.codes(sequences, regions, genome, recentre=recentre)
         extra = None
-        if self.family == "iq" and self.model.extra:
+        sources = getattr(self.model, "extra_sources", None)
+        if sources:
             if regions is None:
-                raise InputError(f"this IQ run also reads track covariates ({', '.join(self.model.extra)}), which "
+                raise InputError(f"this {self.family} run also reads track covariates ({', '.join(sources)}), which "
                                  "sequences alone do not give", path=self.path, hint="predict on regions instead")
-            from cisgram.genome import Genome
+            extra = track_covariates(sources, self.windows(regions, self.genome(genome)))
+        out = self.predict_codes(codes, extra, batch_size=batch_size, device=device)
+        return pd.DataFrame(out, index=pd.Index(names, name="region"), columns=self.targets)
 
-            extra = track_covariates(self.model.extra_sources, self._windows(regions, Genome(genome or self.config["genome"])))
-        return pd.DataFrame(self.predict_codes(codes, extra), index=pd.Index(names, name="region"), columns=self.targets)
-
-    def predict_codes(self, codes: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
-        if self.family == "get":
-            raise InputError("a GET run predicts from windows of region-by-motif features, not from sequence",
-                             path=self.path, hint="use run.model.predict(X) on windows (cisgram.data.get."
-                                                  "tss_windows), or `cisgram explain get`")
-        if self.family == "iq":
-            return self.model.predict(codes, extra)
-        if self.family == "cnn":
-            return self.model.predict(codes)
-        return np.column_stack([m.predict(codes) for m in self.model])
+    def predict_codes(self, codes: np.ndarray, extra: np.ndarray | None = None, *, batch_size: int = 256,
+                      device: str = "cpu") -> np.ndarray:
+        """``(N, T)`` float64 predictions for ``(N, L)`` codes (and an IQ run's track covariates)."""
+        per_item = () if extra is None else (extra,)
+        return np.asarray(predict(self.model, codes, *per_item, batch_size=batch_size, device=device), np.float64)
 
     def score_edits(self, codes: np.ndarray, edits: Sequence[tuple[int, int, str]]) -> pd.DataFrame:
         """Each edit ``(row, position, base)`` applied alone to ``codes[row]``; one batched predict
@@ -184,32 +219,184 @@ class Run:
         return out
 
 
-def load(path: str | os.PathLike) -> Run:
-    """Open a run directory written by ``cisgram train``."""
-    d = Path(path)
+class GETSelection(NamedTuple):
+    """A GET run opened for one cell type: its region-motif ``data``, the ``cell``, the ``model``
+    (LoRA adapter merged when it was trained for that cell: ``adapted``)."""
+
+    data: object
+    cell: str
+    model: object
+    adapted: bool
+
+
+@dataclass
+class GETRun(Run):
+    """A ``cisgram train get`` run: ``model`` is the fine-tuned transformer, ``adapter`` the LoRA
+    adapter's settings (``lora.json``) when one was trained, for ``adapter["cell"]``. Its inputs
+    are windows of region-by-motif features, not sequences."""
+
+    adapter: dict | None = field(default=None)
+
+    @property
+    def default_cell(self) -> str:
+        """The held-out cell type, else the first training one."""
+        return self.config.get("leave_out") or self.config["training_cell_types"][0]
+
+    def model_for(self, cell: str | None = None, *, use_lora: bool = True):
+        """``(model, adapted)``: the run's model with its LoRA adapter merged when the adapter was
+        trained for ``cell`` (default :attr:`default_cell`) and ``use_lora``."""
+        from safetensors.torch import load_file
+
+        from cisgram.models.get import GETModel
+        from cisgram.models.lora import apply_lora, load_lora, merge_lora
+
+        cell = cell or self.default_cell
+        a = self.adapter
+        if not (use_lora and a is not None and a.get("cell") == cell):
+            return self.model, False
+        base = GETModel.load(self.path)  # a fresh copy: the adapter is merged into it
+        net = apply_lora(base.net, int(a["rank"]), float(a["alpha"]), targets=tuple(a["targets"]),
+                         trainable=tuple(a["trainable"]))
+        load_lora(net, load_file(str(self.path / "lora.safetensors")))
+        return GETModel(merge_lora(net).eval(), base.feature_names), True
+
+    def read_data(self, data=None):
+        """The region-motif data (default the ``.npz`` the run was trained on), checked against the
+        model's features."""
+        from cisgram.data.get import RegionMotifData
+
+        source = data if data is not None else self.config.get("data")
+        if isinstance(source, RegionMotifData):
+            rmd = source
+        else:
+            if source is None or not Path(source).is_file():
+                raise InputError(f"the run's region-motif data {source!r} is not there", path=self.path / "config.json",
+                                 hint="give it with --data (the .npz from `cisgram get-data`)")
+            rmd = RegionMotifData.read(source)
+        if list(self.model.feature_names) != list(rmd.feature_names):
+            raise InputError("the data's features are not the model's (another motif set or order)", path=self.path,
+                             hint="give the region-motif data the run was trained on")
+        return rmd
+
+    def select(self, *, data=None, cell: str | None = None, use_lora: bool = True) -> GETSelection:
+        """The run opened for ``cell`` (default :attr:`default_cell`) on ``data``."""
+        rmd = self.read_data(data)
+        cell = cell or self.default_cell
+        rmd.cell_index(cell)
+        model, adapted = self.model_for(cell, use_lora=use_lora)
+        return GETSelection(rmd, cell, model, adapted)
+
+    def predict(self, X=None, positions=None, *, cell: str | None = None, output: str = "expression",
+                batch_size: int = 64, device: str = "cpu", regions=None, **kwargs) -> np.ndarray:
+        """``output`` (``"expression"`` ``(N, R, 2)`` or ``"accessibility"`` ``(N, R, 1)``) for
+        ``(N, R, F)`` windows of region-by-motif features, with the model of ``cell`` (its LoRA
+        adapter when there is one for that cell; default :attr:`default_cell`)."""
+        arr = None if X is None or isinstance(X, list | tuple | str) else np.asarray(X)
+        if regions is not None or arr is None or arr.ndim != 3 or not np.issubdtype(arr.dtype, np.floating):
+            got = "regions" if regions is not None else (f"a {arr.dtype} array of shape {arr.shape}" if arr is not None
+                                                         else type(X).__name__)
+            raise InputError(f"a GET run predicts from (N, R, F) float windows of region-by-motif features, got {got}",
+                             path=self.path, hint="cut windows with cisgram.data.get.tss_windows, or run "
+                                                  "`cisgram explain get`")
+        model, _ = self.model_for(cell)
+        return predict(model, arr, positions, output=output, batch_size=batch_size, device=device)
+
+    def predict_codes(self, codes, extra=None, **kwargs):
+        raise InputError("a GET run predicts from windows of region-by-motif features, not from sequence",
+                         path=self.path, hint="use run.predict(X) on windows (cisgram.data.get.tss_windows), "
+                                              "or `cisgram explain get`")
+
+
+class StrategyModels:
+    """The networks of a tfbind run, one per negative set: one output column each
+    (``<strategy>:cnn``), the same input width."""
+
+    family = "tfbind"
+    reads = "sequence"
+
+    def __init__(self, models: dict):
+        self.models = dict(models)
+        lengths = {m.length for m in self.models.values()}
+        if len(lengths) != 1:
+            raise InputError(f"the tfbind strategies read different widths: {sorted(lengths)}")
+        self.length = lengths.pop()
+        self.targets = [f"{s}:cnn" for s in self.models]
+
+    def predict(self, codes: np.ndarray) -> np.ndarray:
+        return np.column_stack([predict(m, codes)[:, 0] for m in self.models.values()])
+
+
+@dataclass
+class TFBindRun(Run):
+    """A ``cisgram tfbind`` run: ``strategies`` maps each negative set to its CNN run; ``model``
+    predicts with all of them (:class:`StrategyModels`)."""
+
+    strategies: dict = field(default_factory=dict)
+
+
+def _read_config(d: Path) -> dict:
     cfg_path = d / "config.json"
     if not cfg_path.is_file():
         raise InputError("not a run directory (no config.json)", path=d, hint="give a directory from `cisgram train`")
-    config = json.loads(cfg_path.read_text())
+    try:
+        return json.loads(cfg_path.read_text())
+    except ValueError as e:
+        raise InputError(f"unreadable config.json ({e})", path=cfg_path) from None
+
+
+def _open_iq(d: Path, config: dict) -> Run:
+    from cisgram.models.iq import IQModel
+
+    model = IQModel.load(d)
+    return Run(d, "iq", config, list(model.targets), model)
+
+
+def _open_baseline(d: Path, config: dict) -> Run:
+    from cisgram.models.baselines import BaselineSet
+
+    model = BaselineSet.load(d)
+    return Run(d, "baseline", config, list(model.targets), model)
+
+
+def _open_cnn(d: Path, config: dict) -> Run:
+    from cisgram.models.cnn import CNNModel
+
+    model = CNNModel.load(d)
+    return Run(d, "cnn", config, list(model.targets), model)
+
+
+def _open_get(d: Path, config: dict) -> GETRun:
+    from cisgram.models.get import GETModel
+
+    cells = [*config.get("training_cell_types", []), *([config["leave_out"]] if config.get("leave_out") else [])]
+    adapter = None
+    if (d / "lora.json").is_file() and (d / "lora.safetensors").is_file():
+        adapter = json.loads((d / "lora.json").read_text())
+    return GETRun(d, "get", config, cells, GETModel.load(d), adapter=adapter)
+
+
+def _open_tfbind(d: Path, config: dict) -> TFBindRun:
+    strategies = {s: _open_cnn(d / s, _read_config(d / s)) for s in config.get("negatives", [])
+                  if (d / s / "model.safetensors").is_file()}
+    if not strategies:
+        raise InputError("this tfbind run holds no trained network", path=d)
+    model = StrategyModels({s: r.model for s, r in strategies.items()})
+    return TFBindRun(d, "tfbind", config, model.targets, model, strategies=strategies)
+
+
+_OPENERS: dict[str, Callable[[Path, dict], Run]] = {
+    "iq": _open_iq, "baseline": _open_baseline, "cnn": _open_cnn, "get": _open_get, "tfbind": _open_tfbind,
+}
+
+
+def load(path: str | os.PathLike) -> Run:
+    """Open a run directory written by ``cisgram train``, ``cisgram tfbind`` (or a strategy's
+    directory inside one)."""
+    d = Path(path)
+    config = _read_config(d)
     family = config.get("family")
-    if family == "iq":
-        from cisgram.models.iq import IQModel
-
-        model = IQModel.load(d)
-        return Run(d, family, config, list(model.targets), model)
-    if family == "baseline":
-        from cisgram.models.baselines import BaselineModel
-
-        mj = json.loads((d / "model.json").read_text())
-        return Run(d, family, config, mj["targets"], [BaselineModel.load(d / "targets" / t) for t in mj["targets"]])
-    if family == "cnn":
-        from cisgram.models.cnn import CNNModel
-
-        model = CNNModel.load(d)
-        return Run(d, family, config, list(model.targets), model)
-    if family == "get":
-        from cisgram.models.get import GETModel
-
-        cells = [*config.get("training_cell_types", []), *([config["leave_out"]] if config.get("leave_out") else [])]
-        return Run(d, family, config, cells, GETModel.load(d))
-    raise InputError(f"unknown model family {family!r} in config.json", path=cfg_path)
+    opener = _OPENERS.get(family)
+    if opener is None:
+        raise InputError(f"unknown model family {family!r} in config.json", path=d / "config.json",
+                         hint=f"cisgram opens {', '.join(_OPENERS)} runs")
+    return opener(d, config)

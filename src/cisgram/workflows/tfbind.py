@@ -23,7 +23,6 @@ CNN's ``model.safetensors`` + ``model.json``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -33,8 +32,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cisgram.data.tfbind import draw_examples, examples_dataset, instance_pool
 from cisgram.errors import InputError
-from cisgram.files import atomic_path, atomic_write
+from cisgram.files import atomic_path, write_json
+from cisgram.genome import Genome
+from cisgram.inference import predict
+from cisgram.metrics import auroc, classification_metrics
+from cisgram.models.cnn import CNNModel, build
+from cisgram.motifs.pwm import load_motifs
+from cisgram.results import TFBindResult
+from cisgram.splits import Split
+from cisgram.training import TrainConfig, fit
+from cisgram.workflows.rundir import path_entries, start_run
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +85,6 @@ def context_motif_scores(genome, table: pd.DataFrame, database, *, batch_size: i
     return np.where(finite, X, np.where(np.isfinite(floor), floor, 0.0)[None, :])
 
 
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, p)) if 0 < y.sum() < y.size else float("nan")
-
-
 def fit_core_score(score: np.ndarray, y: np.ndarray, train: np.ndarray) -> np.ndarray:
     """Probabilities of a logistic regression on the core site's score, fitted on ``train``."""
     from sklearn.linear_model import LogisticRegression
@@ -102,7 +105,7 @@ def fit_context_motifs(X: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.
     best, l1 = None, _l1_argument()
     for C in Cs:
         m = LogisticRegression(C=C, solver="liblinear", **l1).fit(Z[train], y[train])
-        a = _auc(y[val], m.predict_proba(Z[val])[:, 1])
+        a = auroc(y[val], m.predict_proba(Z[val])[:, 1])
         if best is None or a > best[0]:
             best = (a, C, m)
     a, C, m = best
@@ -140,31 +143,83 @@ def _fewer_training_examples(ex, fraction: float, seed: int):
     return replace(ex, table=t[keep].reset_index(drop=True))
 
 
+def _check_classes(ex, strategy: str, chip) -> None:
+    y, part = ex.table["label"].to_numpy().astype(int), ex.table["split"].to_numpy()
+    for s in ("train", "val", "test"):
+        if not (y[part == s] == 1).any() or not (y[part == s] == 0).any():
+            raise InputError(f"{strategy}: the {s} split has only one class "
+                             f"({int(y[part == s].sum())} bound of {int((part == s).sum())})",
+                             path=chip, hint="use more chromosomes or another --split")
+
+
+def fit_tfbind_cnn(ex, genome, window: int, cfg, *, jitter: int = 20, start: dict | None = None, strategy: str = "",
+                   say: Callable[[str], None] = lambda msg: None):
+    """The CNN of one negative set, trained on its training windows with early stopping on
+    validation auROC: ``(CNNModel, FitResult, attempts)``.
+
+    Classes are weighed equally: on the unbalanced sets (genomic: ~1 bound in 12) an unweighted
+    network can settle on the base rate and never leave it. Small sets (a few hundred windows)
+    get smaller batches, so an epoch is at least ~40 steps: with 10 steps an epoch the network
+    had not left its starting plateau when early stopping ended it. A network that dies in its
+    first steps (every ReLU off: constant output, auROC 0.50) is trained again from another
+    start with a third of the learning rate, at most :data:`RETRIES` times; ``attempts`` records
+    each start."""
+    t = ex.table
+    y, part = t["label"].to_numpy().astype(int), t["split"].to_numpy()
+    tr, va = part == "train", part == "val"
+    spec = {"arch": "deepsea", "n_tasks": 1, "length": window}
+    pos, neg = int(y[tr].sum()), int((1 - y[tr]).sum())
+    batch = int(np.clip(tr.sum() // 40, 16, cfg.batch_size))
+    say(f"{strategy}: training the CNN on {int(tr.sum()):,} windows (batch {batch})")
+    attempts = []
+    for attempt in range(RETRIES + 1):
+        seed, lr = cfg.seed + attempt, cfg.lr / 3**attempt
+        net = build(spec, seed=seed)
+        if start is not None:
+            _load_trunk(net, start)
+        res = fit(net, examples_dataset(ex, genome, jitter=jitter, rc=True, seed=seed, rows=tr),
+                  examples_dataset(ex, genome, rows=va),
+                  replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch, monitor="auroc", seed=seed, lr=lr))
+        model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn"])
+        spread = float(np.ptp(predict(model, examples_dataset(ex, genome, rows=va))[:, 0])) if va.any() else 1.0
+        attempts.append({"seed": seed, "lr": lr, "val_prediction_range": spread})
+        if spread > COLLAPSED:
+            break
+        say(f"{strategy}: the CNN collapsed to a constant output (seed {seed}, lr {lr:.1e})"
+            + ("; training it again" if attempt < RETRIES else "; giving up"))
+    return model, res, attempts
+
+
+def _write_strategy(d: Path, strategy: str, model, t: pd.DataFrame, preds: dict, genome, motif: str,
+                    window: int) -> pd.DataFrame:
+    """The strategy's CNN (opened by ``cisgram.load``), config and predictions table; returns the table."""
+    model.save(d / strategy)
+    write_json(d / strategy / "config.json", {"family": "cnn", "task": "classification", **path_entries(genome=genome),
+                                              "length": window, "motif": motif, "negatives": strategy,
+                                              "spec": model.spec})
+    table = t[["name", "chrom", "start", "end", "strand", "site_start", "site_end", "score", "label", "split"]].copy()
+    for name, p in preds.items():
+        table[name] = p
+    with atomic_path(d / strategy / "predictions.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    return table
+
+
 def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, out: str | os.PathLike, *,
                accessible: str | os.PathLike | None = None, negatives: Sequence[str] = STRATEGIES,
                window: int = 1000, split: str = "auto", chroms: Sequence[str] | None = None, threshold: float = 1e-4,
                summit_distance: int | None = None, ratio: float | None = None,
                database: str | None = "jaspar:2024/CORE/vertebrates", config=None, jitter: int = 20,
                init: str | os.PathLike | None = None, train_fraction: float = 1.0,
-               progress: Callable[[str], None] | None = None) -> dict:
-    """``cisgram tfbind``: every strategy in ``negatives``, every model of :data:`MODELS`; returns
-    the metrics written to ``metrics.json``.
+               progress: Callable[[str], None] | None = None) -> TFBindResult:
+    """``cisgram tfbind``: every strategy in ``negatives``, every model of :data:`MODELS`, written
+    to the run directory ``out`` (see the module docstring).
 
     ``split`` is a spec for :func:`~cisgram.splits.make_split` or a ``split.json`` file (e.g. the
     dataset's, so that ``init`` — a ``cisgram train cnn`` run whose weights start the CNN, as
     AgentBind started from a network trained on ENCODE accessibility — never saw a test window).
     ``train_fraction`` < 1 keeps that share of the training examples of each class (seeded; the
     others are left out of every model), for learning curves; validation and test are unchanged."""
-    import torch
-
-    from cisgram.data.tfbind import draw_examples, examples_dataset, instance_pool
-    from cisgram.genome import Genome
-    from cisgram.metrics import classification_metrics
-    from cisgram.models.cnn import CNNModel, build
-    from cisgram.motifs.pwm import load_motifs
-    from cisgram.report.tfbind import tfbind_report
-    from cisgram.training import TrainConfig, fit
-
     say = progress or (lambda msg: None)
     unknown = [s for s in negatives if s not in STRATEGIES]
     if unknown or not negatives:
@@ -177,8 +232,6 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     cfg = config or TrainConfig(task="classification")
     split_arg = split if isinstance(split, str | os.PathLike) else "given"
     if isinstance(split, str | os.PathLike) and str(split).endswith(".json"):
-        from cisgram.splits import Split
-
         split = Split.load(split)
     start = _initial_weights(init, window) if init is not None else None
     g = Genome(genome)
@@ -186,27 +239,15 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     # the scan, labels, windows and split once; each negative set is a draw from them
     pool = instance_pool(g, motif, chip, accessible=accessible, window=window, split=split, chroms=chroms,
                          threshold=threshold, summit_distance=summit_distance, seed=cfg.seed, margin=jitter)
-    tf = pool.motif
-    d = Path(out)
-    if (d / "metrics.json").exists():
-        (d / "metrics.json").unlink()
-    d.mkdir(parents=True, exist_ok=True)
+    d = start_run(out)
     metrics: dict = {"family": "tfbind", "train": {}, "val": {}, "test": {}}
-    rows, extra = [], {}
-    skipped = {}
+    rows, extra, skipped, test_scores = [], {}, {}, {}
     for strategy in negatives:
         try:
             ex = draw_examples(pool, strategy, ratio=ratio, seed=cfg.seed)
             if train_fraction < 1:
                 ex = _fewer_training_examples(ex, train_fraction, cfg.seed)
-            t = ex.table
-            y = t["label"].to_numpy().astype(int)
-            part = t["split"].to_numpy()
-            for s in ("train", "val", "test"):
-                if not (y[part == s] == 1).any() or not (y[part == s] == 0).any():
-                    raise InputError(f"{strategy}: the {s} split has only one class "
-                                     f"({int(y[part == s].sum())} bound of {int((part == s).sum())})",
-                                     path=chip, hint="use more chromosomes or another --split")
+            _check_classes(ex, strategy, chip)
         except InputError as e:
             if len(negatives) == 1:
                 raise
@@ -214,82 +255,40 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
             skipped[strategy] = str(e).splitlines()[0]
             say(f"{strategy}: skipped ({str(e).splitlines()[0]})")
             continue
+        t = ex.table
+        y, part = t["label"].to_numpy().astype(int), t["split"].to_numpy()
         tr, va = part == "train", part == "val"
         say(f"{strategy}: {int(y.sum()):,} bound and {int((1 - y).sum()):,} unbound instances "
             f"(train {int(tr.sum()):,}, val {int(va.sum()):,}, test {int((part == 'test').sum()):,})")
         preds = {"core-score": fit_core_score(t["score"].to_numpy(), y, tr)}
         if db is not None:
-            X = context_motif_scores(g, t, db)
-            preds["context-motifs"], extra[strategy] = fit_context_motifs(X, y, tr, va)
-        spec = {"arch": "deepsea", "n_tasks": 1, "length": window}
-        # classes weighed equally: on the unbalanced sets (genomic: ~1 bound in 12) an unweighted
-        # network can settle on the base rate and never leave it
-        pos, neg = int(y[tr].sum()), int((1 - y[tr]).sum())
-        # small sets (a few hundred windows) get smaller batches, so an epoch is at least ~40
-        # steps: with 10 steps an epoch the network had not left its starting plateau when early
-        # stopping ended it (constant output, auROC 0.50); the kept epoch is the one with the best
-        # validation auROC, never a collapsed one however low its loss
-        batch = int(np.clip(tr.sum() // 40, 16, cfg.batch_size))
-        say(f"{strategy}: training the CNN on {int(tr.sum()):,} windows (batch {batch})")
-        # a network that dies in its first steps (every ReLU off: constant output, auROC 0.50,
-        # seen with GM12878 EGR1's GC-matched set) is trained again from another start with a
-        # smaller learning rate, at most RETRIES times; the attempts are recorded in fits.json
-        attempts = []
-        for attempt in range(RETRIES + 1):
-            seed, lr = cfg.seed + attempt, cfg.lr / 3**attempt
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                net = build(spec)
-            if start is not None:
-                _load_trunk(net, start)
-            res = fit(net, examples_dataset(ex, g, jitter=jitter, rc=True, seed=seed, rows=tr),
-                      examples_dataset(ex, g, rows=va),
-                      replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch, monitor="auroc", seed=seed, lr=lr))
-            model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn"])
-            spread = float(np.ptp(model.predict(examples_dataset(ex, g, rows=va))[:, 0])) if va.any() else 1.0
-            attempts.append({"seed": seed, "lr": lr, "val_prediction_range": spread})
-            if spread > COLLAPSED:
-                break
-            say(f"{strategy}: the CNN collapsed to a constant output (seed {seed}, lr {lr:.1e})"
-                + ("; training it again" if attempt < RETRIES else "; giving up"))
-        preds["cnn"] = model.predict(examples_dataset(ex, g))[:, 0]
-        model.save(d / strategy)
-        with atomic_write(d / strategy / "config.json") as fh:  # each strategy's CNN opens with cisgram.load
-            json.dump({"family": "cnn", "task": "classification", "genome": str(genome), "length": window,
-                       "motif": motif, "negatives": strategy, "spec": spec}, fh, indent=1)
-        table = t[["name", "chrom", "start", "end", "strand", "site_start", "site_end", "score", "label", "split"]].copy()
-        for name, p in preds.items():
-            table[name] = p
-        with atomic_path(d / strategy / "predictions.parquet") as tmp:
-            table.to_parquet(tmp, index=False)
+            preds["context-motifs"], extra[strategy] = fit_context_motifs(context_motif_scores(g, t, db), y, tr, va)
+        model, res, attempts = fit_tfbind_cnn(ex, g, window, cfg, jitter=jitter, start=start, strategy=strategy,
+                                              say=say)
+        preds["cnn"] = predict(model, examples_dataset(ex, g))[:, 0]
+        table = _write_strategy(d, strategy, model, t, preds, genome, motif, window)
+        test_scores[strategy] = table[table["split"] == "test"][["label", *[m for m in MODELS if m in preds]]]
         for s in ("train", "val", "test"):
             k = part == s
-            for name in MODELS:
-                if name in preds:
-                    m = classification_metrics(y[k], preds[name][k])
-                    metrics[s][f"{strategy}:{name}"] = m
-                    if s == "test":
-                        rows.append({"motif": tf.name, "chip": Path(chip).name if not isinstance(chip, pd.DataFrame) else "",
-                                     "strategy": strategy, "model": name, "auroc": m["auroc"], "auprc": m["auprc"],
-                                     "n_bound": m["n_pos"], "n_unbound": m["n"] - m["n_pos"]})
-        extra.setdefault("cnn", {})[strategy] = {"best_epoch": res.best_epoch, "attempts": attempts, "epochs": res.history,
-                                                 "seconds": res.seconds}
+            for name in (m for m in MODELS if m in preds):
+                m = metrics[s][f"{strategy}:{name}"] = classification_metrics(y[k], preds[name][k])
+                if s == "test":
+                    rows.append({"motif": pool.motif.name, "chip": Path(chip).name if not isinstance(chip, pd.DataFrame)
+                                 else "", "strategy": strategy, "model": name, "auroc": m["auroc"], "auprc": m["auprc"],
+                                 "n_bound": m["n_pos"], "n_unbound": m["n"] - m["n_pos"]})
+        extra.setdefault("cnn", {})[strategy] = {"best_epoch": res.best_epoch, "attempts": attempts,
+                                                 "epochs": res.history, "seconds": res.seconds}
     if not rows:
         raise InputError("no negative set could be built: " + "; ".join(skipped.values()), path=chip)
     comparison = pd.DataFrame(rows)
-    config = {"family": "tfbind", "genome": str(genome), "motif": motif, "motif_name": tf.name, "chip": str(chip),
-              "accessible": None if accessible is None else str(accessible), "negatives": list(negatives),
-              "window": window, "split": str(split_arg), "chroms": None if chroms is None else list(chroms),
-              "threshold": threshold, "summit_distance": summit_distance, "ratio": ratio, "database": database,
-              "jitter": jitter, "init": None if init is None else str(init), "train_fraction": train_fraction,
-              "training": cfg.to_dict(),
-              "skipped": skipped}
+    config = {"family": "tfbind", **path_entries(genome=genome, chip=chip, accessible=accessible, init=init),
+              "motif": motif, "motif_name": pool.motif.name, "negatives": list(negatives), "window": window,
+              "split": str(split_arg), "chroms": None if chroms is None else list(chroms), "threshold": threshold,
+              "summit_distance": summit_distance, "ratio": ratio, "database": database, "jitter": jitter,
+              "train_fraction": train_fraction, "training": cfg.to_dict(), "skipped": skipped}
     for name, obj in (("config.json", config), ("split.json", pool.split.to_dict()), ("fits.json", extra)):
-        with atomic_write(d / name) as fh:
-            json.dump(obj, fh, indent=1, default=float)
+        write_json(d / name, obj)
     with atomic_path(d / "comparison.tsv") as tmp:
         comparison.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-    tfbind_report(d / "report.html", config, comparison, d)
-    with atomic_write(d / "metrics.json") as fh:
-        json.dump(metrics, fh, indent=1, default=float)
-    return metrics
+    write_json(d / "metrics.json", metrics)
+    return TFBindResult(d, config, metrics, comparison, test_scores)

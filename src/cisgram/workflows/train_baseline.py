@@ -1,38 +1,31 @@
-"""TODO docstring."""
+"""``cisgram train baseline``: one simple baseline per target (motif-lasso, 6-mer ridge, GC and
+dinucleotides) on the dataset's split, into a run directory; returns a
+:class:`~cisgram.results.BaselineResult` (drawn by :func:`cisgram.report.baseline.baseline_report`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from cisgram.data.targets import training_data
-from cisgram.files import write_json
-from cisgram.workflows.rundir import write_run
+from cisgram.models.baselines import BaselineSet, fit_baseline
+from cisgram.motifs.pwm import load_motifs
+from cisgram.results import BaselineResult
+from cisgram.workflows.rundir import path_entries, write_run
 
 
 def train_baseline(dataset, targets: Sequence[str], out, *, kind: str, vs: str | None = None,
-                   motifs: str = "jaspar:2024/CORE/vertebrates", genome=None, seed: int = 0) -> dict:
-    """``cisgram train baseline``: one baseline per target on the same split, one run directory."""
-    from cisgram.models.baselines import fit_baseline
-    from cisgram.motifs.pwm import load_motifs
-    from cisgram.report.baseline import baseline_report
-
+                   motifs: str = "jaspar:2024/CORE/vertebrates", genome=None, seed: int = 0) -> BaselineResult:
+    """One baseline of ``kind`` per target on the same split (penalties chosen on validation
+    rows), one run directory."""
     data = training_data(dataset, targets, vs=vs, genome=genome)
     db = load_motifs(motifs) if kind == "motif-lasso" else None
-    models, pred = [], np.full(data.Y.shape, np.nan)
-    for t in range(len(data.targets)):
-        m = fit_baseline(kind, data.codes, data.Y[:, t], data.split == "train", data.split == "val", motifs=db, seed=seed)
-        models.append(m)
-        pred[:, t] = m.predict(data.codes)
-
-    def save(d: Path) -> None:
-        for name, m in zip(data.targets, models, strict=True):
-            m.save(d / "targets" / name)
-        write_json(d / "model.json", {"family": "baseline", "kind": kind, "targets": data.targets})
-
-    conf = {"dataset": str(dataset), "targets": list(targets), "vs": vs, "kind": kind, "seed": seed, "genome": data.genome,
-            "motifs": motifs if kind == "motif-lasso" else None, "target_params": data.target_params}
-    return write_run(out, "baseline", conf, data, pred, save,
-                     lambda path, preds, metrics: baseline_report(path, kind, preds, metrics))
+    models = [fit_baseline(kind, data.codes, data.Y[:, t], data.split == "train", data.split == "val", motifs=db,
+                           seed=seed) for t in range(len(data.targets))]
+    model = BaselineSet(models, data.targets, length=data.codes.shape[1])
+    pred = model.predict(data.codes) if models else np.full(data.Y.shape, np.nan)
+    conf = {**path_entries(dataset=dataset, genome=data.genome, motifs=motifs if kind == "motif-lasso" else None),
+            "targets": list(targets), "vs": vs, "kind": kind, "seed": seed, "target_params": data.target_params}
+    metrics, preds = write_run(out, "baseline", conf, data, pred, model.save)
+    return BaselineResult(out, "baseline", {"family": "baseline", **conf}, metrics, preds, kind=kind)

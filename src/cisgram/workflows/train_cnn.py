@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""``cisgram train cnn``: a sequence CNN on a dataset's peaks (and GC-matched background windows),
+into a run directory with ``history.json``; returns a :class:`~cisgram.results.CNNResult` (drawn
+by :func:`cisgram.report.cnn.cnn_report`)."""
 
 from __future__ import annotations
 
@@ -6,28 +8,27 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
-from cisgram.data.targets import TrainingData
+from cisgram.data.targets import SequenceTargets, sequence_targets
+from cisgram.data.windows import SequenceWindows
 from cisgram.errors import InputError
-from cisgram.workflows.rundir import write_run
+from cisgram.inference import predict
+from cisgram.interpret.attribution import input_x_gradient
+from cisgram.models.cnn import CNNModel, build
+from cisgram.results import CNNResult
+from cisgram.training import TrainConfig, fit
+from cisgram.workflows.rundir import path_entries, write_run
 
 
 def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", signal: str = "logcounts",
               targets: Sequence[str] = (), vs: str | None = None, length: int = 1000, background: float = 1.0,
               jitter: int = 20, rc: bool = True, arch_params: dict | None = None, config=None, genome=None,
-              device: str = "cpu", progress: Callable[[str], None] | None = None) -> dict | None:
-    """``cisgram train cnn``: a sequence CNN on a dataset's peaks (and GC-matched background
-    windows, :mod:`cisgram.data.targets`), windows of ``length`` bp cut from the genome on the
-    fly with ``±jitter`` shifts and strand flips (``rc``) in training. Returns the metrics, or
-    None in the extra processes of a distributed run (only the first one writes the run)."""
-    import torch
-
-    from cisgram.data.targets import sequence_targets
-    from cisgram.data.windows import SequenceWindows
-    from cisgram.models.cnn import CNNModel, build
-    from cisgram.report.cnn import cnn_report
-    from cisgram.training import TrainConfig, fit
-
+              device: str = "cpu", progress: Callable[[str], None] | None = None) -> CNNResult | None:
+    """A sequence CNN on a dataset's peaks (and GC-matched background windows,
+    :mod:`cisgram.data.targets`), windows of ``length`` bp cut from the genome on the fly with
+    ``±jitter`` shifts and strand flips (``rc``) in training. Returns the result, or None in the
+    extra processes of a distributed run (only the first one writes the run)."""
     cfg = config or TrainConfig(task=task)
     if cfg.task != task:
         raise ValueError("config.task and task differ")
@@ -51,12 +52,11 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
                                jitter=jitter if shuffle_aug else 0, rc=rc and shuffle_aug, seed=cfg.seed)
 
     spec = {"arch": arch, "n_tasks": T, "length": length, **(arch_params or {})}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        try:
-            net = build(spec)
-        except (TypeError, ValueError) as e:
-            raise InputError(f"cannot build a {arch!r} network: {e}") from None
+    try:
+        net = build(spec, seed=cfg.seed)
+    except ValueError as e:
+        msg = str(e)
+        raise InputError(msg if msg.startswith("cannot build") else f"cannot build a {arch!r} network: {msg}") from None
     if task == "classification":  # start from the base rate, not from 1/2
         rate = np.clip(np.nanmean(data.Y[train], 0), 1e-3, 1 - 1e-3)
         with torch.no_grad():
@@ -68,10 +68,10 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
     if not result.is_global_zero:
         return None
     model = CNNModel(result.net, spec, task, data.targets, mean, std)
-    pred = model.predict(windows(np.ones(len(Ys), bool), False), device=device)
-    conf = {"dataset": str(dataset), "arch": arch, "task": task, "signal": signal if task == "regression" else None,
-            "targets": list(targets), "vs": vs, "length": length, "background": background, "jitter": jitter,
-            "rc": rc, "genome": data.genome, "target_params": data.target_params, "spec": spec,
+    pred = predict(model, windows(np.ones(len(Ys), bool), False), device=device)
+    conf = {**path_entries(dataset=dataset, genome=data.genome), "arch": arch, "task": task,
+            "signal": signal if task == "regression" else None, "targets": list(targets), "vs": vs, "length": length,
+            "background": background, "jitter": jitter, "rc": rc, "target_params": data.target_params, "spec": spec,
             "training": cfg.to_dict()}
     kinds = dict(zip(data.regions["region"], data.regions["kind"], strict=True))
 
@@ -81,18 +81,17 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
 
     history = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "seconds": result.seconds,
                "world_size": result.world_size, "epochs": result.history}
-    logos = _attribution_logos(model, windows, data, pred, device=device)
-    return write_run(out, "cnn", conf, data, pred, model.save,
-                     lambda path, preds, metrics: cnn_report(path, arch, task, preds, metrics, history, logos),
-                     {"history.json": history}, task=task, subsets=subsets)
+    metrics, preds = write_run(out, "cnn", conf, data, pred, model.save, {"history.json": history}, task=task,
+                               subsets=subsets)
+    logos = attribution_logos(model, windows, data, pred, device=device)
+    return CNNResult(out, "cnn", {"family": "cnn", **conf}, metrics, preds, arch=arch, task=task, history=history,
+                     logos=logos)
 
 
-def _attribution_logos(model, windows, data: TrainingData, pred: np.ndarray, *, n: int = 3, width: int = 60,
-                       device: str = "cpu") -> list[tuple[str, np.ndarray]]:
+def attribution_logos(model, windows, data: SequenceTargets, pred: np.ndarray, *, n: int = 3, width: int = 60,
+                      device: str = "cpu") -> list[tuple[str, np.ndarray]]:
     """Input × gradient (first target) of the ``n`` highest-predicted test regions, each cut to
     its most important ``width`` bp: ``[(title, contributions (width, 4))]`` for the run report."""
-    from cisgram.interpret.attribution import input_x_gradient
-
     test = np.flatnonzero(data.split == "test")
     if test.size == 0:
         return []

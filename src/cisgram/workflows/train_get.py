@@ -88,13 +88,11 @@ Pitfalls
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -104,10 +102,15 @@ from torch.utils.data import DataLoader
 from cisgram.data.get import MASK_RATIO, STRANDS, MaskedWindows, RegionMotifData, RegionWindows, tss_windows
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, write_json
+from cisgram.inference import predict
+from cisgram.interpret.jacobian import gene_by_motif
 from cisgram.metrics import regression_metrics
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer, count_parameters
 from cisgram.models.get_baselines import BASELINES, fit_baselines
-from cisgram.training import expression_loss, pretrain_loss
+from cisgram.models.lora import apply_lora, lora_state_dict
+from cisgram.results import GETResult
+from cisgram.training import TrainConfig, expression_loss, fit, pretrain_loss
+from cisgram.workflows.rundir import path_entries, start_run
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,7 @@ def focus_predictions(model: GETModel, windows: RegionWindows, *, batch_size: in
         if (b.focus < 0).any():
             raise InputError("focus_predictions needs windows with a focus region (tss_windows)")
         pos = b.positions if model.config.distance_encoding else None
-        pred = model.predict(b.x, positions=pos, batch_size=batch_size, device=device)
+        pred = predict(model, b.x, pos, batch_size=batch_size, device=device)
         k = np.arange(len(b.focus))
         f = b.focus.numpy()
         row = b.first.numpy() + f
@@ -175,8 +178,6 @@ def _history(result) -> dict:
 
 
 def _train_config(*, max_epochs, patience, batch_size, lr, weight_decay, seed, device, progress_bar):
-    from cisgram.training import TrainConfig
-
     accelerator = "cpu" if device == "cpu" else ("gpu" if str(device).startswith("cuda") else "auto")
     return TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
                        weight_decay=weight_decay, seed=seed, accelerator=accelerator, progress=progress_bar)
@@ -192,83 +193,11 @@ def lora_finetune(net: RegionTransformer, data: RegionMotifData, cell: str, conf
     ``cell``'s training-block windows with early stopping on its validation TSS windows.
     Returns ``(adapted network, FitResult)``.
     """
-    from cisgram.models.lora import apply_lora
-    from cisgram.training import fit
-
     adapted = apply_lora(copy.deepcopy(net).cpu(), rank, alpha, targets=LORA_TARGETS, trainable=LORA_TRAINABLE)
     train = RegionWindows(data, [cell], split="train", n_regions=n_regions, stride=stride, seed=seed)
     val = tss_windows(data, [cell], split="val", n_regions=n_regions)
     result = fit(adapted, train, val, config, loss=expression_loss)
     return result.net, result
-
-
-class GETRun(NamedTuple):
-    """An opened GET run for interpretation and variant scoring: its directory and config, its
-    region-motif data, the chosen cell type, and its model (LoRA adapter merged when trained for
-    that cell type: ``adapted``)."""
-
-    path: Path
-    config: dict
-    data: RegionMotifData
-    cell: str
-    model: GETModel
-    adapted: bool
-
-
-def open_get_run(run, *, data=None, cell: str | None = None, use_lora: bool = True) -> GETRun:
-    """Open a ``cisgram train get`` run with its data (default: the ``.npz`` named in its config)
-    and model, for ``cell`` (default: the held-out cell type, else the first training one).
-
-    Raises
-    ------
-    InputError
-        Not a run directory, not a GET run, the data missing or not the model's features, an
-        unknown cell type.
-    """
-    d = Path(getattr(run, "path", run))
-    cfg_path = d / "config.json"
-    if not cfg_path.is_file():
-        raise InputError("not a run directory (no config.json)", path=d, hint="give a directory from `cisgram train get`")
-    config = json.loads(cfg_path.read_text())
-    if config.get("family") != FAMILY:
-        raise InputError(f"this needs a GET run; this is a {config.get('family')} run", path=d,
-                         hint="give a directory from `cisgram train get`")
-    source = data if data is not None else config.get("data")
-    if isinstance(source, RegionMotifData):
-        rmd = source
-    else:
-        if source is None or not Path(source).is_file():
-            raise InputError(f"the run's region-motif data {source!r} is not there", path=cfg_path,
-                             hint="give it with --data (the .npz from `cisgram get-data`)")
-        rmd = RegionMotifData.read(source)
-    cell = cell or config.get("leave_out") or config["training_cell_types"][0]
-    rmd.cell_index(cell)
-    model, adapted = load_get_model(d, cell, use_lora=use_lora)
-    if list(model.feature_names) != list(rmd.feature_names):
-        raise InputError("the data's features are not the model's (another motif set or order)", path=d,
-                         hint="give the region-motif data the run was trained on")
-    return GETRun(d, config, rmd, cell, model, adapted)
-
-
-def load_get_model(run_dir, cell: str | None = None, *, use_lora: bool = True) -> tuple[GETModel, bool]:
-    """A GET run's model and whether a LoRA adapter was merged in: the run's adapter
-    (``lora.safetensors``) is applied when it was trained for ``cell`` and ``use_lora``."""
-    run_dir = Path(run_dir)
-    model = GETModel.load(run_dir)
-    lora_json = run_dir / "lora.json"
-    if not (use_lora and lora_json.is_file() and (run_dir / "lora.safetensors").is_file()):
-        return model, False
-    info = json.loads(lora_json.read_text())
-    if info.get("cell") != cell:
-        return model, False
-    from safetensors.torch import load_file
-
-    from cisgram.models.lora import apply_lora, load_lora, merge_lora
-
-    net = apply_lora(model.net, int(info["rank"]), float(info["alpha"]), targets=tuple(info["targets"]),
-                     trainable=tuple(info["trainable"]))
-    load_lora(net, load_file(str(run_dir / "lora.safetensors")))
-    return GETModel(merge_lora(net).eval(), model.feature_names), True
 
 
 def _base_unchanged(base: RegionTransformer, adapted: torch.nn.Module) -> bool:
@@ -303,12 +232,10 @@ def _resolve(config, n_features: int, overrides: dict | None) -> tuple[GETConfig
     return base, name
 
 
-def _test_gene_by_motif(model: GETModel, data: RegionMotifData, cell: str, R: int, device: str,
+def test_gene_by_motif(model: GETModel, data: RegionMotifData, cell: str, R: int, device: str,
                         n: int = 30) -> pd.DataFrame | None:
     """Gene-by-motif (input × gradient, mean over the window) of up to ``n`` test TSS entries of
     ``cell`` with the highest predictions, for the run report; None without test TSS regions."""
-    from cisgram.interpret.jacobian import gene_by_motif
-
     if not data.has_tss[data.split == "test"].any():
         return None
     w = tss_windows(data, [cell], split="test", n_regions=R, require_targets=False)
@@ -317,7 +244,7 @@ def _test_gene_by_motif(model: GETModel, data: RegionMotifData, cell: str, R: in
     X = np.stack([data.features(cell, slice(f, f + R)) for f, _, _ in ent])
     foc = np.array([c for _, c, _ in ent])
     st = np.array([s for _, _, s in ent])
-    pred = model.predict(X, device=device)[np.arange(len(ent)), foc, st]
+    pred = predict(model, X, device=device)[np.arange(len(ent)), foc, st]
     keep = np.argsort(-pred, kind="stable")[:n]
     g = gene_by_motif(model, X[keep], foc[keep], strand=st[keep], device=device) / R
     cols = ("tss_plus", "tss_minus")
@@ -340,8 +267,6 @@ def _split_blocks(data: RegionMotifData) -> dict:
     blocks = [{"chrom": str(c), "start": int(r["start"].iat[a]), "end": int(r["end"].iat[b - 1]), "split": str(s),
                "regions": int(b - a)} for c, a, b, s in seg[["chrom", "first", "stop", "split"]].itertuples(index=False)]
     return {"kind": "region blocks of the region-motif data", "counts": data.summary()["split"], "blocks": blocks}
-
-
 
 
 def train_get(
@@ -369,7 +294,7 @@ def train_get(
     device: str = "cpu",
     progress: Callable[[str], None] | None = None,
     progress_bar: bool = False,
-) -> dict:
+) -> GETResult:
     """Train, evaluate and compare GET on region-motif data; write a run directory to ``out``
     and return its metrics (see the module docstring).
 
@@ -414,12 +339,90 @@ def train_get(
         Unknown or target-less ``leave_out``, no training cell type left, ``lora`` without
         ``leave_out``, a configuration of another width, windows that fit no segment.
     """
-    from cisgram.report.get import get_report
-    from cisgram.training import fit
-
     say = progress or (lambda msg: None)
     data, source = _load(data)
     cfg, cfg_name = _resolve(config, data.n_features, config_overrides)
+    train_cells = _check_cells(data, leave_out, lora, baselines, lora_rank)
+    R = int(n_regions)
+    common = dict(patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                  device=device, progress_bar=progress_bar)
+    ft_cfg = _train_config(max_epochs=max_epochs, **common)
+    history: dict = {}
+    timings: dict = {}
+    # windows first: bad sizes fail before any training
+    train_ds = RegionWindows(data, train_cells, split="train", n_regions=R, stride=stride, seed=seed)
+    val_ds = tss_windows(data, train_cells, split="val", n_regions=R)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = RegionTransformer(cfg)
+    if pretrain:
+        t0 = time.perf_counter()
+        net, history["pretrain"] = pretrain_masked(net, data, R, _train_config(max_epochs=pretrain_epochs or max_epochs,
+                                                                               **common), stride=stride, seed=seed, say=say)
+        timings["pretrain"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    say(f"fine-tuning on {len(train_ds):,} windows of {R} regions ({', '.join(train_cells)}"
+        f"{'; held out: ' + leave_out if leave_out else ''})")
+    res = fit(net, train_ds, val_ds, ft_cfg, loss=expression_loss)
+    net, history["finetune"] = res.net, _history(res)
+    timings["finetune"] = time.perf_counter() - t0
+    model = GETModel(net, list(data.feature_names))
+
+    t0 = time.perf_counter()
+    eval_cells = [*train_cells, *([leave_out] if leave_out else [])]
+    held = {c: "cell type and blocks" if c == leave_out else "blocks" for c in eval_cells}
+    entries = evaluate_entries(model, data, eval_cells, R, device=device)
+    say(f"scored {len(entries):,} validation and test TSS entries; fitting the baselines")
+    tables = [entries.assign(model="get")]
+    fitted = fit_baselines(data, train_cells, seed=seed, which=baselines)
+    for name, (predict_fn, _info) in fitted.items():
+        tables.append(entries.assign(predicted=np.asarray(predict_fn(entries), dtype=np.float64), model=name))
+    timings["evaluation_and_baselines"] = time.perf_counter() - t0
+    adapted = None
+    if lora:
+        t0 = time.perf_counter()
+        say(f"LoRA (rank {lora_rank}) on {leave_out}'s training blocks")
+        adapted, lres = lora_finetune(net, data, leave_out, _train_config(max_epochs=lora_epochs or max_epochs, **common),
+                                      n_regions=R, stride=stride, rank=lora_rank, alpha=lora_alpha, seed=seed)
+        history["lora"] = _history(lres)
+        tables.append(evaluate_entries(GETModel(adapted, list(data.feature_names)), data, [leave_out], R,
+                                       device=device).assign(model="get_lora"))
+        timings["lora"] = time.perf_counter() - t0
+    preds = pd.concat(tables, ignore_index=True)
+    preds["held_out"] = preds["cell"].map(held)
+    preds["target"] = preds["cell"]
+    preds = preds[["region", "cell", "target", "strand", "observed", "predicted", "split", "model", "held_out"]]
+    metrics = {"family": FAMILY, "leave_out": leave_out, "training_cell_types": train_cells, "held_out": held,
+               **_scores(preds[preds["model"] == "get"]),
+               "baselines": {name: _scores(preds[preds["model"] == name]) for name in fitted}, "lora": None}
+    conf = {"family": FAMILY, **path_entries(data=source), "leave_out": leave_out, "training_cell_types": train_cells,
+            "config_name": cfg_name, "config": cfg.to_dict(), "n_regions": R, "stride": stride, "pretrain": bool(pretrain),
+            "mask_ratio": MASK_RATIO, "lora": bool(lora), "lora_rank": int(lora_rank), "lora_alpha": float(lora_alpha),
+            "max_epochs": max_epochs, "pretrain_epochs": pretrain_epochs, "lora_epochs": lora_epochs,
+            "patience": patience, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
+            "device": device, "training": ft_cfg.to_dict(), "baselines": {k: v[1] for k, v in fitted.items()},
+            "n_features": data.n_features, "data_params": {k: data.params.get(k) for k in
+                                                           ("tss_window", "accessibility", "clip", "threshold",
+                                                            "motifs", "version")}}
+    d = start_run(out)
+    metrics["lora"] = _write_adapter(d, net, adapted, preds, leave_out, lora_rank, lora_alpha) if lora else None
+    if not lora:  # an earlier run's adapter does not belong to this model
+        for stale in ("lora.safetensors", "lora.json"):
+            (d / stale).unlink(missing_ok=True)
+    write_json(d / "config.json", conf)
+    write_json(d / "split.json", _split_blocks(data))
+    with atomic_path(d / "predictions.parquet") as tmp:
+        preds.to_parquet(tmp, index=False)
+    write_json(d / "history.json", {**history, "timings": timings})
+    model.save(d)
+    write_json(d / "metrics.json", metrics)
+    return GETResult(d, FAMILY, conf, metrics, preds, history=history,
+                     gene_by_motif=test_gene_by_motif(model, data, eval_cells[-1], R, device))
+
+
+def _check_cells(data: RegionMotifData, leave_out, lora: bool, baselines, lora_rank) -> list[str]:
+    """The training cell types; an :class:`InputError` for an unusable ``leave_out``, LoRA without
+    one, unknown baselines or a bad rank."""
     with_targets = [c for c, ok in zip(data.cell_types, data.has_targets, strict=True) if ok]
     if leave_out is not None:
         data.cell_index(leave_out)
@@ -437,136 +440,51 @@ def train_get(
         raise InputError(f"unknown baseline(s) {', '.join(unknown)}", hint=f"choose from {', '.join(BASELINES)}")
     if int(lora_rank) < 1:
         raise InputError(f"lora_rank must be a positive integer, got {lora_rank!r}")
-    R = int(n_regions)
-    common = dict(patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
-                  device=device, progress_bar=progress_bar)
-    ft_cfg = _train_config(max_epochs=max_epochs, **common)
-    history: dict = {}
-    timings: dict = {}
+    return train_cells
 
-    # windows first: bad sizes fail before any training
-    train_ds = RegionWindows(data, train_cells, split="train", n_regions=R, stride=stride, seed=seed)
-    val_ds = tss_windows(data, train_cells, split="val", n_regions=R)
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = RegionTransformer(cfg)
+def pretrain_masked(net: RegionTransformer, data: RegionMotifData, R: int, config, *, stride: int | None = None,
+                    seed: int = 0, say: Callable[[str], None] = lambda msg: None) -> tuple[RegionTransformer, dict]:
+    """Masked-region pre-training on every cell type's training blocks (targets or not), early
+    stopping on the validation blocks' masked MSE: ``(network, history)``."""
+    cells = list(data.cell_types)
+    train = MaskedWindows(RegionWindows(data, cells, split="train", n_regions=R, stride=stride, seed=seed,
+                                        require_targets=False), seed=seed)
+    val = MaskedWindows(tss_windows(data, cells, split="val", n_regions=R, require_targets=False), seed=seed, fixed=True)
+    say(f"pre-training (masked regions, ratio {MASK_RATIO}) on {len(train):,} windows of {R} regions "
+        f"({len(cells)} cell types)")
+    res = fit(net, train, val, config, loss=pretrain_loss)
+    say(f"pre-training kept epoch {res.best_epoch} (validation masked MSE {res.best_val_loss:.4f})")
+    return res.net, _history(res)
 
-    if pretrain:
-        t0 = time.perf_counter()
-        all_cells = list(data.cell_types)
-        pt_train = MaskedWindows(RegionWindows(data, all_cells, split="train", n_regions=R, stride=stride, seed=seed,
-                                               require_targets=False), seed=seed)
-        pt_val = MaskedWindows(tss_windows(data, all_cells, split="val", n_regions=R, require_targets=False),
-                               seed=seed, fixed=True)
-        say(f"pre-training (masked regions, ratio {MASK_RATIO}) on {len(pt_train):,} windows of {R} regions "
-            f"({len(all_cells)} cell types)")
-        pt_cfg = _train_config(max_epochs=pretrain_epochs or max_epochs, **common)
-        res = fit(net, pt_train, pt_val, pt_cfg, loss=pretrain_loss)
-        net = res.net
-        history["pretrain"] = _history(res)
-        timings["pretrain"] = time.perf_counter() - t0
-        say(f"pre-training kept epoch {res.best_epoch} (validation masked MSE {res.best_val_loss:.4f})")
 
-    t0 = time.perf_counter()
-    say(f"fine-tuning on {len(train_ds):,} windows of {R} regions ({', '.join(train_cells)}"
-        f"{'; held out: ' + leave_out if leave_out else ''})")
-    res = fit(net, train_ds, val_ds, ft_cfg, loss=expression_loss)
-    net = res.net
-    history["finetune"] = _history(res)
-    timings["finetune"] = time.perf_counter() - t0
-    model = GETModel(net, list(data.feature_names))
-
-    # evaluation: focus entries of windows centred on validation and test TSS regions
-    t0 = time.perf_counter()
-    eval_cells = [*train_cells, *([leave_out] if leave_out else [])]
-    held = {c: "cell type and blocks" if c == leave_out else "blocks" for c in eval_cells}
+def evaluate_entries(model: GETModel, data: RegionMotifData, cells: list[str], R: int, *,
+                     device: str = "cpu") -> pd.DataFrame:
+    """The model's focus predictions on windows centred on every validation and test TSS region
+    of ``cells`` (:func:`focus_predictions`); a split without TSS regions is skipped with a warning."""
     parts = []
     for s in SPLITS_SCORED:
         if not data.has_tss[data.split == s].any():
             log.warning("no TSS region in the %s split: it is not scored", s)
             continue
-        parts.append(focus_predictions(model, tss_windows(data, eval_cells, split=s, n_regions=R), device=device))
-    entries = pd.concat(parts, ignore_index=True)
-    tables = [entries.assign(model="get")]
-    say(f"scored {len(entries):,} validation and test TSS entries; fitting the baselines")
-    fitted = fit_baselines(data, train_cells, seed=seed, which=baselines)
-    baseline_info = {}
-    for name, (predict_fn, info) in fitted.items():
-        tables.append(entries.assign(predicted=np.asarray(predict_fn(entries), dtype=np.float64), model=name))
-        baseline_info[name] = info
-    timings["evaluation_and_baselines"] = time.perf_counter() - t0
+        parts.append(focus_predictions(model, tss_windows(data, cells, split=s, n_regions=R), device=device))
+    return pd.concat(parts, ignore_index=True)
 
-    lora_metrics, adapted = None, None
-    if lora:
-        t0 = time.perf_counter()
-        lcfg = _train_config(max_epochs=lora_epochs or max_epochs, **common)
-        say(f"LoRA (rank {lora_rank}) on {leave_out}'s training blocks")
-        adapted, lres = lora_finetune(net, data, leave_out, lcfg, n_regions=R, stride=stride, rank=lora_rank,
-                                      alpha=lora_alpha, seed=seed)
-        history["lora"] = _history(lres)
-        lmodel = GETModel(adapted, list(data.feature_names))
-        lparts = [focus_predictions(lmodel, tss_windows(data, [leave_out], split=s, n_regions=R), device=device)
-                  for s in SPLITS_SCORED if data.has_tss[data.split == s].any()]
-        tables.append(pd.concat(lparts, ignore_index=True).assign(model="get_lora"))
-        timings["lora"] = time.perf_counter() - t0
 
-    preds = pd.concat(tables, ignore_index=True)
-    preds["held_out"] = preds["cell"].map(held)
-    preds["target"] = preds["cell"]
-    preds = preds[["region", "cell", "target", "strand", "observed", "predicted", "split", "model", "held_out"]]
+def _write_adapter(d: Path, net: RegionTransformer, adapted, preds: pd.DataFrame, leave_out: str, rank: int,
+                   alpha: float) -> dict:
+    """``lora.safetensors`` + ``lora.json``; returns the LoRA part of ``metrics.json``."""
+    from safetensors.torch import save_file
 
-    metrics = {"family": FAMILY, "leave_out": leave_out, "training_cell_types": train_cells, "held_out": held,
-               **_scores(preds[preds["model"] == "get"]),
-               "baselines": {name: _scores(preds[preds["model"] == name]) for name in fitted},
-               "lora": None}
-
-    d = Path(out)
-    if (d / "metrics.json").exists():  # an earlier run's metrics must not outlive a failure of this one
-        log.info("overwriting the run in %s", d)
-        (d / "metrics.json").unlink()
-    d.mkdir(parents=True, exist_ok=True)
-    if not lora:  # an earlier run's adapter does not belong to this model
-        for stale in ("lora.safetensors", "lora.json"):
-            (d / stale).unlink(missing_ok=True)
-    if lora:
-        from safetensors.torch import save_file
-
-        from cisgram.models.lora import lora_state_dict
-
-        state = {k: v.contiguous() for k, v in lora_state_dict(adapted).items()}
-        with atomic_path(d / "lora.safetensors") as tmp:
-            save_file(state, str(tmp))
-        trained = count_parameters(adapted, trainable_only=True)
-        total = count_parameters(adapted)
-        lscores = _scores(preds[preds["model"] == "get_lora"])
-        before = _scores(preds[(preds["model"] == "get") & (preds["cell"] == leave_out)])
-        lora_metrics = {"cell": leave_out, "rank": int(lora_rank), "alpha": float(lora_alpha),
-                        "targets": list(LORA_TARGETS), "trainable": list(LORA_TRAINABLE),
-                        "trainable_parameters": trained, "total_parameters": total,
-                        "base_parameters": count_parameters(net), "fraction_trained": trained / total,
-                        "adapter_bytes": (d / "lora.safetensors").stat().st_size,
-                        "adapter_tensors": len(state), "base_unchanged": _base_unchanged(net, adapted),
-                        **lscores, "before": before}
-        metrics["lora"] = lora_metrics
-        write_json(d / "lora.json", {k: lora_metrics[k] for k in ("cell", "rank", "alpha", "targets", "trainable")})
-
-    conf = {"family": FAMILY, "data": source, "leave_out": leave_out, "training_cell_types": train_cells,
-            "config_name": cfg_name, "config": cfg.to_dict(), "n_regions": R, "stride": stride, "pretrain": bool(pretrain),
-            "mask_ratio": MASK_RATIO, "lora": bool(lora), "lora_rank": int(lora_rank), "lora_alpha": float(lora_alpha),
-            "max_epochs": max_epochs, "pretrain_epochs": pretrain_epochs, "lora_epochs": lora_epochs,
-            "patience": patience, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
-            "device": device, "training": ft_cfg.to_dict(), "baselines": baseline_info,
-            "n_features": data.n_features, "data_params": {k: data.params.get(k) for k in
-                                                           ("tss_window", "accessibility", "clip", "threshold",
-                                                            "motifs", "version")}}
-    write_json(d / "config.json", conf)
-    write_json(d / "split.json", _split_blocks(data))
-    with atomic_path(d / "predictions.parquet") as tmp:
-        preds.to_parquet(tmp, index=False)
-    write_json(d / "history.json", {**history, "timings": timings})
-    model.save(d)
-    get_report(d / "report.html", preds, metrics, history, conf, gbm=_test_gene_by_motif(model, data, eval_cells[-1], R,
-                                                                                          device))
-    write_json(d / "metrics.json", metrics)
-    return metrics
+    state = {k: v.contiguous() for k, v in lora_state_dict(adapted).items()}
+    with atomic_path(d / "lora.safetensors") as tmp:
+        save_file(state, str(tmp))
+    trained, total = count_parameters(adapted, trainable_only=True), count_parameters(adapted)
+    info = {"cell": leave_out, "rank": int(rank), "alpha": float(alpha), "targets": list(LORA_TARGETS),
+            "trainable": list(LORA_TRAINABLE), "trainable_parameters": trained, "total_parameters": total,
+            "base_parameters": count_parameters(net), "fraction_trained": trained / total,
+            "adapter_bytes": (d / "lora.safetensors").stat().st_size, "adapter_tensors": len(state),
+            "base_unchanged": _base_unchanged(net, adapted), **_scores(preds[preds["model"] == "get_lora"]),
+            "before": _scores(preds[(preds["model"] == "get") & (preds["cell"] == leave_out)])}
+    write_json(d / "lora.json", {k: info[k] for k in ("cell", "rank", "alpha", "targets", "trainable")})
+    return info

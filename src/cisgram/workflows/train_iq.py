@@ -1,22 +1,35 @@
-"""TODO docstring."""
+"""``cisgram train iq``: the biophysical IQ model on a dataset's regions, into a run directory.
+
+Files in: a dataset from ``cisgram prepare``, a motif database, optional bigWig covariates.
+Run directory out (:mod:`cisgram.workflows.rundir`) plus ``pipeline.json`` (the pipeline's stages,
+clusters and leave-one-out contributions). Returns an :class:`~cisgram.results.IQResult`, which
+:func:`cisgram.report.iq.iq_report` draws.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from cisgram.data.targets import parse_tracks, track_covariates, training_data
-from cisgram.workflows.rundir import write_run
+import numpy as np
+
+from cisgram.data.targets import TrainingData, parse_tracks, track_covariates, training_data
+from cisgram.models.iq import BASES, logistic_bases
+from cisgram.models.iq_distill import top_site_share
+from cisgram.models.iq_fit import IQConfig, fit_iq, information_bits
+from cisgram.motifs.compare import nearest_matches
+from cisgram.motifs.pwm import MotifSet, load_motifs
+from cisgram.results import IQMotif, IQResult
+from cisgram.workflows.rundir import path_entries, write_run
+
+STRONG_SITE_SHARE = 0.5  # median best-site share at or above which a motif "reads strong sites only"
 
 
 def train_iq(dataset, targets: Sequence[str], out, *, vs: str | None = None, motifs: str = "jaspar:2024/CORE/vertebrates",
-             config=None, genome=None, tracks=None, progress: Callable[[str], None] | None = None) -> dict:
-    """``cisgram train iq``: the IQ pipeline on a dataset's training regions; returns the metrics.
-    ``tracks`` (``NAME=FILE.bw`` strings or ``{name: path}``) add covariates: log(1 + mean signal)
-    of each bigWig over each region (IceQream's additional features, e.g. an epigenomic mark)."""
-    from cisgram.models.iq_fit import IQConfig, fit_iq
-    from cisgram.motifs.pwm import load_motifs
-    from cisgram.report.iq import iq_report
-
+             config=None, genome=None, tracks=None, progress: Callable[[str], None] | None = None) -> IQResult:
+    """The IQ pipeline on a dataset's training regions (validation rows choose the ridge), written
+    to the run directory ``out``. ``tracks`` (``NAME=FILE.bw`` strings or ``{name: path}``) add
+    covariates: log(1 + mean signal) of each bigWig over each region (IceQream's additional
+    features, e.g. an epigenomic mark)."""
     cfg = config or IQConfig()
     track_paths = parse_tracks(tracks)
     data = training_data(dataset, targets, vs=vs, genome=genome)
@@ -26,9 +39,55 @@ def train_iq(dataset, targets: Sequence[str], out, *, vs: str | None = None, mot
                     extra=(list(track_paths), extra) if track_paths else None, extra_sources=track_paths,
                     val=data.split == "val", progress=progress)
     pred = fitted.model.predict(data.codes, extra)
-    conf = {"dataset": str(dataset), "targets": list(targets), "vs": vs, "motifs": motifs, "genome": data.genome,
+    conf = {**path_entries(dataset=dataset, motifs=motifs, genome=data.genome), "targets": list(targets), "vs": vs,
             "target_params": data.target_params, "iq": fitted.model.info["config"], "tracks": track_paths}
-    return write_run(out, "iq", conf, data, pred, fitted.model.save,
-                     lambda path, preds, metrics: iq_report(path, fitted, data, preds, metrics, db),
-                     {"pipeline.json": {"stages": fitted.stages, "clusters": fitted.clusters,
-                                        "contributions": fitted.contributions}})
+    metrics, preds = write_run(out, "iq", conf, data, pred, fitted.model.save,
+                               {"pipeline.json": {"stages": fitted.stages, "clusters": fitted.clusters,
+                                                  "contributions": fitted.contributions}})
+    model = fitted.model
+    ranking = {t: sorted(fitted.contributions.get(t, {}).items(), key=lambda kv: -kv[1]) for t in model.targets}
+    names = model.feature_names()
+    k0 = 4 * (len(model.motifs) + len(model.covariates))
+    interactions = [(names[k0 + j], [float(model.coef[t, k0 + j]) for t in range(len(model.targets))])
+                    for j in range(len(model.interactions))]
+    return IQResult(out, "iq", {"family": "iq", **conf}, metrics, preds, targets=list(model.targets),
+                    stages=fitted.stages, motifs=motif_summaries(fitted, data, db), ranking=ranking,
+                    interactions=interactions)
+
+
+def reading(codes: np.ndarray, motif, spatial: np.ndarray, grid) -> tuple[str, float]:
+    """Whether a motif reads strong sites only or integrates weak ones: the median share of the
+    best site in the energy of the top 10 % regions by that motif's energy."""
+    lse, share = top_site_share(codes, motif.probs, spatial, grid)
+    top = share[lse >= np.quantile(lse, 0.9)]
+    med = float(np.median(top)) if top.size else float("nan")
+    return ("strong sites" if med >= STRONG_SITE_SHARE else "integrates weak sites"), med
+
+
+def motif_summaries(fitted, data: TrainingData, database) -> list[IQMotif]:
+    """One :class:`~cisgram.results.IQMotif` per binding model of ``fitted``: its partial
+    responses, spatial profile, coefficients, ΔR², reading on the training regions and nearest
+    database motif (TOMTOM)."""
+    model = fitted.model
+    matches = nearest_matches(MotifSet(model.motifs), database, n=1).set_index("query") if len(database) else None
+    xs = np.linspace(0, 10, 101)
+    phi = logistic_bases(xs[:, None])[:, 0, :]  # (101, 4)
+    train_codes = data.codes[data.split == "train"]
+    out = []
+    for i, mot in enumerate(model.motifs):
+        info = fitted.clusters[i]
+        label, share = reading(train_codes, mot, model.spatial[i], model.grid)
+        nearest = None
+        if matches is not None and mot.name in matches.index:
+            r = matches.loc[mot.name]
+            nearest = {"target": str(r["target"]), "target_name": str(r.get("target_name", "")),
+                       "p_value": float(r["p_value"]), "strand": str(r["strand"])}
+        betas = {t: model.coef[k, 4 * i: 4 * i + 4] for k, t in enumerate(model.targets)}
+        out.append(IQMotif(
+            name=mot.name, probs=np.asarray(mot.probs), how=info.get("how", ""), n_members=len(info.get("members", [])),
+            bits=information_bits(mot.probs), reading=label, best_site_share=share, nearest=nearest,
+            coef={t: dict(zip(BASES, map(float, b), strict=True)) for t, b in betas.items()},
+            delta_r2={t: fitted.contributions.get(t, {}).get(mot.name) for t in model.targets},
+            energies=xs, response={t: phi @ b for t, b in betas.items()}, spatial=np.asarray(model.spatial[i]),
+            bin_size=int(model.grid.size), offset=int(model.grid.offset)))
+    return out

@@ -1,17 +1,17 @@
 """Variant effects: reference and alternative predictions of a trained sequence model
 (``cisgram variants``), and saturation mutagenesis of a region.
 
-:func:`read_vcf` reads the variants (plain or gzip/bgzip VCF; CHROM POS ID REF ALT, a
+:func:`cisgram.vcf.read_vcf` reads the variants (plain or gzip/bgzip VCF; CHROM POS ID REF ALT, a
 multi-allelic ALT split into one row per allele), keeping SNVs, MNVs and short indels of
 sequence-resolved alleles (A/C/G/T, at most ``max_indel`` bp). With a genome it also checks the
 chromosome, the position and the REF allele against it. A bad record never stops the reading: it
-becomes a :class:`Problem` (1-based line number, reason) and every good record is kept.
+becomes a :class:`~cisgram.vcf.Problem` (1-based line number, reason) and every good record is kept.
 
 :func:`score_variants` builds, for every variant, the reference window of the model's width ``L``
 centred on the REF span and the alternative window centred on the ALT allele, and predicts both
-in batches: ``delta = alt − ref`` per target. :func:`variant_windows` is that construction alone.
-:func:`saturate` scores every single-base substitution of a region (3 per position) inside one
-model window centred on the region, and draws the map.
+in batches: ``delta = alt − ref`` per target. :func:`cisgram.data.variants.variant_windows` is that
+construction alone. :func:`saturate` scores every single-base substitution of a region (3 per
+position) inside one model window centred on the region; :mod:`cisgram.report.variants` draws the map.
 
 Windows (0-based, half-open; REF span ``[s, e)`` with ``r = e − s`` bases, ALT of ``a`` bases)::
 
@@ -44,7 +44,7 @@ Pitfalls
 
 from __future__ import annotations
 
-import html
+import json
 import logging
 import os
 from pathlib import Path
@@ -52,13 +52,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cisgram.data.get import STRANDS, tss_windows
 from cisgram.data.variants import Windows, variant_windows
 from cisgram.errors import InputError
-from cisgram.files import atomic_path, atomic_write
-from cisgram.genome import open_genome
+from cisgram.files import atomic_write
+from cisgram.genome import check_chromosomes, encode, open_genome
+from cisgram.inference import predict
+from cisgram.interpret.attribution import input_x_gradient, position_scores
 from cisgram.intervals import parse_region
-from cisgram.report.plots import saturation_heatmap
+from cisgram.motifs.features import region_features
+from cisgram.motifs.pwm import load_motifs
+from cisgram.results import SaturationResult
 from cisgram.vcf import COLUMNS, Problem, read_vcf
+from cisgram.workflows.rundir import GETRun, Run, load
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +88,6 @@ def _check_family(family) -> None:
 
 
 def _family_of(run) -> str | None:
-    import json
-
-    from cisgram.workflows.rundir import Run
-
     if isinstance(run, Run):
         return run.family
     cfg = Path(run) / "config.json"
@@ -95,12 +97,8 @@ def _family_of(run) -> str | None:
         return None
 
 
-def _open_run(run):
+def _open_run(run) -> Run:
     """A :class:`~cisgram.workflows.rundir.Run` of a supported family from a Run or a run directory."""
-    import json
-
-    from cisgram.workflows.rundir import Run, load
-
     if isinstance(run, Run):
         _check_family(run.family)
         return run
@@ -114,25 +112,6 @@ def _open_run(run):
     opened = load(run)
     _check_family(opened.family)
     return opened
-
-
-def _predict(run, codes: np.ndarray, batch_size: int, device: str) -> np.ndarray:
-    if run.family == "cnn":
-        return np.asarray(run.model.predict(codes, batch_size=batch_size, device=device), dtype=np.float64)
-    return np.asarray(run.predict_codes(codes), dtype=np.float64)
-
-
-def _genome_of(run, genome):
-    from cisgram.genome import Genome
-
-    if isinstance(genome, Genome):
-        return genome
-    path = genome or run.config.get("genome")
-    if not path:
-        raise InputError("the run does not name its genome", path=run.path, hint="pass the genome explicitly")
-    if not Path(path).exists():
-        raise InputError(f"the run's genome {path} is not there", path=run.path, hint="pass the genome explicitly")
-    return open_genome(path)
 
 
 def problems_path(out: str | os.PathLike) -> Path:
@@ -212,7 +191,7 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
         raise InputError(f"attribution needs a CNN run, not a {run.family!r} one", hint="leave attribution off")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
-    g = _genome_of(run, genome)
+    g = run.genome(genome)
     table, problems = read_vcf(vcf, g, max_indel=max_indel)
     too_long = (table["ref"].str.len() > L) | (table["alt"].str.len() > L)
     for line, c, p in table.loc[too_long, ["line", "chrom", "pos"]].itertuples(index=False):
@@ -227,7 +206,7 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
         part = table.iloc[lo: lo + batch_size]
         w = variant_windows(part, g, L)
         hi = lo + len(part)
-        both = _predict(run, np.concatenate([w.ref, w.alt]), batch_size, device)
+        both = run.predict_codes(np.concatenate([w.ref, w.alt]), batch_size=batch_size, device=device)
         ref_p[lo:hi], alt_p[lo:hi] = both[: len(part)], both[len(part):]
         padded[lo:hi] = w.padded
         if attr is not None:
@@ -248,7 +227,6 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
 
 def _span_attribution(run, w: Windows, ref_len: np.ndarray, batch_size: int, device: str) -> np.ndarray:
     """``(N, T)``: input × gradient of each target summed over each variant's REF bases."""
-    from cisgram.interpret.attribution import input_x_gradient, position_scores
 
     L = w.ref.shape[1]
     cols = np.arange(L)
@@ -275,7 +253,7 @@ def saturation_matrix(table: pd.DataFrame, target: str) -> tuple[np.ndarray, np.
     return mat, ref
 
 
-def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: str | None = None) -> pd.DataFrame:
+def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: str | None = None) -> SaturationResult:
     """Every single-base substitution of ``region`` (3 per position; 4 where the genome has N),
     scored inside one model window of ``L`` bp centred on the region (``Run.score_edits``).
 
@@ -287,15 +265,14 @@ def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: st
         ``"chr22:1000-1500"`` or ``(chrom, start, end)``, 0-based half-open, at most ``L`` bp.
     out_dir
         Receives ``saturation.tsv`` (``chrom, pos`` 1-based, ``ref, alt``, ``delta:<t>`` per
-        target), ``saturation.png`` (the map of ``target``) and a self-contained ``report.html``.
+        target); :func:`cisgram.report.variants.saturation_report` adds the map of ``target``
+        (``saturation.png``) and ``report.html``.
     target
-        The target drawn (default the first); the table holds them all.
+        The target of the map (default the first); the table holds them all.
 
-    Returns the table. The map has rows A, C, G, T and one column per position, coloured by the
-    delta (diverging, centred on 0), with a dot on the reference base (whose delta is 0).
+    Returns a :class:`~cisgram.results.SaturationResult`: the table and the ``(4, n)`` map of
+    ``target`` (rows A, C, G, T, one column per position; the reference base's delta is 0).
     """
-    from cisgram.report.html import html_table, img_tag, page
-
     run = _open_run(run)
     L = int(run.length)
     chrom, start, end = parse_region(region)
@@ -306,9 +283,7 @@ def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: st
     if n > L:
         raise InputError(f"region {chrom}:{start}-{end} is {n} bp, longer than the model's {L} bp window",
                          hint=f"ask for a region of at most {L} bp (split a longer one)")
-    g = _genome_of(run, genome)
-    from cisgram.genome import check_chromosomes
-
+    g = run.genome(genome)
     check_chromosomes([chrom], g.sizes, path=None, against=f"the genome {g.path.name}")
     if end > g.sizes[chrom]:
         raise InputError(f"region {chrom}:{start}-{end} runs past the end of {chrom} ({g.sizes[chrom]:,} bp)")
@@ -329,27 +304,7 @@ def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: st
     d.mkdir(parents=True, exist_ok=True)
     _write_tsv(table, d / "saturation.tsv")
     mat, ref = saturation_matrix(table, target)
-    fig = saturation_heatmap(mat, ref, start + 1, f"{target}: {chrom}:{start + 1:,}-{end:,} (1-based), {run.family} run")
-    with atomic_path(d / "saturation.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight")
-    ranked = table[["chrom", "pos", "ref", "alt", f"delta:{target}"]].sort_values(f"delta:{target}")
-    down = [[c, p, r, a, f"{v:.4g}"] for c, p, r, a, v in ranked.head(10).itertuples(index=False)]
-    up = [[c, p, r, a, f"{v:.4g}"] for c, p, r, a, v in ranked.tail(10)[::-1].itertuples(index=False)]
-    note = (f"<p class='note'>Every substitution of {n} positions ({len(table)} in all), each scored alone in "
-            f"one {L} bp window centred on the region; colour = predicted {html.escape(target)} of the alternative "
-            f"minus the reference, dots = reference bases. Run: {html.escape(str(run.path))}.</p>")
-    with atomic_write(d / "report.html") as fh:
-        fh.write(page(f"cisgram saturation mutagenesis: {chrom}:{start + 1:,}-{end:,}", [
-            ("Map", note + img_tag(fig, "saturation mutagenesis map")),
-            ("Strongest losses", html_table(["chrom", "pos", "ref", "alt", "delta"], down)),
-            ("Strongest gains", html_table(["chrom", "pos", "ref", "alt", "delta"], up)),
-        ]))
-    return table
-
-
-
-
-# ---------------------------------------------------------------- GET runs
+    return SaturationResult(d, table, mat, ref, chrom, start, end, target, run.family, str(run.path), L)
 
 
 GET_COLUMNS = ["region", "gene", "tss_region", "strand", "distance", "ref:expression", "alt:expression",
@@ -387,16 +342,11 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
     LoRA adapter is used when the run trained one for it), ``genome`` to the data's genome.
     Data built with motif clusters cannot be re-scanned (the clusters are not recorded).
     """
-
-    from cisgram.data.get import STRANDS, tss_windows
-    from cisgram.genome import encode
-    from cisgram.motifs.features import region_features
-    from cisgram.motifs.pwm import load_motifs
-    from cisgram.workflows.train_get import open_get_run
-
-    opened = open_get_run(run, data=data, cell=cell)
-    config, rmd, cell, model = opened.config, opened.data, opened.cell, opened.model
-    c = rmd.cell_index(cell)
+    opened = run if isinstance(run, GETRun) else load(run)
+    if not isinstance(opened, GETRun):
+        raise InputError(f"this needs a GET run; this is a {opened.family} run", path=opened.path,
+                         hint="give a directory from `cisgram train get`")
+    rmd, cell, model, _adapted = opened.select(data=data, cell=cell)
     motif_path = rmd.params.get("motifs")
     if not motif_path or not Path(str(motif_path)).exists():
         raise InputError(f"the data's motif file {motif_path!r} is not there, so regions cannot be re-scanned",
@@ -409,19 +359,33 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
     if g is None:
         raise InputError("no genome: the data do not name one", hint="pass genome")
     table, problems = read_vcf(vcf, g, max_indel=max_indel)
-    regions = rmd.regions
     rows = []
     for line, chrom, pos, ref in table[["line", "chrom", "pos", "ref"]].itertuples(index=False):
-        r, why = _overlapping_region(regions, str(chrom), int(pos) - 1, int(pos) - 1 + len(ref))
+        r, why = _overlapping_region(rmd.regions, str(chrom), int(pos) - 1, int(pos) - 1 + len(ref))
         if r is None:
             problems.append(Problem(int(line), f"{chrom}:{pos}: {why}"))
         rows.append(r)
-    keep = np.array([r is not None for r in rows], dtype=bool)
-    table = table[keep].reset_index(drop=True)
+    table = table[np.array([r is not None for r in rows], dtype=bool)].reset_index(drop=True)
     vrow = np.array([r for r in rows if r is not None], dtype=np.int64)
     _report_problems(problems, table, vcf, out)
+    delta_feat = motif_feature_deltas(g, rmd, motifs, table, vrow)
+    R = int(opened.config["n_regions"])
+    windows = tss_windows(rmd, [cell], n_regions=R, require_targets=False)
+    firsts = np.array([windows.window(i)[1] for i in range(len(windows))], dtype=np.int64)
+    focus = np.array([windows.window(i)[2] for i in range(len(windows))], dtype=np.int64)
+    jobs = [(k, int(w), s_) for k, r in enumerate(vrow) for w in np.flatnonzero((firsts <= r) & (r < firsts + R))
+            for s_ in (0, 1) if rmd.has_tss[firsts[w] + focus[w], s_]]  # (variant, window, strand)
+    preds = _predict_jobs(model, rmd, rmd.cell_index(cell), jobs, vrow, delta_feat, firsts, focus, R,
+                          batch_size=batch_size, device=device)
+    res = _get_table(rmd, table, vrow, jobs, preds, delta_feat, firsts, focus)
+    _write_tsv(res, Path(out))
+    return res
 
-    # re-scan each affected region with the reference and the alternative allele
+
+def motif_feature_deltas(g, rmd, motifs, table: pd.DataFrame, vrow: np.ndarray) -> np.ndarray:
+    """``(V, M)`` change of each motif feature (hit-score sums clipped at 0, divided by the
+    training maxima) when each variant's region is re-scanned with the alternative allele."""
+    regions = rmd.regions
     seqs, owners = [], []
     for k, (chrom, pos, ref, alt) in enumerate(table[["chrom", "pos", "ref", "alt"]].itertuples(index=False)):
         r = int(vrow[k])
@@ -444,22 +408,12 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
     stored = rmd.motif_scores[vrow].astype(np.float64)
     if not np.allclose(raw[:, 0], stored, rtol=1e-4, atol=1e-3):
         log.warning("re-scanned reference regions differ from the stored features (another genome or threshold?)")
-    delta_feat = (raw[:, 1] - raw[:, 0]) / rmd.motif_max[None, :]
+    return (raw[:, 1] - raw[:, 0]) / rmd.motif_max[None, :]
 
-    # every TSS window holding an affected region
-    R = int(config["n_regions"])
-    windows = tss_windows(rmd, [cell], n_regions=R, require_targets=False)
-    firsts = np.array([windows.window(i)[1] for i in range(len(windows))], dtype=np.int64)
-    focus = np.array([windows.window(i)[2] for i in range(len(windows))], dtype=np.int64)
-    mids = (regions["start"].to_numpy(np.int64) + regions["end"].to_numpy(np.int64)) // 2
-    names = regions["name"].to_numpy(dtype=str)
-    jobs = []  # (variant k, window w, strand s)
-    for k, r in enumerate(vrow):
-        hit = np.flatnonzero((firsts <= r) & (r < firsts + R))
-        for w in hit:
-            for s_ in (0, 1):
-                if rmd.has_tss[firsts[w] + focus[w], s_]:
-                    jobs.append((k, int(w), s_))
+
+def _predict_jobs(model, rmd, c: int, jobs: list, vrow: np.ndarray, delta_feat: np.ndarray, firsts: np.ndarray,
+                  focus: np.ndarray, R: int, *, batch_size: int, device: str) -> np.ndarray:
+    """``(J, 2)`` reference and alternative expression at each job's gene region and strand."""
     preds = np.full((len(jobs), 2), np.nan)
     clip = bool(rmd.params.get("clip", False))
     for lo in range(0, len(jobs), batch_size):
@@ -470,16 +424,24 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
             j = int(vrow[k] - firsts[w])
             m = rmd.motif_features(slice(int(vrow[k]), int(vrow[k]) + 1))[0].astype(np.float64) + delta_feat[k]
             Xa[b, j, :-1] = np.minimum(m, 1.0) if clip else np.maximum(m, 0.0)
-        both = model.predict(np.concatenate([X, Xa]), batch_size=batch_size, device=device)
+        both = predict(model, np.concatenate([X, Xa]), batch_size=batch_size, device=device)
         f = np.array([focus[w] for _, w, _ in part])
         st = np.array([s_ for _, _, s_ in part])
         n = len(part)
         preds[lo: lo + n, 0] = both[np.arange(n), f, st]
         preds[lo: lo + n, 1] = both[n + np.arange(n), f, st]
+    return preds
+
+
+def _get_table(rmd, table: pd.DataFrame, vrow: np.ndarray, jobs: list, preds: np.ndarray, delta_feat: np.ndarray,
+               firsts: np.ndarray, focus: np.ndarray) -> pd.DataFrame:
+    """One row per (variant allele, gene window), and one empty row per variant in no gene's window."""
+    regions = rmd.regions
+    mids = (regions["start"].to_numpy(np.int64) + regions["end"].to_numpy(np.int64)) // 2
+    names = regions["name"].to_numpy(dtype=str)
     mnames = np.asarray(rmd.motif_names, dtype=object)
     top = np.argmax(np.abs(delta_feat), axis=1)
-    out_rows = []
-    scored = set()
+    out_rows, scored = [], set()
     for (k, w, s_), (pr, pa) in zip(jobs, preds, strict=True):
         t = firsts[w] + focus[w]
         scored.add(k)
@@ -499,6 +461,4 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
     res = table.iloc[genes["k"].to_numpy()].reset_index(drop=True)
     res = pd.concat([res, genes.drop(columns="k").reset_index(drop=True)], axis=1)
     res = res.sort_values(["line", "alt", "tss_region", "strand"], kind="stable").reset_index(drop=True)
-    res = res[[*COLUMNS, *GET_COLUMNS]]
-    _write_tsv(res, Path(out))
-    return res
+    return res[[*COLUMNS, *GET_COLUMNS]]

@@ -1,0 +1,216 @@
+"""What the workflows return: typed results, kept in one module (as tangermeme's ``results.py``).
+
+Every workflow (:mod:`cisgram.workflows`) writes its files and returns one of these; the renderers
+(:mod:`cisgram.report`) draw a page from exactly that object, without computing, scanning or
+reading files; a notebook can use the same object. This module imports nothing from cisgram, so
+both sides can import it. ``metrics`` fields hold what ``metrics.json`` holds (the shape shared by
+every family, DESIGN §1) and ``predictions`` what ``predictions.parquet`` holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class RunResult:
+    """A trained run: its directory, family, configuration, metrics and predictions table."""
+
+    path: Path
+    family: str
+    config: dict
+    metrics: dict
+    predictions: pd.DataFrame
+
+
+@dataclass
+class BaselineResult(RunResult):
+    """``cisgram train baseline``: ``kind`` is motif-lasso, kmer-ridge or gc."""
+
+    kind: str = ""
+
+
+@dataclass
+class CNNResult(RunResult):
+    """``cisgram train cnn``: the training history (``best_epoch``, ``best_val_loss``, ``seconds``,
+    ``epochs``) and attribution logos ``[(title, contributions (w, 4))]`` of the highest-predicted
+    test regions (input × gradient, first target)."""
+
+    arch: str = ""
+    task: str = "regression"
+    history: dict = field(default_factory=dict)
+    logos: list = field(default_factory=list)
+
+
+@dataclass
+class IQMotif:
+    """One binding model of an IQ run as the report shows it.
+
+    ``response`` maps each target to the partial response (link scale) over ``energies``;
+    ``spatial`` is the spatial profile over bins of ``bin_size`` bp starting at ``offset``;
+    ``reading`` says whether the motif reads strong sites only or integrates weak ones (the median
+    best-site share of the energy in the top 10 % regions, ``best_site_share``); ``nearest`` is
+    the nearest database motif by TOMTOM (``target``, ``target_name``, ``p_value``, ``strand``)."""
+
+    name: str
+    probs: np.ndarray
+    how: str
+    n_members: int
+    bits: float
+    reading: str
+    best_site_share: float
+    nearest: dict | None
+    coef: dict
+    delta_r2: dict
+    energies: np.ndarray
+    response: dict
+    spatial: np.ndarray
+    bin_size: int
+    offset: int
+
+
+@dataclass
+class IQResult(RunResult):
+    """``cisgram train iq``: the targets, the pipeline's ``stages``, one :class:`IQMotif` per
+    binding model, each target's leave-one-out ΔR² ranking ``[(motif, ΔR²)]``, and the
+    interaction terms ``[(pair, [coefficient per target])]``."""
+
+    targets: list = field(default_factory=list)
+    stages: list = field(default_factory=list)
+    motifs: list = field(default_factory=list)
+    ranking: dict = field(default_factory=dict)
+    interactions: list = field(default_factory=list)
+
+
+@dataclass
+class GETResult(RunResult):
+    """``cisgram train get``: the per-stage training ``history`` and the gene-by-motif table of
+    the highest-predicted test TSS entries (genes × features; None without test TSS regions)."""
+
+    history: dict = field(default_factory=dict)
+    gene_by_motif: pd.DataFrame | None = None
+
+
+@dataclass
+class TFBindResult:
+    """``cisgram tfbind``: ``comparison`` (strategy, model, auROC, auPRC, counts per row) and per
+    negative strategy the test rows' labels and every model's scores."""
+
+    path: Path
+    config: dict
+    metrics: dict
+    comparison: pd.DataFrame
+    test_scores: dict
+
+
+@dataclass
+class ExplainedSequence:
+    """One explained sequence as drawn: its ``title``, per-method importance ``tracks`` ``(L,)``,
+    shaded ``spans`` ``[(start, end, label)]`` and per-method contribution logos ``(w, 4)``
+    starting at ``offset``."""
+
+    title: str
+    tracks: dict
+    spans: list
+    logos: dict
+    offset: int = 0
+
+
+@dataclass
+class ExplainResult:
+    """``cisgram explain``: the explained sequences' names and predictions, the methods, the
+    sequences drawn in the report, and the TF-MoDISco discovery (None without ``--discover``)."""
+
+    path: Path
+    config: dict
+    names: list
+    predictions: np.ndarray
+    methods: list
+    shown: list
+    discovery: object | None = None
+    patterns: list = field(default_factory=list)
+
+
+@dataclass
+class BenchmarkResult:
+    """``cisgram explain benchmark``: the grammar, the classifier's test areas, one row per
+    method (auROC pooled and per sequence, AgentBind's figure, target, seconds) and examples."""
+
+    path: Path
+    grammar: str
+    description: str
+    n_sequences: int
+    length: int
+    classifier: dict
+    table: pd.DataFrame
+    examples: list
+
+
+@dataclass
+class GETExplainResult:
+    """``cisgram explain get``: the TSS entries (``genes``), gene-by-motif tables (signed and mean
+    absolute), motif correlation and the pairs kept, the LiNGAM adjacency and edges, the
+    enhancer-gene table, and the configuration (which names the cell and the settings)."""
+
+    path: Path
+    config: dict
+    genes: pd.DataFrame
+    gene_by_motif: pd.DataFrame
+    gene_by_motif_abs: pd.DataFrame
+    correlation: pd.DataFrame
+    interactions: pd.DataFrame
+    adjacency: pd.DataFrame
+    edges: pd.DataFrame
+    enhancers: pd.DataFrame
+    causal_motifs: list
+    top_motifs: list
+
+    @property
+    def cell(self) -> str:
+        return self.config["cell"]
+
+
+@dataclass
+class CompareResult:
+    """``cisgram compare``: what ``comparison.json`` holds and the joined predictions table (one
+    prediction column per model)."""
+
+    path: Path
+    comparison: dict
+    joined: pd.DataFrame
+
+
+@dataclass
+class SaturationResult:
+    """``cisgram variants --saturate``: the substitution table, the ``(4, n)`` map of ``target``
+    (rows A, C, G, T) with the ``(n,)`` reference codes, the region (0-based, half-open), the
+    model's window ``length`` and the run it came from."""
+
+    path: Path
+    table: pd.DataFrame
+    matrix: np.ndarray
+    reference: np.ndarray
+    chrom: str
+    start: int
+    end: int
+    target: str
+    family: str
+    run: str
+    length: int
+
+
+@dataclass
+class DemoResult:
+    """``cisgram demo``: the summary (``summary.json``), the comparison, the variant table and
+    the lines not scored, and the saturation maps by family."""
+
+    path: Path
+    summary: dict
+    comparison: dict | None = None
+    variants: pd.DataFrame | None = None
+    problems: pd.DataFrame | None = None
+    saturation: dict = field(default_factory=dict)
