@@ -1,6 +1,7 @@
 # Two entry points that work on a fresh clone with nothing but Python 3.11+ installed.
 #   make demo   creates .venv, installs cisgram, runs `cisgram demo`
 #   make test   creates .venv, installs cisgram with its test extras, runs the test suite
+#   make lint   ruff, the import-linter layer contracts, and scripts/check_architecture.py
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -24,7 +25,9 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/lint-imports --config pyproject.toml
+	$(BIN)/python scripts/check_architecture.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache

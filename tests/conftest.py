@@ -110,8 +110,11 @@ def get_demo_run(get_demo_data, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        metrics = train_get(path, out, leave_out="MCF7", config=cfg, n_regions=50, pretrain=True, lora=True,
-                            max_epochs=3, patience=2, seed=0, progress=said.append)
+        result = train_get(path, out, leave_out="MCF7", config=cfg, n_regions=50, pretrain=True, lora=True,
+                           max_epochs=3, patience=2, seed=0, progress=said.append)
     finally:
         torch.set_num_threads(threads)
-    return out, metrics, said
+    from cisgram.report.get import get_report
+
+    get_report(out / "report.html", result)
+    return out, result.metrics, said

@@ -179,10 +179,7 @@ def explain_get(run: str | os.PathLike, out_dir: str | os.PathLike, *, data=None
     to the region-motif file the run was trained on (its path in ``config.json``).
     """
     say = progress or (lambda msg: None)
-    opened = run if isinstance(run, GETRun) else load(run)
-    if not isinstance(opened, GETRun):
-        raise InputError(f"this needs a GET run; this is a {opened.family} run", path=opened.path,
-                         hint="give a directory from `cisgram train get`")
+    opened = run if isinstance(run, GETRun) else load(run, family="get")
     rmd, cell, model, adapted = opened.select(data=data, cell=cell, use_lora=use_lora)
     R = int(opened.config["n_regions"])
     windows = tss_windows(rmd, [cell], split=split, n_regions=R, require_targets=False)

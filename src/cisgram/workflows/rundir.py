@@ -389,11 +389,15 @@ _OPENERS: dict[str, Callable[[Path, dict], Run]] = {
 }
 
 
-def load(path: str | os.PathLike) -> Run:
+def load(path: str | os.PathLike, *, family: str | None = None) -> Run:
     """Open a run directory written by ``cisgram train``, ``cisgram tfbind`` (or a strategy's
-    directory inside one)."""
+    directory inside one). With ``family`` a run of another family is an :class:`InputError`
+    saying which it is, before anything else is read."""
     d = Path(path)
     config = _read_config(d)
+    if family is not None and config.get("family") != family:
+        raise InputError(f"this needs a {family.upper() if family == 'get' else family} run; this is a "
+                         f"{config.get('family')} run", path=d, hint=f"give a directory from `cisgram train {family}`")
     family = config.get("family")
     opener = _OPENERS.get(family)
     if opener is None:

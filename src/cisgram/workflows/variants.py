@@ -342,10 +342,7 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
     LoRA adapter is used when the run trained one for it), ``genome`` to the data's genome.
     Data built with motif clusters cannot be re-scanned (the clusters are not recorded).
     """
-    opened = run if isinstance(run, GETRun) else load(run)
-    if not isinstance(opened, GETRun):
-        raise InputError(f"this needs a GET run; this is a {opened.family} run", path=opened.path,
-                         hint="give a directory from `cisgram train get`")
+    opened = run if isinstance(run, GETRun) else load(run, family="get")
     rmd, cell, model, _adapted = opened.select(data=data, cell=cell)
     motif_path = rmd.params.get("motifs")
     if not motif_path or not Path(str(motif_path)).exists():

@@ -15,6 +15,7 @@ import torch
 
 from cisgram.data.get import MaskedWindows, RegionMotifData, tss_windows
 from cisgram.errors import InputError
+from cisgram.inference import predict
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer
 from cisgram.models.get_baselines import BASELINES
 from cisgram.training import TrainConfig, entry_weight, fit, pretrain_loss
@@ -96,7 +97,7 @@ def test_predictions_match_the_saved_model(demo_run, demo_data):
     checked = 0
     for i in (0, 3, len(ws) - 1):
         w = ws[i]
-        y = model.predict(w.x[None])[0, w.focus]
+        y = predict(model, w.x[None])[0, w.focus]
         for s, strand in enumerate("+-"):
             if w.has_tss[w.focus, s]:
                 row = get.loc[(names[w.first + w.focus], strand)]
@@ -267,7 +268,7 @@ def test_transformer_learns_a_neighbourhood_grammar_the_baselines_cannot(tmp_pat
     data = simulate()
     cfg = GETConfig.small(n_features=data.n_features, d_model=32, mlp_dim=64)
     m = train_get(data, tmp_path / "sim", config=cfg, n_regions=20, max_epochs=15, patience=5, lr=3e-3,
-                  weight_decay=0.0, seed=0, baselines=("mean", "linear"))
+                  weight_decay=0.0, seed=0, baselines=("mean", "linear")).metrics
     assert set(m["baselines"]) == {"mean", "linear"}
     for cell in data.cell_types:  # held-out blocks of every cell type
         get = m["test"][cell]["pearson"]
@@ -285,7 +286,7 @@ def test_chr22_leave_out_k562(chr22_get_data, tmp_path):
     pre-training and LoRA, is in the notes; on chr22 the transformer does not beat them.)"""
     data = chr22_get_data
     m = train_get(data, tmp_path / "run", leave_out="K562", config_overrides={"dropout": 0.1}, n_regions=50, stride=10,
-                  max_epochs=8, patience=3, seed=0, baselines=("mean", "linear"))
+                  max_epochs=8, patience=3, seed=0, baselines=("mean", "linear")).metrics
     k = m["test"]["K562"]
     assert m["held_out"]["K562"] == "cell type and blocks" and 40 <= k["n"] <= 60
     assert k["pearson"] > 0.4 and k["spearman"] > 0.3
@@ -297,8 +298,8 @@ def test_same_seed_same_numbers_and_reruns_replace_the_run(demo_data, demo_run, 
     path, data = demo_data
     kw = dict(leave_out="MCF7", config=tiny(data.n_features), n_regions=R, max_epochs=1, patience=1, seed=4,
               baselines=("mean", "random_forest"))
-    a = train_get(path, tmp_path / "a", **kw)
-    b = train_get(data, tmp_path / "b", **kw)
+    a = train_get(path, tmp_path / "a", **kw).metrics
+    b = train_get(data, tmp_path / "b", **kw).metrics
     assert a["test"] == b["test"] and a["baselines"] == b["baselines"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / "predictions.parquet"),
                                   pd.read_parquet(tmp_path / "b" / "predictions.parquet"))
@@ -306,6 +307,6 @@ def test_same_seed_same_numbers_and_reruns_replace_the_run(demo_data, demo_run, 
     import shutil
 
     shutil.copytree(demo_run[0], tmp_path / "c")
-    c = train_get(path, tmp_path / "c", **kw)
+    c = train_get(path, tmp_path / "c", **kw).metrics
     assert c["lora"] is None and not (tmp_path / "c" / "lora.safetensors").exists()
     assert json.loads((tmp_path / "c" / "metrics.json").read_text())["baselines"].keys() == {"mean", "random_forest"}

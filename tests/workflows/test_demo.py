@@ -20,7 +20,7 @@ def quick_demo(tmp_path_factory):
     """``(out dir, summary, progress lines)`` of ``run_demo(quick=True)`` on one torch thread."""
     out = tmp_path_factory.mktemp("demo") / "demo"
     said: list[str] = []
-    summary = run_demo(out, quick=True, threads=1, progress=said.append)
+    summary = run_demo(out, quick=True, threads=1, progress=said.append).summary
     return out, summary, said
 
 
@@ -95,7 +95,7 @@ def test_demo_report_renders_in_chromium(quick_demo, tmp_path):
     """The page in headless Chromium (the check of tests/test_report_browser.py): every image
     decoded, no script error, nothing fetched from outside the page; and a 1200 x 2000 screenshot
     that is not blank (more than 10 colours). Every relative link points to a file the demo wrote."""
-    from test_report_browser import assert_renders, assert_screenshot_not_blank
+    from tests.browser import assert_renders, assert_screenshot_not_blank
 
     out, s, _ = quick_demo
     report = out / "report.html"

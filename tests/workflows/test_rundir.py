@@ -130,6 +130,6 @@ def test_load_refuses_a_directory_that_is_not_a_run(tmp_path):
 def test_iq_report_renders_in_chromium(iq_run, tmp_path):
     """The IQ run report (metrics, bars, scatters, logos, responses, spatial profiles) opens in
     headless Chromium with every image loaded and no script error."""
-    from test_report_browser import assert_renders
+    from tests.browser import assert_renders
 
     assert assert_renders(iq_run / "report.html", tmp_path)["images"] >= 4 * 3

@@ -24,7 +24,7 @@ from cisgram.interpret.interactions import (
     top_interactions,
 )
 from cisgram.models.get import GETConfig, RegionTransformer
-from get_rule import TSS, A, B, F, R, simulate, trained_rule_model
+from tests.toys import TSS, A, B, F, R, simulate, trained_rule_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (conftest)
 

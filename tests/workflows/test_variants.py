@@ -23,6 +23,7 @@ from cisgram.data.variants import variant_windows
 from cisgram.errors import InputError
 from cisgram.genome import Genome, encode
 from cisgram.intervals import parse_region
+from cisgram.report.variants import saturation_report
 from cisgram.vcf import read_vcf, variant_kind
 from cisgram.workflows.rundir import Run, load
 from cisgram.workflows.variants import problems_path, saturate, saturation_matrix, score_variants
@@ -262,7 +263,7 @@ def test_unsupported_runs_and_options_are_refused(motif_run, toy, tmp_path):
     get_dir = tmp_path / "get"
     get_dir.mkdir()
     (get_dir / "config.json").write_text(json.dumps({"family": "get"}))
-    with pytest.raises(InputError, match="region-motif data None is not there"):  # GET: re-scans, needs its data
+    with pytest.raises(InputError, match="no model here"):  # a GET run goes to the GET scorer, which opens its model
         score_variants(get_dir, vcf, tmp_path / "o.tsv")
     with pytest.raises(InputError, match="'get' runs") as e:
         saturate(get_dir, "chrT:100-120", tmp_path / "sat")
@@ -292,7 +293,9 @@ def test_unsupported_runs_and_options_are_refused(motif_run, toy, tmp_path):
 def test_saturation_map_finds_the_motif(motif_run, toy, tmp_path):
     _, seqs = toy
     start, end = AT - 20, AT + 30
-    table = saturate(motif_run, f"chrT:{start}-{end}", tmp_path / "sat")
+    result = saturate(motif_run, f"chrT:{start}-{end}", tmp_path / "sat")
+    saturation_report(tmp_path / "sat", result)
+    table = result.table
     n = end - start
     assert len(table) == 3 * n and list(table.columns) == ["chrom", "pos", "ref", "alt", "delta:acc"]
     assert (table.groupby("pos").size() == 3).all() and (table["ref"] != table["alt"]).all()
@@ -356,7 +359,7 @@ def test_get_run_scores_variants_by_rescanning_their_region(get_demo_run, get_de
     from cisgram.genome import Genome
     from cisgram.motifs.features import region_features
     from cisgram.motifs.pwm import load_motifs
-    from cisgram.workflows.train_get import load_get_model
+    from cisgram.inference import predict
 
     run, _, _ = get_demo_run
     _, data = get_demo_data
@@ -399,7 +402,7 @@ def test_get_run_scores_variants_by_rescanning_their_region(get_demo_run, get_de
 
     alt_raw = np.maximum(region_features(encode(edited)[None], motifs, ("hit_score_sum",),
                                          threshold=thr).features["hit_score_sum"][0], 0)
-    model, _ = load_get_model(run, "MCF7")
+    model, _ = load(run).model_for("MCF7")
     w = tss_windows(data, ["MCF7"], n_regions=50, require_targets=False)
     k = next(i for i in range(len(w)) if data.regions["name"].iat[w.window(i)[1] + w.window(i)[2]] == one["tss_region"])
     _, first, focus = w.window(k)
@@ -407,6 +410,6 @@ def test_get_run_scores_variants_by_rescanning_their_region(get_demo_run, get_de
     Xa = X.copy()
     Xa[row - first, :-1] = alt_raw / data.motif_max
     s = 0 if one["strand"] == "+" else 1
-    ref_p, alt_p = (model.predict(np.stack([X, Xa]))[:, focus, s]).tolist()
+    ref_p, alt_p = (predict(model, np.stack([X, Xa]))[:, focus, s]).tolist()
     assert one["ref:expression"] == pytest.approx(ref_p, rel=1e-5)
     assert one["alt:expression"] == pytest.approx(alt_p, rel=1e-5)

@@ -142,7 +142,7 @@ def test_a_negative_set_that_cannot_be_built_is_skipped(tmp_path):
     nowhere.write_text("chr22\t100\t200\n")
     metrics = run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "run", accessible=nowhere,
                          negatives=["gc", "open"], window=300, database=None,
-                         config=TrainConfig(task="classification", max_epochs=1))
+                         config=TrainConfig(task="classification", max_epochs=1)).metrics
     assert set(metrics["test"]) == {"gc:cnn", "gc:core-score"}
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert "open" in config["skipped"]
@@ -155,12 +155,10 @@ def test_a_collapsed_cnn_is_trained_again(tmp_path, monkeypatch):
     import json
 
     import cisgram.workflows.tfbind as tb
-
-    import cisgram.training
     from cisgram.bundled import demo
 
     calls = []
-    real_fit = cisgram.training.fit
+    real_fit = tb.fit
 
     def fit_once_dead(net, train, val, cfg, **kw):
         res = real_fit(net, train, val, cfg, **kw)
@@ -171,7 +169,7 @@ def test_a_collapsed_cnn_is_trained_again(tmp_path, monkeypatch):
                     p.zero_()
         return res
 
-    monkeypatch.setattr(cisgram.training, "fit", fit_once_dead)  # run_tfbind imports it at call time
+    monkeypatch.setattr(tb, "fit", fit_once_dead)
     d = demo()
     said = []
     tb.run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "run", negatives=("gc",), window=400, database=None,

@@ -14,6 +14,7 @@ import cisgram
 from cisgram.cli import app
 from cisgram.data.dataset import prepare
 from cisgram.errors import InputError
+from cisgram.report.cnn import cnn_report
 from cisgram.training import TrainConfig
 from cisgram.workflows.train_cnn import train_cnn
 
@@ -24,17 +25,19 @@ SMALL = {"filters": [16, 16, 16], "hidden": 16}
 def cls_run(demo_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "cls"
     cfg = TrainConfig(task="classification", max_epochs=6, patience=2)
-    metrics = train_cnn(demo_dataset, out, task="classification", length=500, arch_params=SMALL, config=cfg)
-    return out, metrics
+    result = train_cnn(demo_dataset, out, task="classification", length=500, arch_params=SMALL, config=cfg)
+    cnn_report(out / "report.html", result)
+    return out, result.metrics
 
 
 @pytest.fixture(scope="module")
 def reg_run(demo_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "reg"
     cfg = TrainConfig(max_epochs=2)
-    metrics = train_cnn(demo_dataset, out, targets=["K562", "MCF7"], length=400, arch="dilated",
-                        arch_params={"filters": 16, "layers": 3}, config=cfg)
-    return out, metrics
+    result = train_cnn(demo_dataset, out, targets=["K562", "MCF7"], length=400, arch="dilated",
+                       arch_params={"filters": 16, "layers": 3}, config=cfg)
+    cnn_report(out / "report.html", result)
+    return out, result.metrics
 
 
 def test_classification_run_separates_peaks_from_gc_matched_background(cls_run):
@@ -154,14 +157,14 @@ def test_chr22_peaks_are_told_from_background_on_held_out_blocks(shared, tmp_pat
     prepare(chr22 / "genome" / "chr22.fa.gz", [chr22 / "peaks" / f"{c}.narrowPeak" for c in cells],
             [f"{c}={chr22 / 'accessibility' / f'{c}.bw'}" for c in cells], width=500, out=ds)
     cfg = TrainConfig(task="classification", max_epochs=5, patience=3)  # 5 epochs: 0.736 (8: 0.742), 38 s
-    metrics = train_cnn(ds, tmp_path / "run", task="classification", length=500, config=cfg)
+    metrics = train_cnn(ds, tmp_path / "run", task="classification", length=500, config=cfg).metrics
     assert metrics["test"]["peak"]["auroc"] > 0.70  # GC alone gives 0.5 against GC-matched background
 
 
 def test_run_reports_render_in_chromium(cls_run, reg_run, tmp_path):
     """Both CNN run reports (metrics, bars, curves, ROC / scatters, attribution logos) open in
     headless Chromium with every image loaded and no script error."""
-    from test_report_browser import assert_renders
+    from tests.browser import assert_renders
 
     for out, _ in (cls_run, reg_run):
         html = (out / "report.html").read_text()

@@ -81,11 +81,11 @@ def test_saved_model_predicts_identically(tmp_path, sim):
     model.save(tmp_path)
     again = CNNModel.load(tmp_path)
     x = sim.codes[:50]
-    np.testing.assert_array_equal(model.predict(x), again.predict(x))
+    np.testing.assert_array_equal(predict(model, x), predict(again, x))
     assert again.targets == ["a", "b"] and again.length == 200
     # predictions come back on the targets' scale
     raw = predict(net, x)
-    np.testing.assert_allclose(model.predict(x), raw * [0.5, 3.0] + [1.0, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(predict(model, x), raw * [0.5, 3.0] + [1.0, 2.0], rtol=1e-6)
 
 
 def test_masked_loss_ignores_missing_targets():

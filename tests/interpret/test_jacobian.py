@@ -11,7 +11,7 @@ import torch
 from cisgram.errors import InputError
 from cisgram.interpret.jacobian import gene_by_motif, jacobian, region_importance
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer
-from get_rule import MOTIFS, TSS, A, B, C, D, F, R, simulate, trained_rule_model
+from tests.toys import MOTIFS, TSS, A, B, C, D, F, R, simulate, trained_rule_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (conftest)
 

@@ -21,6 +21,7 @@ from cisgram.data.get import tss_windows
 from cisgram.errors import InputError
 from cisgram.genome import codes_to_onehot
 from cisgram.interpret.attribution import importance, recovery
+from cisgram.report.explain import explain_benchmark_report
 from cisgram.training import TrainConfig
 from cisgram.workflows.explain import benchmark, explain_regions
 
@@ -62,20 +63,21 @@ def bench(ctcf_sim, tmp_path_factory):
     cfg = TrainConfig(task="classification", max_epochs=20, patience=4, monitor="auroc", seed=0)
     res = benchmark(ctcf_sim, out, methods=["ism", "saliency", "deeplift", "gradcam_saliency"], n_explain=40,
                     config=cfg, arch_params=SMALL)
+    explain_benchmark_report(out / "report.html", res)
     return out, res
 
 
 def test_benchmark_methods_find_the_planted_ctcf_sites(bench):
     out, res = bench
-    assert res["classifier"]["auroc"] > 0.9
-    table = {r["method"]: r for r in res["methods"]}
+    assert res.classifier["auroc"] > 0.9
+    table = {r["method"]: r for r in res.table.to_dict("records")}
     for method, floor in {"ism": 0.93, "saliency": 0.9, "deeplift": 0.9, "gradcam_saliency": 0.9}.items():
         assert table[method]["auroc"] > floor, (method, table[method])
     written = pd.read_csv(out / "benchmark.tsv", sep="\t")
     assert list(written["method"]) == ["ism", "saliency", "deeplift", "gradcam_saliency"]
     np.testing.assert_allclose(written["auroc"], [table[m]["auroc"] for m in written["method"]], atol=1e-4)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["family"] == "cnn" and metrics["test"]["label"]["auroc"] == res["classifier"]["auroc"]
+    assert metrics["family"] == "cnn" and metrics["test"]["label"]["auroc"] == res.classifier["auroc"]
     report = (out / "report.html").read_text()
     assert "Methods against the ground truth" in report and "AgentBind" in report and report.count("<img") >= 4
 
@@ -94,7 +96,7 @@ def test_benchmark_attributions_are_the_explained_test_positives(bench, ctcf_sim
     # the score in the table is recomputed from the stored map
     truth = ctcf_sim.truth()[idx]
     X = codes_to_onehot(ctcf_sim.codes[idx])
-    ism = next(r for r in res["methods"] if r["method"] == "ism")
+    ism = next(r for r in res.table.to_dict("records") if r["method"] == "ism")
     assert recovery(importance(arrays["ism"], X, "ism"), truth)["auroc"] == pytest.approx(ism["auroc"])
 
 
@@ -210,29 +212,31 @@ def test_chr22_ctcf_network_gives_back_the_ctcf_motif(chr22, motif_dir, tmp_path
     prepare(chr22 / "genome" / "chr22.fa.gz", [peaks], [f"K562={chr22 / 'accessibility' / 'K562.bw'}"], width=200, out=ds)
     run = tmp_path / "run"
     metrics = train_cnn(ds, run, task="classification", length=200,
-                        config=TrainConfig(task="classification", max_epochs=10, patience=3, monitor="auroc"))
+                        config=TrainConfig(task="classification", max_epochs=10, patience=3, monitor="auroc")).metrics
     assert metrics["test"]["peak"]["auroc"] > 0.8
-    summary = explain_regions(run, tmp_path / "explained", regions=peaks, methods=["deeplift"], discover=True,
-                              database=motif_dir / "JASPAR2024_CORE_vertebrates_nonredundant.meme", n_logos=1)
+    patterns = explain_regions(run, tmp_path / "explained", regions=peaks, methods=["deeplift"], discover=True,
+                               database=motif_dir / "JASPAR2024_CORE_vertebrates_nonredundant.meme", n_logos=1).patterns
     # JASPAR has three CTCF matrices (MA0139 the core, MA1929 / MA1930 with the upstream motif);
     # the issue asks for MA0139 among the pattern's matches at q < 0.05
-    q = [m["q_value"] for p in summary["patterns"] for m in p["matches"] if m["target"].startswith("MA0139")]
-    assert q and min(q) < 0.05, summary["patterns"]
-    assert summary["patterns"][0]["match_name"] == "CTCF"  # the largest pattern is CTCF
+    q = [m["q_value"] for p in patterns for m in p["matches"] if m["target"].startswith("MA0139")]
+    assert q and min(q) < 0.05, patterns
+    assert patterns[0]["match_name"] == "CTCF"  # the largest pattern is CTCF
     assert (tmp_path / "explained" / "patterns.meme").is_file()
 
 
 # ------------------------------------------------------------------------------------ GET runs
 @pytest.fixture(scope="module")
 def get_explained(get_demo_run, tmp_path_factory):
-    from cisgram.workflows.explain import explain_get
+    from cisgram.report.get import get_explain_report
+    from cisgram.workflows.explain_get import explain_get, explain_summary
 
     run, _metrics, _said = get_demo_run
     out = tmp_path_factory.mktemp("explain_get")
     torch.set_num_threads(1)
     said = []
-    summary = explain_get(run, out, top_motifs=12, progress=said.append)
-    return run, out, summary, said
+    result = explain_get(run, out, top_motifs=12, progress=said.append)
+    get_explain_report(out / "report.html", result)
+    return run, out, explain_summary(result), said
 
 
 def test_explain_get_reads_the_run_and_its_adapter(get_explained, get_demo_data):
@@ -253,9 +257,9 @@ def test_explain_get_reads_the_run_and_its_adapter(get_explained, get_demo_data)
     assert (absmean.to_numpy() >= np.abs(gbm.to_numpy()) - 1e-7).all()  # |mean| <= mean of |.|
     # the first entry's rows equal gene_by_motif run on its window by hand (signed and absolute)
     from cisgram.interpret.jacobian import gene_by_motif
-    from cisgram.workflows.train_get import open_get_run
+    from cisgram.workflows.rundir import load
 
-    opened = open_get_run(run)
+    opened = load(run).select()
     first = genes.iloc[0]
     w = next(w for w in (tss_windows(data, ["MCF7"], n_regions=50, require_targets=False).window(i)
                          for i in range(int(data.has_tss.any(1).sum()))) if w[1] + w[2] == first["row"])
@@ -307,7 +311,7 @@ def test_explain_get_cli_and_errors(get_demo_run, get_demo_data, tmp_path):
     (tmp_path / "cnn").mkdir()
     (tmp_path / "cnn" / "config.json").write_text(json.dumps({"family": "cnn"}))
     with pytest.raises(InputError, match="needs a GET run; this is a cnn run"):
-        from cisgram.workflows.explain import explain_get
+        from cisgram.workflows.explain_get import explain_get
 
         explain_get(tmp_path / "cnn", tmp_path / "y")
 

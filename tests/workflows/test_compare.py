@@ -1,6 +1,6 @@
-"""Tests for cisgram.workflows.compare: metrics, and compare_runs (runs side by side, ensembles, paired
-bootstrap) on run directories written by runs.write_run from synthetic predictions of a known
-truth, plus two real baseline runs on the bundled demo slice."""
+"""Tests for cisgram.workflows.compare: compare_runs (runs side by side, ensembles, paired bootstrap)
+on run directories written by rundir.write_run from synthetic predictions of a known truth, plus
+two real baseline runs on the bundled demo slice; the report rendered from its result."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from cisgram.data.targets import TrainingData
 from cisgram.errors import InputError
-from cisgram.metrics import bootstrap_target, classification_metrics, regression_metrics
+from cisgram.report.compare import compare_report
 from cisgram.workflows.compare import COMPARISON_COLUMNS, compare_runs
 from cisgram.workflows.rundir import write_run
 
@@ -26,7 +26,7 @@ REGIONS = [f"chr1:{1000 * i}-{1000 * i + 500}" for i in range(3 * N_SPLIT)]
 
 def make_run(path, preds, observed, targets, *, family="baseline", dataset="data/dataset.h5ad", split=SPLIT,
              regions=REGIONS, split_json=None, task="regression"):
-    """A run directory as ``runs.write_run`` writes it (no model files): ``preds`` and
+    """A run directory as ``rundir.write_run`` writes it (no model files): ``preds`` and
     ``observed`` shaped ``(R, T)``."""
     data = TrainingData(pd.DataFrame({"region": regions}), np.zeros((len(regions), 1), np.uint8),
                         np.asarray(observed, float).reshape(len(regions), -1), np.asarray(split), list(targets),
@@ -34,6 +34,13 @@ def make_run(path, preds, observed, targets, *, family="baseline", dataset="data
     write_run(path, family, {"dataset": dataset, "targets": list(targets)}, data,
               np.asarray(preds, float).reshape(len(regions), -1), lambda d: None, task=task)
     return path
+
+
+def compare(runs, out, **kw) -> dict:
+    """``cisgram compare`` as the CLI runs it: the workflow, then its renderer; the comparison dict."""
+    result = compare_runs(runs, out, **kw)
+    compare_report(result.path / "report.html", result)
+    return result.comparison
 
 
 def truth(seed: int, noise: float = 0.3):
@@ -53,19 +60,6 @@ def strict_json(path):
 
 # ------------------------------------------------------------------------------------ metrics
 
-def test_regression_and_classification_metrics_match_references():
-    rng = np.random.default_rng(0)
-    y = rng.normal(size=200)
-    p = y + rng.normal(size=200)
-    m = regression_metrics(y, p)
-    assert m["n"] == 200
-    assert m["pearson"] == pytest.approx(np.corrcoef(y, p)[0, 1])
-    assert m["r2"] == pytest.approx(1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum())
-    lab = (y > 0).astype(float)
-    c = classification_metrics(lab, p)
-    assert c["auroc"] == pytest.approx(roc_auc_score(lab, p)) and c["auprc"] == pytest.approx(average_precision_score(lab, p))
-    assert math.isnan(classification_metrics(np.ones(10), np.arange(10.0))["auroc"])
-
 
 # ------------------------------------------------------------------------------------ compare_runs
 
@@ -82,7 +76,7 @@ def two_noisy(tmp_path_factory):
     make_run(base / "a", np.column_stack([pa, pa]), obs, ["y", "bound"])
     make_run(base / "b", np.column_stack([pb, pb]), obs, ["y", "bound"])
     messages = []
-    comp = compare_runs([base / "a", base / "b"], base / "cmp", n_boot=300, seed=0, progress=messages.append)
+    comp = compare([base / "a", base / "b"], base / "cmp", n_boot=300, seed=0, progress=messages.append)
     return base, comp, messages
 
 
@@ -161,8 +155,8 @@ def test_mean_ensemble_is_blind_to_each_runs_scale(tmp_path):
     make_run(tmp_path / "a", pa, y, ["y"])
     make_run(tmp_path / "b", pb, y, ["y"])
     make_run(tmp_path / "b2", 5 * pb - 7, y, ["y"])
-    one = compare_runs([tmp_path / "a", tmp_path / "b"], tmp_path / "c1", ensembles=("mean",), n_boot=10)
-    two = compare_runs([tmp_path / "a", tmp_path / "b2"], tmp_path / "c2", ensembles=("mean",), n_boot=10)
+    one = compare([tmp_path / "a", tmp_path / "b"], tmp_path / "c1", ensembles=("mean",), n_boot=10)
+    two = compare([tmp_path / "a", tmp_path / "b2"], tmp_path / "c2", ensembles=("mean",), n_boot=10)
     p1 = pd.read_parquet(tmp_path / "c1" / "predictions.parquet")["ensemble:mean"]
     p2 = pd.read_parquet(tmp_path / "c2" / "predictions.parquet")["ensemble:mean"]
     np.testing.assert_allclose(p1, p2, rtol=1e-9, atol=1e-9)
@@ -186,7 +180,7 @@ def test_stacked_weights_come_from_validation_only(tmp_path):
     pb = s + 1.5 * rng.normal(size=s.size)
     make_run(tmp_path / "a", pa, y, ["y"])
     make_run(tmp_path / "b", pb, y, ["y"])
-    comp = compare_runs([tmp_path / "a", tmp_path / "b"], tmp_path / "c", n_boot=10)
+    comp = compare([tmp_path / "a", tmp_path / "b"], tmp_path / "c", n_boot=10)
     fit = comp["ensembles"]["weights"]["y"]["stacked"]
     X = np.column_stack([pa, pb])
     ref = LinearRegression(positive=True).fit(X[val], y[val])
@@ -199,7 +193,7 @@ def test_stacked_weights_come_from_validation_only(tmp_path):
 
     pa2 = np.where(test, 100 * rng.normal(size=s.size) + 3, pa)  # new test predictions only
     make_run(tmp_path / "a", pa2, y, ["y"])
-    again = compare_runs([tmp_path / "a", tmp_path / "b"], tmp_path / "c", n_boot=10)
+    again = compare([tmp_path / "a", tmp_path / "b"], tmp_path / "c", n_boot=10)
     assert again["ensembles"]["weights"] == comp["ensembles"]["weights"]
     assert again["metrics"]["val"] == comp["metrics"]["val"]
     assert again["metrics"]["test"]["y"]["a"]["pearson"] != comp["metrics"]["test"]["y"]["a"]["pearson"]
@@ -213,7 +207,7 @@ def test_bootstrap_interval_covers_the_true_difference(tmp_path):
     make_run(tmp_path / "a", s + 0.5 * rng.normal(size=s.size), y, ["y"])
     make_run(tmp_path / "b", s + rng.normal(size=s.size), y, ["y"])
     make_run(tmp_path / "c", s + rng.normal(size=s.size), y, ["y"])
-    comp = compare_runs([tmp_path / "a", tmp_path / "b", tmp_path / "c"], tmp_path / "cmp", ensembles=(), n_boot=1000)
+    comp = compare([tmp_path / "a", tmp_path / "b", tmp_path / "c"], tmp_path / "cmp", ensembles=(), n_boot=1000)
     true = 0.8 - 1 / math.sqrt(2.5)
     ab = next(d for d in comp["differences"]["y"] if (d["a"], d["b"]) == ("a", "b"))
     assert ab["low"] < true < ab["high"] and ab["low"] > 0.05
@@ -226,39 +220,6 @@ def test_bootstrap_interval_covers_the_true_difference(tmp_path):
     assert tsv.loc["b", "pearson_diff"] == pytest.approx(-ab["difference"], rel=1e-5)  # 6 digits in the TSV
 
 
-def test_bootstrap_coverage_over_replicate_datasets():
-    """Over 40 independent data sets the 95 % interval of a Pearson difference covers the
-    population value at least 34 times (expected 38; fewer than 34 has probability < 1e-3)."""
-    true = 0.8 - 1 / math.sqrt(2.5)
-    covered = 0
-    for k in range(40):
-        rng = np.random.default_rng(100 + k)
-        s = rng.normal(size=500)
-        y = s + 0.5 * rng.normal(size=500)
-        P = np.column_stack([s + 0.5 * rng.normal(size=500), s + rng.normal(size=500)])
-        _, diffs = bootstrap_target(y, P, ["a", "b"], False, 400, np.random.default_rng(k))
-        covered += diffs[0]["low"] < true < diffs[0]["high"]
-    assert covered >= 34
-
-
-def test_bootstrap_matches_a_plain_loop():
-    """The vectorised bootstrap (count weights, tie-aware auROC) against np.corrcoef and sklearn's
-    roc_auc_score on the same resamples, with tied scores."""
-    rng = np.random.default_rng(5)
-    n, B = 60, 50
-    y = (rng.random(n) < 0.4).astype(float)
-    P = np.column_stack([np.round(y + rng.normal(size=n), 1), np.round(rng.normal(size=n), 0)])
-    intervals, diffs = bootstrap_target(y, P, ["a", "b"], True, B, np.random.default_rng(9))
-    idx = np.random.default_rng(9).integers(0, n, size=(B, n))  # the same draws
-    r = np.array([[np.corrcoef(y[i], P[i, j])[0, 1] for j in range(2)] for i in idx])
-    auc = np.array([[roc_auc_score(y[i], P[i, j]) if 0 < y[i].sum() < n else np.nan for j in range(2)] for i in idx])
-    np.testing.assert_allclose(intervals["a"]["pearson"], np.percentile(r[:, 0], [2.5, 97.5]), rtol=1e-9)
-    np.testing.assert_allclose(intervals["b"]["auroc"], np.nanpercentile(auc[:, 1], [2.5, 97.5]), rtol=1e-9)
-    d = next(x for x in diffs if x["metric"] == "auroc")
-    np.testing.assert_allclose([d["low"], d["high"]], np.nanpercentile(auc[:, 0] - auc[:, 1], [2.5, 97.5]), rtol=1e-9)
-    assert d["difference"] == pytest.approx(roc_auc_score(y, P[:, 0]) - roc_auc_score(y, P[:, 1]))
-
-
 def test_entries_not_scored_by_every_run_are_left_out(tmp_path):
     """A run with extra regions (a CNN's background windows) and an extra target compares on
     the shared regions and target."""
@@ -268,7 +229,7 @@ def test_entries_not_scored_by_every_run_are_left_out(tmp_path):
     make_run(tmp_path / "b", np.column_stack([np.r_[s + rng.normal(size=s.size), np.zeros(50)], np.zeros(s.size + 50)]),
              np.column_stack([np.r_[y, np.ones(50)], np.ones(s.size + 50)]), ["y", "other"],
              regions=REGIONS + extra, split=np.r_[SPLIT, np.repeat("train", 50)])
-    comp = compare_runs([tmp_path / "a", tmp_path / "b"], tmp_path / "c", n_boot=10)
+    comp = compare([tmp_path / "a", tmp_path / "b"], tmp_path / "c", n_boot=10)
     assert [t["name"] for t in comp["targets"]] == ["y"]
     assert {r["name"]: r["entries_dropped"] for r in comp["runs"]} == {"a": 0, "b": 50}
     assert comp["targets"][0]["entries"] == {"train": N_SPLIT, "val": N_SPLIT, "test": N_SPLIT}
@@ -279,7 +240,7 @@ def test_runs_with_one_directory_name_are_told_apart(tmp_path):
     rng, s, y = truth(7)
     make_run(tmp_path / "x" / "run", s + rng.normal(size=s.size), y, ["y"])
     make_run(tmp_path / "z" / "run", s + rng.normal(size=s.size), y, ["y"])
-    comp = compare_runs([tmp_path / "x" / "run", tmp_path / "z" / "run"], tmp_path / "c", n_boot=10, ensembles=())
+    comp = compare([tmp_path / "x" / "run", tmp_path / "z" / "run"], tmp_path / "c", n_boot=10, ensembles=())
     assert [r["name"] for r in comp["runs"]] == ["x/run", "z/run"]
 
 
@@ -296,7 +257,7 @@ def test_parameters_and_training_time_are_read_from_the_run(tmp_path):
     (b / "targets" / "y").mkdir(parents=True)
     save_file({"coef": np.zeros(64), "intercept": np.zeros(1), "mean": np.zeros(64), "sd": np.ones(64)},
               str(b / "targets" / "y" / "model.safetensors"))
-    comp = compare_runs([a, b], tmp_path / "c", n_boot=10)
+    comp = compare([a, b], tmp_path / "c", n_boot=10)
     info = {m["name"]: m for m in comp["models"]}
     assert info["a"]["n_params"] == 8 * 4 * 5 + 8 and info["a"]["train_seconds"] == 12.5
     assert info["b"]["n_params"] == 65 and info["b"]["train_seconds"] is None
@@ -321,7 +282,7 @@ def test_get_runs_compare_on_region_and_strand(tmp_path):
         rows = keys.assign(cell="K562", target="K562", observed=y, predicted=s + rng.normal(size=s.size),
                            split=split, model="get", held_out="blocks")
         pd.concat([rows, rows.assign(model="mean", predicted=0.0)]).to_parquet(d / "predictions.parquet")
-    comp = compare_runs([tmp_path / "pre", tmp_path / "scratch"], tmp_path / "c", n_boot=10)
+    comp = compare([tmp_path / "pre", tmp_path / "scratch"], tmp_path / "c", n_boot=10)
     assert comp["keys"] == ["region", "strand"]
     assert comp["targets"][0]["entries"]["test"] == (SPLIT[::2] == "test").sum() * 2
     assert {m["name"]: m["train_seconds"] for m in comp["runs"]} == {"pre": 7.5, "scratch": 7.5}
@@ -432,9 +393,9 @@ def test_compare_two_baseline_runs_on_the_demo_slice(demo_dataset, tmp_path):
     run's test metrics as it wrote them, parameters counted from its weights."""
     from cisgram.workflows.train_baseline import train_baseline
 
-    gc = train_baseline(demo_dataset, ["K562", "GM12878"], tmp_path / "gc", kind="gc")
-    km = train_baseline(demo_dataset, ["K562"], tmp_path / "kmer", kind="kmer-ridge")
-    comp = compare_runs([tmp_path / "gc", tmp_path / "kmer"], tmp_path / "cmp", n_boot=200)
+    gc = train_baseline(demo_dataset, ["K562", "GM12878"], tmp_path / "gc", kind="gc").metrics
+    km = train_baseline(demo_dataset, ["K562"], tmp_path / "kmer", kind="kmer-ridge").metrics
+    comp = compare([tmp_path / "gc", tmp_path / "kmer"], tmp_path / "cmp", n_boot=200)
     assert [t["name"] for t in comp["targets"]] == ["K562"]
     test = comp["metrics"]["test"]["K562"]
     assert test["gc"]["pearson"] == pytest.approx(gc["test"]["K562"]["pearson"], rel=1e-9)

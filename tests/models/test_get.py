@@ -11,6 +11,7 @@ import torch
 
 from cisgram.data.get import random_region_mask
 from cisgram.errors import InputError
+from cisgram.inference import predict
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer, count_parameters
 from cisgram.training import masked_mse, poisson_loss
 
@@ -210,13 +211,13 @@ def test_save_load_round_trip(tmp_path):
     model = GETModel(net, names)
     X = windows(5).numpy()
     pos = np.tile(np.arange(12) * 5_000, (5, 1))
-    before = model.predict(X, positions=pos, batch_size=2)
+    before = predict(model, X, pos, batch_size=2)
     model.save(tmp_path / "run")
     back = GETModel.load(tmp_path / "run")
     assert back.config == net.config and back.feature_names == names
-    after = back.predict(X, positions=pos, batch_size=2)
+    after = predict(back, X, pos, batch_size=2)
     assert before.shape == (5, 12, 1) and np.array_equal(before, after)
-    assert back.predict(X, positions=pos, output="accessibility").shape == (5, 12, 1)
+    assert predict(back, X, pos, output="accessibility").shape == (5, 12, 1)
 
 
 def test_load_refuses_other_families_and_missing_runs(tmp_path):
@@ -251,7 +252,7 @@ def test_bad_inputs_raise_input_error():
     with pytest.raises(InputError, match="feature names"):
         GETModel(net, ["a", "b"])
     with pytest.raises(InputError, match="takes 9 features"):
-        GETModel(net).predict(np.zeros((1, 12, 10), np.float32))
+        predict(GETModel(net), np.zeros((1, 12, 10), np.float32))
 
 
 def test_dropout_and_drop_path_only_in_training():
