@@ -26,7 +26,7 @@ test: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/lint-imports --config pyproject.toml
+	$(BIN)/lint-imports --no-logo pyproject.toml
 	$(BIN)/python scripts/check_architecture.py
 
 clean:

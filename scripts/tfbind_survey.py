@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cisgram.data.tfbind import tfbind_examples
+from cisgram.data.tfbind_examples import tfbind_examples
 from cisgram.errors import InputError
 from cisgram.motifs.pwm import read_meme
 from cisgram.training import TrainConfig

@@ -2,10 +2,15 @@
 
 Tests that need the full shared data take the ``shared`` fixture; it skips them with a clear
 reason when ../shared/data is absent (a fresh machine). CI always has it.
+
+Every test that reads real data (one of :data:`REAL_DATA_FIXTURES`, directly or through another
+fixture, or the bundled slice through ``demo()``) is marked ``integration``; ``pytest -m "not
+integration"`` runs the unit tests alone (synthetic data and toy models).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -13,6 +18,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CISGRAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+REAL_DATA_FIXTURES = {"shared", "chr22", "yeast", "motif_dir", "demo_dataset", "get_demo_data", "get_demo_run",
+                      "chr22_get_data"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests on real data ``integration`` (see the module docstring)."""
+    for item in items:
+        try:
+            source = inspect.getsource(item.function)
+        except (OSError, TypeError):
+            source = ""
+        if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())) or "demo()" in source:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +88,7 @@ def chr22_get_data(chr22, motif_dir, tmp_path_factory):
     """GET's region-by-motif data on the full chr22 (three cell lines, 1 Mb blocks, Vierstra
     archetypes, gene TSSs, initiation tracks), built once for the tests that need it."""
     from cisgram.data.dataset import prepare
-    from cisgram.data.get import region_motif_data
+    from cisgram.data.get_data import region_motif_data
 
     cells = ("K562", "GM12878", "MCF7")
     ds = tmp_path_factory.mktemp("chr22_get") / "chr22.h5ad"
@@ -84,7 +104,7 @@ def chr22_get_data(chr22, motif_dir, tmp_path_factory):
 def get_demo_data(demo_dataset, tmp_path_factory) -> tuple:
     """GET's region-motif data of the bundled demo slice (``.npz`` path, RegionMotifData)."""
     from cisgram.bundled import demo
-    from cisgram.data.get import region_motif_data
+    from cisgram.data.get_data import region_motif_data
 
     d = demo()
     init = {c: (d.initiation_plus[c], d.initiation_minus[c]) for c in d.initiation_plus}

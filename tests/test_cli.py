@@ -22,6 +22,21 @@ def test_help_lists_commands():
         assert cmd in r.stdout
 
 
+def test_every_command_prints_its_help():
+    """Every command and group renders its --help (a help text is rich markup: a stray [/...] broke
+    `prepare --help`)."""
+    from typer.testing import CliRunner
+
+    from cisgram.cli.app import app
+
+    commands = [[], ["info"], ["demo"], ["prepare"], ["scan"], ["get-data"], ["tfbind"], ["simulate"], ["compare"],
+                ["variants"], ["predict"], ["train"], ["train", "iq"], ["train", "baseline"], ["train", "cnn"],
+                ["train", "get"], ["explain"], ["explain", "benchmark"], ["explain", "get"]]
+    for args in commands:
+        r = CliRunner().invoke(app, [*args, "--help"])
+        assert r.exit_code == 0 and "Usage" in r.output, (args, r.output[-500:])
+
+
 def test_info_on_demo_files():
     d = demo()
     r = run("info", "--genome", str(d.genome), "--regions", str(d.peaks["K562"]), "--motifs", str(d.motifs))

@@ -186,3 +186,31 @@ def test_corrupt_2bit(tmp_path):
     with pytest.raises(InputError) as e:
         Genome(p)
     assert str(p) in str(e.value)
+
+
+def test_as_codes_reads_every_sequence_form_and_says_what_it_refuses():
+    import torch
+
+    from cisgram.genome import as_codes, codes_to_onehot, encode
+
+    seqs = ["ACGTNACGTA", "TTTTGGGGCC"]
+    codes = np.stack([encode(s) for s in seqs])
+    onehot = codes_to_onehot(codes)
+    for X in (seqs, codes, codes.astype(np.int64), onehot, onehot.astype(np.float32), torch.from_numpy(onehot)):
+        np.testing.assert_array_equal(as_codes(X), codes)
+    np.testing.assert_array_equal(as_codes(seqs, length=6, recentre=True), codes[:, 2:8])
+    cases = [
+        (lambda: as_codes(seqs, length=8), "reads 8 bp sequences, got 10 bp"),
+        (lambda: as_codes(codes[:, :4], length=8, recentre=True), "reads 8 bp sequences, got 4 bp"),
+        (lambda: as_codes(onehot * 0.25), "0 and 1 only"),
+        (lambda: as_codes(onehot + onehot[:, ::-1]), "at most one 1"),
+        (lambda: as_codes(onehot.transpose(0, 2, 1)), "transpose"),
+        (lambda: as_codes(codes.astype(np.float32)), "X\\[None\\]"),
+        (lambda: as_codes(codes + 3), "0..4"),
+        (lambda: as_codes(["ACGT", "ACG"]), "different lengths"),
+        (lambda: as_codes("ACGT"), "not one string"),
+        (lambda: as_codes(np.zeros((2, 3, 4, 5))), "float64 array of shape \\(2, 3, 4, 5\\)"),
+    ]
+    for call, message in cases:
+        with pytest.raises(InputError, match=message):
+            call()

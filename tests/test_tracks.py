@@ -15,13 +15,8 @@ import pyBigWig
 import pytest
 
 from cisgram.errors import InputError
-from cisgram.tracks import (
-    FragmentCounts,
-    bigwig_chroms,
-    bigwig_coverage,
-    bigwig_coverage_naive,
-    fragment_counts,
-)
+from cisgram.fragments import FragmentCounts, fragment_counts
+from cisgram.tracks import bigwig_chroms, bigwig_coverage, bigwig_coverage_naive
 
 BC_A = "A" * 16
 BC_B = "B" * 16

@@ -1,11 +1,22 @@
-"""A small region transformer trained on simulated windows with a known rule, shared by the
-GET interpretation tests (test_jacobian, test_interactions): trained once per session."""
+"""The toy models the tests share.
+
+- A small region transformer trained on simulated windows with a known rule (the GET
+  interpretation tests, test_jacobian and test_interactions): :func:`simulate`,
+  :func:`trained_rule_model`, trained once per session.
+- Small sequence networks and run directories written without training:
+  :func:`tiny_deepsea`, :func:`random_batchnorm`, :func:`cnn_run` (a ``cisgram train cnn``-shaped
+  run) and :func:`tfbind_run` (a ``cisgram tfbind``-shaped run with one CNN per negative set).
+"""
 
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 
+import numpy as np
 import torch
+from torch import nn
 
 from cisgram.models.get import GETConfig, RegionTransformer
 from cisgram.training import poisson_loss
@@ -47,3 +58,50 @@ def trained_rule_model() -> RegionTransformer:
         loss.backward()
         opt.step()
     return net.eval()
+
+
+def random_batchnorm(net: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial running statistics and affine terms, so eval-mode BatchNorm is not ~identity."""
+    g = torch.Generator().manual_seed(seed)
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            c = m.num_features
+            m.running_mean.copy_(torch.rand(c, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(c, generator=g) * 0.4 - 0.2)
+    return net.eval()
+
+
+def tiny_deepsea(n_tasks: int = 1, length: int = 200, seed: int = 0) -> tuple[nn.Module, dict]:
+    """An untrained DeepSEA-style network of 4-filter layers (random batch-norm statistics) and its spec."""
+    from cisgram.models.cnn import build
+
+    spec = {"arch": "deepsea", "n_tasks": n_tasks, "length": length, "filters": [4, 4, 4], "hidden": 4}
+    return random_batchnorm(build(spec, seed=seed), seed), spec
+
+
+def cnn_run(directory, *, length: int = 200, targets=("acc",), task: str = "regression", genome=None,
+            seed: int = 0) -> Path:
+    """A run directory as ``cisgram train cnn`` writes it (model files and ``config.json``), with an
+    untrained tiny network: enough for ``cisgram.load`` and everything that predicts."""
+    from cisgram.models.cnn import CNNModel
+
+    d = Path(directory)
+    net, spec = tiny_deepsea(len(targets), length, seed)
+    CNNModel(net, spec, task, list(targets), np.arange(len(targets)) + 1.0, np.full(len(targets), 2.0)).save(d)
+    (d / "config.json").write_text(json.dumps({"family": "cnn", "task": task, "length": length, "spec": spec,
+                                               "genome": None if genome is None else str(genome)}))
+    return d
+
+
+def tfbind_run(directory, *, length: int = 200, strategies=("genomic", "gc")) -> Path:
+    """A run directory as ``cisgram tfbind`` writes it: ``config.json`` naming the negative sets
+    and one classification CNN run per set."""
+    d = Path(directory)
+    for k, s in enumerate(strategies):
+        cnn_run(d / s, length=length, targets=(f"{s}:cnn",), task="classification", seed=k)
+        cfg = json.loads((d / s / "config.json").read_text())
+        (d / s / "config.json").write_text(json.dumps({**cfg, "negatives": s}))
+    (d / "config.json").write_text(json.dumps({"family": "tfbind", "negatives": list(strategies), "window": length}))
+    return d

@@ -1,3 +1,3 @@
-from cisgram.cli import main
+from cisgram.cli.app import main
 
 main()

@@ -52,3 +52,13 @@ class InputError(ValueError):
         if self.hint:
             msg += f"\n  hint: {self.hint}"
         return msg
+
+
+def few(names, k: int = 5, *, sort: bool = True) -> str:
+    """``a, b, c, ... (N in all)`` for error messages: the first ``k`` names (sorted, without
+    repeats, unless ``sort=False`` keeps them as given); ``(none)`` when there are none."""
+    names = sorted(set(map(str, names))) if sort else [str(n) for n in names]
+    shown = ", ".join(names[:k])
+    if len(names) > k:
+        shown += f", ... ({len(names)} in all)"
+    return shown or "(none)"

@@ -34,25 +34,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from cisgram.devices import resolve_device
 from cisgram.errors import InputError
 from cisgram.genome import as_codes, codes_to_onehot
 
 __all__ = ["evaluating", "net_dtype", "network", "onehot", "predict", "resolve_device", "select", "spans",
            "target_outputs"]
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` (CUDA when visible, else CPU), ``"cpu"`` or ``"cuda[:N]"`` as a ``torch.device``;
-    asking for CUDA where none is visible is an :class:`InputError`."""
-    device = str(device)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} asked for but no CUDA device is visible", hint="use --device cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise InputError(f"unknown device {device!r}", hint="use auto, cpu or cuda[:N]") from None
 
 
 def network(model) -> nn.Module:

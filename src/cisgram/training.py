@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from cisgram.data.get import MaskedWindow
+from cisgram.data.get_windows import MaskedWindow
 from cisgram.errors import InputError
 from cisgram.models.get import RegionTransformer
 
@@ -312,7 +312,7 @@ def pretrain_loss(net: RegionTransformer, batch: MaskedWindow) -> torch.Tensor:
 
 def entry_weight(has_tss: torch.Tensor, in_split: torch.Tensor, focus: torch.Tensor) -> torch.Tensor:
     """``(B, R, 2)`` bool: the TSS entries of the window's split, and only the focus region's in
-    windows with a focus (``focus >= 0``, :func:`~cisgram.data.get.tss_windows`)."""
+    windows with a focus (``focus >= 0``, :func:`~cisgram.data.get_windows.tss_windows`)."""
     R = has_tss.shape[1]
     idx = torch.arange(R, device=has_tss.device)
     on = (focus[:, None] < 0) | (idx[None] == focus[:, None])
@@ -320,7 +320,7 @@ def entry_weight(has_tss: torch.Tensor, in_split: torch.Tensor, focus: torch.Ten
 
 
 def expression_loss(net: RegionTransformer, batch) -> torch.Tensor:
-    """Poisson loss of a collated :class:`~cisgram.data.get.RegionWindow` batch over its
+    """Poisson loss of a collated :class:`~cisgram.data.get_windows.RegionWindow` batch over its
     :func:`entry_weight` entries."""
     out = net(batch.x, positions=_positions(net, batch))
     return poisson_loss(out.expression, batch.y, entry_weight(batch.has_tss, batch.in_split, batch.focus))

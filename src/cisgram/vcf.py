@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""VCF records to score: :func:`read_vcf` reads a plain or gzip/bgzip VCF (CHROM POS ID REF ALT, a
+multi-allelic ALT split into one row per allele), keeps SNVs, MNVs and short indels of
+sequence-resolved alleles and checks them against a genome; a bad record never stops the reading
+but becomes a :class:`Problem` (its 1-based line number and the reason)."""
 
 from __future__ import annotations
 

@@ -10,19 +10,16 @@ import pandas as pd
 import pytest
 
 from cisgram.data.access import (
-    DINUCLEOTIDES,
     AccessParams,
     apply_access,
     apply_log_cpm,
-    apply_scale,
     condition_target,
     differential_target,
     fit_access,
-    fit_scale,
     log_cpm,
     punctured_background,
-    sequence_covariates,
 )
+from cisgram.data.covariates import DINUCLEOTIDES, apply_scale, fit_scale, sequence_covariates
 from cisgram.errors import InputError
 
 NAMES = ["shallow", "mid", "deep", "tiny"]

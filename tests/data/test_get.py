@@ -12,7 +12,9 @@ import torch
 
 from cisgram.bundled import demo
 from cisgram.data.dataset import read_dataset
-from cisgram.data.get import RegionMotifData, RegionWindows, region_motif_data, tss_windows
+from cisgram.data.get import RegionMotifData
+from cisgram.data.get_data import region_motif_data
+from cisgram.data.get_windows import RegionWindows, tss_windows
 from cisgram.errors import InputError
 
 W = 300  # tss_window
@@ -293,7 +295,7 @@ def test_bad_inputs_name_the_problem(built, tmp_path):
         region_motif_data(path, d.genome, d.motifs, d.genes_tss, {"K562": (tracks["K562"][0], missing)})
     assert str(missing) in str(e.value)
     with pytest.raises(InputError, match="both positive and negative"):
-        from cisgram.data.get import _strand_sign
+        from cisgram.data.get_data import _strand_sign
 
         mixed = tmp_path / "mixed.bw"
         bw = pyBigWig.open(str(mixed), "w")
@@ -352,7 +354,7 @@ def test_chr22_archetypes_targets_are_real_biology(chr22, chr22_get_data):
 def test_cli_get_data_writes_what_the_function_builds(built, tmp_path):
     from typer.testing import CliRunner
 
-    from cisgram.cli import app
+    from cisgram.cli.app import app
 
     d, demo_dataset, built = built
     args = ["get-data", "-d", str(demo_dataset), "-g", str(d.genome), "--tss", str(d.genes_tss), "-m", str(d.motifs),

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from cisgram.data.simulate import GRAMMARS, Grammar, read_simulation, simulate, write_simulation
+from cisgram.motifs.pvalues import log_odds_matrices
 from cisgram.motifs.pwm import Motif
-from cisgram.motifs.scan import log_odds_matrices
 
 
 def _motif(name: str, consensus: str) -> Motif:

@@ -15,21 +15,20 @@ import pytest
 from scipy.stats import ks_2samp
 
 from cisgram.bundled import demo
-from cisgram.data.tfbind import (
+from cisgram.data.tfbind import label_instances, motif_instances, resolve_motif
+from cisgram.data.tfbind_examples import (
     TFBindExamples,
     draw_examples,
     examples_dataset,
     instance_pool,
-    label_instances,
-    motif_instances,
-    resolve_motif,
     tfbind_examples,
 )
 from cisgram.errors import InputError
 from cisgram.genome import Genome, encode
 from cisgram.intervals import read_regions
+from cisgram.motifs.pvalues import PSEUDOCOUNT, pvalue_thresholds, score_pvalue
 from cisgram.motifs.pwm import Motif
-from cisgram.motifs.scan import PSEUDOCOUNT, pvalue_thresholds, scan, score_pvalue
+from cisgram.motifs.scan import scan
 from cisgram.splits import SPLITS
 
 COLUMNS = ["name", "chrom", "start", "end", "strand", "site_start", "site_end", "score", "p_value", "label", "split", "gc"]

@@ -30,6 +30,7 @@ from cisgram.interpret.attribution import (
 )
 from cisgram.interpret.ism import ism, ism_fast
 from cisgram.models.cnn import CNNModel, DeepSEA, DilatedCNN
+from tests.toys import random_batchnorm
 
 L = 24
 
@@ -38,19 +39,6 @@ def _onehot(rng, n, length, n_frac=0.0):
     codes = rng.integers(0, 4, (n, length)).astype(np.uint8)
     codes[rng.random((n, length)) < n_frac] = 4
     return codes_to_onehot(codes)
-
-
-def _random_batchnorm(net: nn.Module, seed: int = 0) -> nn.Module:
-    """Non-trivial running statistics and affine terms, so eval-mode BatchNorm is not ~identity."""
-    g = torch.Generator().manual_seed(seed)
-    for m in net.modules():
-        if isinstance(m, nn.BatchNorm1d):
-            c = m.num_features
-            m.running_mean.copy_(torch.rand(c, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(c, generator=g) * 0.4 - 0.2)
-    return net.eval()
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (conftest)
@@ -68,7 +56,7 @@ def linear():
 @pytest.fixture(scope="module")
 def deepsea():
     torch.manual_seed(1)
-    return _random_batchnorm(DeepSEA(2, 200, filters=(8, 8, 8), hidden=16))
+    return random_batchnorm(DeepSEA(2, 200, filters=(8, 8, 8), hidden=16))
 
 
 # ---------------------------------------------------------------- 1. analytic answers on a linear model
@@ -126,7 +114,7 @@ def test_fast_ism_equals_brute_force(arch, deepsea):
     torch.manual_seed(2)
     net = {"deepsea": lambda: deepsea,
            "dilated_max": lambda: DilatedCNN(2, 200, filters=8, layers=3),
-           "dilated_mean_norm": lambda: _random_batchnorm(DilatedCNN(2, 200, filters=8, layers=3, norm=True,
+           "dilated_mean_norm": lambda: random_batchnorm(DilatedCNN(2, 200, filters=8, layers=3, norm=True,
                                                                      pool="mean", pool_width=90))}[arch]()
     X = _onehot(np.random.default_rng(3), 3, 200, n_frac=0.01)  # with a few N
     brute = ism(net, X, target=1, fast=False)
@@ -143,7 +131,7 @@ def test_fast_ism_equals_brute_force(arch, deepsea):
 def test_fast_ism_equals_brute_force_on_a_wide_deepsea():
     """Default-width DeepSEA at 400 bp, more sequences than one span of the fast path (64)."""
     torch.manual_seed(0)
-    net = _random_batchnorm(DeepSEA(1, 400), seed=1)
+    net = random_batchnorm(DeepSEA(1, 400), seed=1)
     X = _onehot(np.random.default_rng(0), 70, 400)
     positions = np.arange(0, 400, 7)
     brute = ism(net, X, fast=False, batch_size=512, positions=positions)

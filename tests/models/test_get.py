@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cisgram.data.get import random_region_mask
+from cisgram.data.get_windows import random_region_mask
 from cisgram.errors import InputError
 from cisgram.inference import predict
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer, count_parameters

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from cisgram.errors import InputError
+from cisgram.motifs import kernels as K
+from cisgram.motifs import pvalues as P
 from cisgram.motifs import scan as S
 from cisgram.motifs.pwm import Motif, MotifSet, read_meme
 
@@ -55,7 +57,7 @@ def test_scores_and_counts_match_brute_force():
     X[3] = 4  # a region of Ns only
     res = S.scan(X, ms, threshold=1e-3, batch_size=7)  # the dense kernel
     exact = S.scan(X, ms, threshold=1e-3, batch_size=7, hits=True)  # the pruning hit kernel
-    mats = S.log_odds_matrices(ms)
+    mats = P.log_odds_matrices(ms)
     best, count = brute_force(X, mats, res.score_thresholds)
     assert res.features["max"].shape == (40, len(ms))
     np.testing.assert_allclose(res.features["max"], best, rtol=0, atol=1e-4)  # float32 sums
@@ -130,31 +132,31 @@ def test_pvalues_exact_by_enumeration():
     rng = np.random.default_rng(8)
     bg = np.array([0.3, 0.2, 0.2, 0.3])
     ms = MotifSet([Motif("E", "e", rng.dirichlet(np.ones(4), size=5))], background=bg)
-    (m,) = S.log_odds_matrices(ms)
-    im = np.round(m / S.BIN_SIZE).astype(int)
+    (m,) = P.log_odds_matrices(ms)
+    im = np.round(m / P.BIN_SIZE).astype(int)
     seqs = np.array(list(itertools.product(range(4), repeat=5)))
     iscore = im[np.arange(5), seqs].sum(axis=1)
     prob = bg[seqs].prod(axis=1)
-    smallest, sf = S._survival(im, bg)
+    smallest, sf = P._survival(im, bg)
     for j in range(iscore.min(), iscore.max() + 1):
         assert sf[j - smallest] == pytest.approx(prob[iscore >= j].sum(), rel=1e-9)
     p = 0.01
-    thr = S.pvalue_thresholds(ms, p)[0]
+    thr = P.pvalue_thresholds(ms, p)[0]
     j = min(s for s in range(iscore.min(), iscore.max() + 1) if prob[iscore >= s].sum() < p)
-    assert thr == float(np.float32(j * S.BIN_SIZE))
-    pv = S.score_pvalue(ms, [0, 0], [j * S.BIN_SIZE + 0.05, 1e9])
+    assert thr == float(np.float32(j * P.BIN_SIZE))
+    pv = P.score_pvalue(ms, [0, 0], [j * P.BIN_SIZE + 0.05, 1e9])
     assert pv[0] == pytest.approx(prob[iscore >= j].sum(), rel=1e-9)
     assert pv[1] == pytest.approx(prob[iscore == iscore.max()].sum(), rel=1e-9)  # never 0
-    assert np.isinf(S.pvalue_thresholds(ms, 1e-6)[0])  # 4**-5 is the smallest p-value here
+    assert np.isinf(P.pvalue_thresholds(ms, 1e-6)[0])  # 4**-5 is the smallest p-value here
 
 
 def test_torch_path_matches_numba_kernel():
     ms = random_motifs(9)
     X = random_codes(12, 250, seed=10, n_frac=0.01)
-    mats = S.log_odds_matrices(ms)
-    thr = S.pvalue_thresholds(ms, 1e-3)
-    b1, c1, h1 = S._CpuScanner(mats, thr).run(X, True, True, True)
-    b2, c2, h2 = S._TorchScanner(mats, thr, "cpu").run(X, True, True, True)
+    mats = P.log_odds_matrices(ms)
+    thr = P.pvalue_thresholds(ms, 1e-3)
+    b1, c1, h1 = K.CpuScanner(mats, thr).run(X, True, True, True)
+    b2, c2, h2 = K.TorchScanner(mats, thr, "cpu").run(X, True, True, True)
     np.testing.assert_allclose(b2, b1, atol=1e-4)
     np.testing.assert_array_equal(c2, c1)
 

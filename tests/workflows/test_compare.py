@@ -412,7 +412,7 @@ def test_cli_compare_prints_the_table_and_refuses_in_one_line(demo_dataset, tmp_
 
     from typer.testing import CliRunner
 
-    from cisgram.cli import app
+    from cisgram.cli.app import app
     from cisgram.workflows.train_baseline import train_baseline
 
     train_baseline(demo_dataset, ["K562"], tmp_path / "gc", kind="gc")

@@ -92,7 +92,7 @@ def test_get_explanation_wrote_its_tables(quick_demo):
 
 
 def test_demo_report_renders_in_chromium(quick_demo, tmp_path):
-    """The page in headless Chromium (the check of tests/test_report_browser.py): every image
+    """The page in headless Chromium (the check of tests/report/test_browser.py): every image
     decoded, no script error, nothing fetched from outside the page; and a 1200 x 2000 screenshot
     that is not blank (more than 10 colours). Every relative link points to a file the demo wrote."""
     from tests.browser import assert_renders, assert_screenshot_not_blank

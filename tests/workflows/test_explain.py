@@ -15,9 +15,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cisgram.cli import app
+from cisgram.cli.app import app
 from cisgram.data import simulate as sim
-from cisgram.data.get import tss_windows
+from cisgram.data.get_windows import tss_windows
 from cisgram.errors import InputError
 from cisgram.genome import codes_to_onehot
 from cisgram.interpret.attribution import importance, recovery

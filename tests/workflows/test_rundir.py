@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import cisgram
 from cisgram.bundled import demo
-from cisgram.cli import app
+from cisgram.cli.app import app
 
 RUN_FILES = {"config.json", "split.json", "metrics.json", "predictions.parquet", "report.html", "model.json"}
 
@@ -133,3 +133,115 @@ def test_iq_report_renders_in_chromium(iq_run, tmp_path):
     from tests.browser import assert_renders
 
     assert assert_renders(iq_run / "report.html", tmp_path)["images"] >= 4 * 3
+
+
+# ------------------------------------------------------------------------------------ the model protocol
+
+def _forms(codes: np.ndarray) -> dict:
+    """The same sequences as strings, uint8 codes, float32 one-hot (the README's format) and a torch tensor."""
+    import torch
+
+    from cisgram.genome import codes_to_onehot
+
+    onehot = codes_to_onehot(codes)
+    return {"strings": ["".join("ACGTN"[c] for c in row) for row in codes], "codes": codes,
+            "onehot": onehot.astype(np.float32), "tensor": torch.from_numpy(onehot)}
+
+
+def _check_protocol(run, codes: np.ndarray) -> None:
+    """Every input form gives the same predictions; a length other than the model's is refused
+    naming both lengths, unless recentring is asked for; what cannot be sequences is refused
+    saying what it got."""
+    from cisgram.errors import InputError
+    from cisgram.genome import codes_to_onehot
+
+    L = run.length
+    assert codes.shape[1] == L
+    want = run.predict(codes)
+    assert list(want.columns) == run.targets and len(want) == len(codes) and np.isfinite(want.to_numpy()).all()
+    for name, X in _forms(codes).items():
+        np.testing.assert_allclose(run.predict(X).to_numpy(), want.to_numpy(), rtol=1e-6, err_msg=name)
+    longer = np.concatenate([codes[:, :8], codes, codes[:, :8]], axis=1)  # +16 bp, the centre is codes
+    with pytest.raises(InputError, match=rf"reads {L} bp sequences, got {L + 16} bp") as e:
+        run.predict(longer)
+    assert "recentre=True" in e.value.hint
+    np.testing.assert_allclose(run.predict(longer, recentre=True).to_numpy(), want.to_numpy(), rtol=1e-6)
+    with pytest.raises(InputError, match=rf"reads {L} bp sequences, got {L - 1} bp"):
+        run.predict(codes[:, 1:], recentre=True)  # shorter ones are never padded
+    with pytest.raises(InputError, match="0 and 1 only"):
+        run.predict(codes_to_onehot(codes) * 0.5)
+    with pytest.raises(InputError, match="transpose"):
+        run.predict(codes_to_onehot(codes).transpose(0, 2, 1))
+    with pytest.raises(InputError, match="not one string"):
+        run.predict("ACGT" * (L // 4))
+
+
+def test_every_sequence_family_reads_every_input_form(iq_run, demo_dataset, tmp_path):
+    from cisgram.genome import Genome
+    from tests.toys import cnn_run, tfbind_run
+
+    res = CliRunner().invoke(app, ["train", "baseline", "--kind", "kmer-ridge", "-d", str(demo_dataset), "-T", "K562",
+                                   "-o", str(tmp_path / "kmer")])
+    assert res.exit_code == 0, res.output
+    iq = cisgram.load(iq_run)
+    preds = pd.read_parquet(iq_run / "predictions.parquet").head(6)
+    import anndata as ad
+
+    var = ad.read_h5ad(demo_dataset).var.loc[preds["region"].unique()]
+    codes = Genome(iq.config["genome"]).fetch_codes_batch(var["chrom"], var["start"], var["end"])
+    for path in (iq_run, tmp_path / "kmer"):
+        _check_protocol(cisgram.load(path), codes)
+    assert cisgram.load(tmp_path / "kmer").length == 500  # the baseline records the width it was trained on
+    cnn = cisgram.load(cnn_run(tmp_path / "cnn", length=200, targets=("a", "b")))
+    _check_protocol(cnn, codes[:, 150:350])
+    tf = cisgram.load(tfbind_run(tmp_path / "tfbind", length=200))
+    assert tf.family == "tfbind" and tf.targets == ["genomic:cnn", "gc:cnn"] and tf.length == 200
+    _check_protocol(tf, codes[:, 150:350])
+    # each column is its strategy's own network
+    from cisgram.inference import predict
+
+    np.testing.assert_allclose(tf.predict(codes[:, 150:350])["gc:cnn"], predict(tf.strategies["gc"].model,
+                               codes[:, 150:350])[:, 0], rtol=1e-6)
+
+
+def test_run_configs_store_resolved_paths_and_the_paths_as_given(iq_run):
+    cfg = json.loads((iq_run / "config.json").read_text())
+    from pathlib import Path
+
+    assert Path(cfg["dataset"]).is_absolute() and Path(cfg["dataset"]).is_file()
+    assert Path(cfg["dataset"]) == Path(cfg["dataset_given"]).resolve()
+    assert Path(cfg["genome"]).is_absolute() and "genome_given" in cfg
+
+
+def test_a_get_run_predicts_with_its_lora_adapter(get_demo_run, get_demo_data):
+    """``cisgram.load(get_run)`` opens the run with its adapter: windows of the held-out cell type
+    (the adapter's) are predicted by the adapted network, those of another by the fine-tuned
+    base; sequences are refused."""
+    from cisgram.data.get_windows import tss_windows
+    from cisgram.inference import predict
+    from cisgram.models.get import GETModel
+
+    run_dir, metrics, _ = get_demo_run
+    _, data = get_demo_data
+    run = cisgram.load(run_dir)
+    assert run.family == "get" and run.adapter["cell"] == "MCF7" and run.default_cell == "MCF7"
+    w = tss_windows(data, ["MCF7"], split="test", n_regions=50)
+    X = np.stack([w[i].x.numpy() for i in range(4)])
+    base = predict(GETModel.load(run_dir), X)
+    adapted = run.predict(X)
+    assert adapted.shape == (4, 50, 2) and not np.allclose(adapted, base)
+    np.testing.assert_allclose(run.predict(X, cell="K562"), base, rtol=1e-6)
+    # the adapted predictions are the run's own get_lora predictions at the focus entries
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    lora = preds[(preds["model"] == "get_lora") & (preds["split"] == "test")].set_index(["region", "strand"])
+    names = data.regions["name"].to_numpy()
+    for i in range(4):
+        f = w[i].focus
+        for s, strand in enumerate("+-"):
+            if w[i].has_tss[f, s]:
+                assert lora.loc[(names[w[i].first + f], strand), "predicted"] == pytest.approx(float(adapted[i, f, s]),
+                                                                                           rel=1e-5, abs=1e-6)
+    with pytest.raises(cisgram.errors.InputError, match="region-by-motif"):
+        run.predict(["ACGT" * 10])
+    with pytest.raises(cisgram.errors.InputError, match="region-by-motif"):
+        run.predict(regions="peaks.bed")

@@ -76,7 +76,7 @@ def test_tfbind_run_on_the_demo_slice(tmp_path):
 
     import cisgram
     from cisgram.bundled import demo
-    from cisgram.cli import app
+    from cisgram.cli.app import app
 
     d = demo()
     out = tmp_path / "ctcf"
@@ -183,7 +183,7 @@ def test_a_collapsed_cnn_is_trained_again(tmp_path, monkeypatch):
 def test_train_fraction_thins_only_the_training_examples():
     import pandas as pd
 
-    from cisgram.data.tfbind import TFBindExamples
+    from cisgram.data.tfbind_examples import TFBindExamples
     from cisgram.errors import InputError
     from cisgram.workflows.tfbind import _fewer_training_examples, run_tfbind
 

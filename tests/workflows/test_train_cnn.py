@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import cisgram
-from cisgram.cli import app
+from cisgram.cli.app import app
 from cisgram.data.dataset import prepare
 from cisgram.errors import InputError
 from cisgram.report.cnn import cnn_report

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import torch
 
-from cisgram.data.get import MaskedWindows, RegionMotifData, tss_windows
+from cisgram.data.get import RegionMotifData
+from cisgram.data.get_windows import MaskedWindows, tss_windows
 from cisgram.errors import InputError
 from cisgram.inference import predict
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer
@@ -159,7 +160,7 @@ def test_lora_finetune_keeps_base_weights_bit_identical(demo_data):
 
 # ------------------------------------------------------------------------------------ pieces
 def test_masks_are_seeded_and_scored_on_the_split_only(demo_data):
-    from cisgram.data.get import RegionWindows
+    from cisgram.data.get_windows import RegionWindows
 
     _, data = demo_data
     ws = RegionWindows(data, None, split="train", n_regions=R, require_targets=False)
@@ -220,7 +221,7 @@ def test_cli_train_get_runs_and_refuses_in_one_line(demo_data, tmp_path):
 
     from typer.testing import CliRunner
 
-    from cisgram.cli import app
+    from cisgram.cli.app import app
 
     path, data = demo_data
     res = CliRunner().invoke(app, ["train", "get", "-d", str(path), "-o", str(tmp_path / "run"), "--n-regions", str(R),

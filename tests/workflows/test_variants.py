@@ -332,7 +332,7 @@ def test_cli_scores_a_vcf_and_a_region_and_refuses_in_one_line(motif_run, messy,
 
     from typer.testing import CliRunner
 
-    from cisgram.cli import app
+    from cisgram.cli.app import app
 
     path, good, problem_lines, *_ = messy
     r = CliRunner().invoke(app, ["variants", "--model", str(motif_run), "--vcf", str(path),
@@ -355,11 +355,11 @@ def test_get_run_scores_variants_by_rescanning_their_region(get_demo_run, get_de
     stored features, each alternative prediction equals the model run by hand on the window with
     the region's motif features re-scanned with the variant, a variant that changes no motif
     changes no prediction, and variants outside the regions are reported by line."""
-    from cisgram.data.get import tss_windows
+    from cisgram.data.get_windows import tss_windows
     from cisgram.genome import Genome
+    from cisgram.inference import predict
     from cisgram.motifs.features import region_features
     from cisgram.motifs.pwm import load_motifs
-    from cisgram.inference import predict
 
     run, _, _ = get_demo_run
     _, data = get_demo_data

@@ -54,40 +54,29 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from cisgram.errors import InputError
+from cisgram.errors import InputError, few
 
 __all__ = [
-    "DINUCLEOTIDES",
     "AccessParams",
     "AccessResult",
     "DifferentialTarget",
     "apply_access",
     "apply_log_cpm",
-    "apply_scale",
     "condition_target",
     "differential_target",
     "fit_access",
-    "fit_scale",
     "log_cpm",
     "punctured_background",
-    "sequence_covariates",
 ]
 
 log = logging.getLogger(__name__)
 
 CONST_PSEUDOCOUNT = 1e-5  # log2(x + 1e-5) in the constitutive rule (IceQream)
-DINUCLEOTIDES = [a + b for a in "ACGT" for b in "ACGT"]
-_CHUNK_ROWS = 65_536  # rows per block in sequence_covariates (bounds the temporary arrays)
 
 
 # --------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _few(names: Sequence[str], k: int = 8) -> str:
-    names = [str(n) for n in names]
-    return ", ".join(names[:k]) + (f", ... ({len(names)} in all)" if len(names) > k else "")
 
 
 def _matrix(x, what: str, shape: tuple[int, ...] | None = None, *, nonneg: bool = True) -> np.ndarray:
@@ -111,7 +100,7 @@ def _vector(x, what: str, n: int, dtype=np.float64) -> np.ndarray:
     return a.astype(dtype, copy=False)
 
 
-def _train_mask(train, n: int) -> np.ndarray:
+def train_mask(train, n: int) -> np.ndarray:
     t = np.asarray(train)
     if t.shape != (n,):
         raise InputError(f"train mask must have shape ({n},), one flag per region, got {t.shape}")
@@ -132,14 +121,14 @@ def _condition_names(conditions, n: int) -> list[str]:
         raise InputError(f"{len(names)} condition name(s) for {n} column(s) of counts")
     dup = sorted({c for c in names if names.count(c) > 1})
     if dup:
-        raise InputError(f"duplicated condition name(s): {_few(dup)}")
+        raise InputError(f"duplicated condition name(s): {few(dup, 8, sort=False)}")
     return names
 
 
 def _index(conditions: Sequence[str], name: str, what: str = "condition") -> int:
     conditions = list(conditions)
     if name not in conditions:
-        raise InputError(f"unknown {what} {name!r}; the conditions are: {_few(conditions, 20)}")
+        raise InputError(f"unknown {what} {name!r}; the conditions are: {few(conditions, 20, sort=False)}")
     return conditions.index(name)
 
 
@@ -147,7 +136,7 @@ def _zero_columns(totals: np.ndarray, names: Sequence[str], where: str) -> None:
     zero = [names[i] for i in np.flatnonzero(~(totals > 0))]
     if zero:
         raise InputError(f"zero-coverage condition {zero[0]}: no signal {where}"
-                         + (f" (also {_few(zero[1:])})" if len(zero) > 1 else ""),
+                         + (f" (also {few(zero[1:], 8, sort=False)})" if len(zero) > 1 else ""),
                          hint="drop the condition, or check its track and chromosome names")
 
 
@@ -189,8 +178,8 @@ class AccessParams:
         missing, extra = sorted(names - set(d)), sorted(set(d) - names)
         if missing or extra:
             raise InputError("not a set of access parameters"
-                             + (f"; missing {_few(missing)}" if missing else "")
-                             + (f"; unexpected {_few(extra)}" if extra else ""))
+                             + (f"; missing {few(missing, 8, sort=False)}" if missing else "")
+                             + (f"; unexpected {few(extra, 8, sort=False)}" if extra else ""))
         out = dict(d)
         for k in ("scale", "column_totals", "const_totals", "col_min", "col_max"):
             out[k] = [float(v) for v in d[k]]
@@ -355,7 +344,7 @@ def fit_access(
     """
     x = _matrix(counts, "counts")
     n, c = x.shape
-    train = _train_mask(train, n)
+    train = train_mask(train, n)
     names = _condition_names(conditions, c)
     if not 0.0 <= minimal_quantile <= 1.0:
         raise InputError(f"minimal_quantile must be in [0, 1], got {minimal_quantile}")
@@ -455,7 +444,7 @@ def apply_access(counts, params: AccessParams, *, window_sums=None, constitutive
     n, c = x.shape
     if c != len(params.conditions):
         raise InputError(f"counts have {c} column(s) but the access parameters were fitted on "
-                         f"{len(params.conditions)} condition(s): {_few(params.conditions)}")
+                         f"{len(params.conditions)} condition(s): {few(params.conditions, 8, sort=False)}")
     b = None
     if params.background_floor is not None:
         if window_sums is None:
@@ -494,7 +483,7 @@ def log_cpm(counts, train, *, per: float = 1e5, max_scale: bool = False, totals=
     None without ``max_scale``); :func:`apply_log_cpm` reapplies them.
     """
     x = _matrix(counts, "counts")
-    train = _train_mask(train, x.shape[0])
+    train = train_mask(train, x.shape[0])
     if not per > 0:
         raise InputError(f"per must be positive, got {per}")
     tot = x.sum(axis=0) if totals is None else _vector(totals, "totals", x.shape[1])
@@ -526,86 +515,6 @@ def _log_cpm(x: np.ndarray, params: dict) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # sequence covariates and [0, 10] scaling
 # --------------------------------------------------------------------------------------------
-
-
-def sequence_covariates(codes) -> tuple[np.ndarray, list[str]]:
-    """GC fraction and the 16 dinucleotide frequencies of each region's sequence.
-
-    Parameters
-    ----------
-    codes
-        ``(R, L)`` uint8 base codes A=0, C=1, G=2, T=3, N=4 (any code > 3 counts as N), as from
-        :meth:`cisgram.genome.Genome.fetch_codes_batch`.
-
-    Returns
-    -------
-    values, names
-        ``(R, 17)`` float64 and ``["gc", "AA", "AC", ..., "TT"]``. GC is (C + G) / (non-N bases),
-        0 for an all-N region. Dinucleotide frequency = count / (L - 1) over the L - 1 adjacent
-        pairs; pairs containing N are not counted (so frequencies sum to less than 1 with Ns).
-    """
-    s = np.asarray(codes)
-    if s.ndim != 2:
-        raise InputError(f"codes must be a 2-D (regions x length) array, got shape {s.shape}")
-    n, length = s.shape
-    if length < 2:
-        raise InputError(f"sequences must be at least 2 bp long for dinucleotides, got {length}")
-    out = np.empty((n, 17), dtype=np.float64)
-    n_all_n = 0
-    for lo in range(0, n, _CHUNK_ROWS):
-        blk = s[lo:lo + _CHUNK_ROWS].astype(np.int64)
-        m = blk.shape[0]
-        valid = blk < 4
-        n_valid = valid.sum(axis=1)
-        n_all_n += int((n_valid == 0).sum())
-        gc = ((blk == 1) | (blk == 2)).sum(axis=1)
-        out[lo:lo + m, 0] = np.divide(gc, n_valid, out=np.zeros(m), where=n_valid > 0)
-        pair = blk[:, :-1] * 4 + blk[:, 1:]
-        ok = valid[:, :-1] & valid[:, 1:]
-        rows = np.broadcast_to(np.arange(m)[:, None] * 16, pair.shape)
-        cnt = np.bincount((rows + pair)[ok], minlength=m * 16).reshape(m, 16)
-        out[lo:lo + m, 1:] = cnt / (length - 1)
-    if n_all_n:
-        log.warning("sequence_covariates: %d region(s) are all N; their GC is set to 0", n_all_n)
-    return out, ["gc", *DINUCLEOTIDES]
-
-
-def fit_scale(X, train, *, q: tuple[float, float] = (0.05, 0.95), top: float = 10.0) -> dict:
-    """Per-column ``q`` quantiles over ``train`` rows, for :func:`apply_scale` (IceQream step 8).
-
-    ``X`` is ``(R,)`` or ``(R, K)``. Returns JSON-safe ``{"lo", "hi", "q", "top"}`` (lists per
-    column).
-    """
-    x = np.asarray(X, dtype=np.float64)
-    if x.ndim not in (1, 2):
-        raise InputError(f"X must be 1-D or 2-D, got shape {x.shape}")
-    x2 = x.reshape(x.shape[0], -1)
-    train = _train_mask(train, x2.shape[0])
-    lo_q, hi_q = (float(v) for v in q)
-    if not 0.0 <= lo_q < hi_q <= 1.0:
-        raise InputError(f"q must satisfy 0 <= q_lo < q_hi <= 1, got {q}")
-    if not top > 0:
-        raise InputError(f"top must be positive, got {top}")
-    if not np.isfinite(x2[train]).all():
-        raise InputError("X holds NaN or infinite values in training rows")
-    lo, hi = np.quantile(x2[train], [lo_q, hi_q], axis=0)
-    return {"lo": lo.tolist(), "hi": hi.tolist(), "q": [lo_q, hi_q], "top": float(top)}
-
-
-def apply_scale(X, params: dict) -> np.ndarray:
-    """Clip each column to ``[lo, hi]`` and map it linearly to ``[0, top]``; a constant column
-    (``lo == hi``) maps to 0. Same shape as ``X``."""
-    x = np.asarray(X, dtype=np.float64)
-    x2 = x.reshape(x.shape[0], -1) if x.ndim else x.reshape(1, 1)
-    lo = np.asarray(params["lo"], dtype=np.float64)
-    hi = np.asarray(params["hi"], dtype=np.float64)
-    if x2.shape[1] != lo.size:
-        raise InputError(f"X has {x2.shape[1]} column(s) but the scaling was fitted on {lo.size}")
-    rng = hi - lo
-    flat = ~(rng > 0)
-    out = (np.clip(x2, lo, hi) - lo) / np.where(flat, 1.0, rng) * params["top"]
-    out[:, flat] = 0.0
-    return out.reshape(x.shape)
 
 
 # --------------------------------------------------------------------------------------------
@@ -646,7 +555,7 @@ def differential_target(
     if ia == ib:
         raise InputError(f"the two conditions of a differential target must differ (got {a!r} twice)")
     d = _vector(tss_distance, "tss_distance", m.shape[0])
-    train = _train_mask(train, m.shape[0])
+    train = train_mask(train, m.shape[0])
     with np.errstate(invalid="ignore"):
         mask = np.abs(d) > min_tss_distance
     fit = mask & train

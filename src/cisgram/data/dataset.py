@@ -25,21 +25,15 @@ import pandas as pd
 
 from cisgram import __version__
 from cisgram.annotation import read_tss
-from cisgram.data.access import (
-    apply_scale,
-    condition_target,
-    differential_target,
-    fit_access,
-    fit_scale,
-    log_cpm,
-    sequence_covariates,
-)
+from cisgram.data.access import condition_target, differential_target, fit_access, log_cpm
+from cisgram.data.covariates import apply_scale, fit_scale, sequence_covariates
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, require_file
+from cisgram.fragments import fragment_counts
 from cisgram.genome import Genome
 from cisgram.intervals import check_regions, read_regions, resize, tss_distance, union_regions
 from cisgram.splits import Split, make_split
-from cisgram.tracks import bigwig_coverage, fragment_counts
+from cisgram.tracks import bigwig_coverage
 
 log = logging.getLogger(__name__)
 

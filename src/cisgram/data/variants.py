@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The reference and alternative windows of variants (:func:`variant_windows`), each centred on the
+variant, of the width a sequence model reads; see :mod:`cisgram.workflows.variants` for the rule
+and its pitfalls (indels shift the flanks, windows past a chromosome end are padded with N)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ Three linear models on hand-made sequence features, all fitted by :func:`fit_bas
   each N-free window adds exactly 1 to its canonical k-mer, palindromes included (a two-strand
   count would add 2 for every window, palindromic or not, so this is it halved, uniformly).
 - ``"gc"``: a lightly ridged linear regression on GC fraction and the 16 dinucleotide
-  frequencies of :func:`cisgram.data.access.sequence_covariates`.
+  frequencies of :func:`cisgram.data.covariates.sequence_covariates`.
 
 Features are standardised with the training rows' mean and sd (sd 0 -> 1). The penalty (per-row
 units: ``mean squared error / 2 + alpha * |w|_1`` for the lasso, ``mean squared error +
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cisgram.data.access import sequence_covariates
+from cisgram.data.covariates import sequence_covariates
 from cisgram.errors import InputError
 from cisgram.metrics import pearson
 from cisgram.models.state import load_state, save_state

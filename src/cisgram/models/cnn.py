@@ -28,7 +28,7 @@ class DeepSEA(nn.Module):
     - widths default to 64 / 128 / 128 filters and a 128-unit hidden layer instead of
       320 / 480 / 960 and 925: the datasets here are thousands of regions, not millions, and the
       paper's widths (52 M parameters at 1 kb) over-fit them and train 14x slower on a CPU
-      (57 vs 824 sequences/s, batch 64, 1 kb, this 2-core machine);
+      (57 vs 824 sequences/s, batch 64, 1 kb, measured on 2 CPU cores);
     - batch normalisation after every convolution (not in the paper): steadier training from
       few regions, and it lets the default learning rate work for both tasks;
     - no L1 penalty on the last layer and no max-norm constraint; weight decay is the

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""The feature baselines GET is compared with on the same TSS entries (``cisgram train get``):
+``mean`` (the other training cell types' observed values at the entry), ridge (``linear``),
+random forest and an MLP on the focus region's features plus a strand indicator, fitted on the
+training-block entries of the training cell types (:func:`fit_baselines`). See
+:mod:`cisgram.workflows.train_get` for why the features are used as the model sees them."""
 
 from __future__ import annotations
 

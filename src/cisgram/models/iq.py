@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cisgram.data.access import DINUCLEOTIDES, apply_scale, sequence_covariates
+from cisgram.data.covariates import DINUCLEOTIDES, apply_scale, sequence_covariates
 from cisgram.errors import InputError
 from cisgram.models.state import load_state, save_state
 from cisgram.motifs.features import Bins, EnergyNorm, apply_energy_norm, motif_energy
@@ -149,7 +149,7 @@ class IQModel:
         non-negative weights over ``grid`` and ``energy_norm`` their [0, 10] reference statistics.
     covariates
         Names of the covariates and their [0, 10] scaling (``cov_scale``, from
-        :func:`cisgram.data.access.fit_scale`): the sequence ones (GC, dinucleotides) and then the
+        :func:`cisgram.data.covariates.fit_scale`): the sequence ones (GC, dinucleotides) and then the
         ``extra`` ones, which do not come from sequence (e.g. a track's mean signal over each
         region) and must be passed to :meth:`predict`; ``extra_sources`` says where each came from.
     coef, intercept

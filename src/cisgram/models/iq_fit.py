@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from cisgram.data.access import apply_scale, fit_scale, sequence_covariates
+from cisgram.data.covariates import apply_scale, fit_scale, sequence_covariates
 from cisgram.errors import InputError
 from cisgram.metrics import pearson, pearson_columns
 from cisgram.models import iq_distill as distill

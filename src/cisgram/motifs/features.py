@@ -39,9 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cisgram.devices import resolve_device
 from cisgram.errors import InputError
-from cisgram.motifs import scan
+from cisgram.motifs.kernels import DenseScanner
+from cisgram.motifs.pvalues import log_odds_matrices, pvalue_thresholds
 from cisgram.motifs.pwm import MotifSet
+from cisgram.motifs.scan import scan
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +201,9 @@ def motif_energy(
 def _dense_for(motifs: MotifSet, thr: np.ndarray | None, pseudocount: float):
     """The dense kernel's tables: log-odds and thresholds for scores (``thr=None``: no scores
     wanted, no candidates) and IceQream odds for energies."""
-    mats = scan.log_odds_matrices(motifs)
+    mats = log_odds_matrices(motifs)
     thr = np.full(len(motifs), np.inf) if thr is None else thr
-    return scan._DenseScanner(mats, thr, _odds(motifs, pseudocount))
+    return DenseScanner(mats, thr, _odds(motifs, pseudocount))
 
 
 @dataclass(frozen=True)
@@ -357,8 +360,8 @@ def region_features(
         out["energy_bins"] = np.empty((n, grid.n, m), dtype=np.float32)
     table = None
     if want_score or want_energy:
-        thr = scan.pvalue_thresholds(motifs, threshold) if want_score else None
-        on_cpu = scan._pick_device(device) == "cpu"
+        thr = pvalue_thresholds(motifs, threshold) if want_score else None
+        on_cpu = resolve_device(device).type == "cpu"
         dense = _dense_for(motifs, thr if on_cpu else None, pseudocount)
         w = _weights(weights, m, grid)
         log_scale = np.array([mm.width * np.log(0.25) for mm in motifs])
@@ -375,7 +378,7 @@ def region_features(
                 dense.run(codes[rows], bool(want_score) and on_cpu, grid if want_energy else None,
                           best=best, count=count, bins=bins)
             if want_score and not on_cpu:
-                r = scan.scan(codes[rows], motifs, threshold=threshold, features=("max", "count"), device=device)
+                r = scan(codes[rows], motifs, threshold=threshold, features=("max", "count"), device=device)
                 best[:], count[:] = r.features["max"], r.features["count"]
             if want_energy:
                 e = _energies(bins, w, log_scale, keep_bins)
@@ -385,7 +388,7 @@ def region_features(
                 progress(rows.stop, n)
     columns: list[str] = []
     if "hit_score_sum" in features or hits:
-        res = scan.scan(codes, motifs, threshold=threshold, features=(), hits=True, batch_size=batch_size,
+        res = scan(codes, motifs, threshold=threshold, features=(), hits=True, batch_size=batch_size,
                         device=device)
         table = res.hits
         if "hit_score_sum" in features:

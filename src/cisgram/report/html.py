@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""The pieces of a self-contained HTML page: figures as embedded base64 PNG (:func:`img_tag`),
+tables of escaped text (:func:`html_table`) or of ready HTML (:func:`raw_html_table`), links,
+number formats, and the page itself (:func:`page`, :func:`write_page`, written atomically). No
+external file is ever referenced."""
 
 from __future__ import annotations
 
@@ -16,19 +19,9 @@ table{border-collapse:collapse}td,th{padding:.2em .8em;border-bottom:1px solid #
 th:first-child,td:first-child{text-align:left}img{max-width:100%}.note{color:#555;font-size:.9em}"""
 
 
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def png_base64(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    pyplot().close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Sections shared by the run reports: the metrics table, per-target metric bars and the test
+scatter plots, from a run's ``metrics.json`` dict and predictions table."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from cisgram.report.html import html_table, img_tag
 
 
 def metrics_section(metrics: dict) -> str:
+    """Every split and target of a ``metrics.json`` dict as one table."""
     rows = []
     areas = any("auroc" in m for s in ("train", "val", "test") for m in metrics.get(s, {}).values())
     for split in ("train", "val", "test"):
@@ -20,6 +22,7 @@ def metrics_section(metrics: dict) -> str:
 
 
 def test_scatters(preds) -> str:
+    """Observed against predicted on the test rows, one scatter per target."""
     from cisgram.report import plots
 
     test = preds[preds["split"] == "test"]

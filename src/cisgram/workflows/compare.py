@@ -27,7 +27,11 @@ ENSEMBLES = ("mean", "stacked")
 _ENSEMBLE_PREFIX = "ensemble:"
 _RESERVED = {"region", "strand", "target", "split", "observed"}
 _NOT_FITTED = ("running_mean", "running_var", "num_batches_tracked")  # batch-norm statistics, not parameters
-_IQ_FITTED = ("pwm", "spatial", "coef", "intercept", "calibration")
+# per family: its weight files (a glob under the run) and the tensors that are fitted values (None: all but
+# batch-norm statistics)
+_WEIGHTS = {"baseline": ("targets/*/model.safetensors", ("coef", "intercept")),
+            "iq": ("model.safetensors", ("pwm", "spatial", "coef", "intercept", "calibration")),
+            "cnn": ("model.safetensors", None), "get": ("model.safetensors", None)}
 COMPARISON_COLUMNS = ["target", "model", "kind", "family", "pearson", "spearman", "r2", "auroc", "auprc", "n",
                       "n_params", "train_seconds", "reference", "pearson_diff", "pearson_diff_low",
                       "pearson_diff_high", "auroc_diff", "auroc_diff_low", "auroc_diff_high"]
@@ -312,16 +316,11 @@ def _n_params(path: Path, family: str, config: dict, metrics: dict) -> int | Non
     for src in (metrics, config):
         if isinstance(src.get("n_params"), int | float):
             return int(src["n_params"])
+    if family not in _WEIGHTS:
+        return None
+    pattern, keep = _WEIGHTS[family]
     try:
-        if family == "baseline":
-            files = sorted((path / "targets").glob("*/model.safetensors"))
-            keep = ("coef", "intercept")
-        elif family == "iq":
-            files, keep = [path / "model.safetensors"], _IQ_FITTED
-        elif family in ("cnn", "get"):
-            files, keep = [path / "model.safetensors"], None
-        else:
-            return None
+        files = sorted(path.glob(pattern))
         if not files or not all(f.is_file() for f in files):
             return None
         total = 0

@@ -46,7 +46,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from cisgram.bundled import demo as demo_paths
 from cisgram.data.dataset import prepare, read_dataset
-from cisgram.data.get import RegionMotifData, region_motif_data
+from cisgram.data.get import RegionMotifData
+from cisgram.data.get_data import region_motif_data
 from cisgram.data.regionmotif import scan_regions
 from cisgram.errors import InputError
 from cisgram.files import atomic_write, write_json

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cisgram.data.get import STRANDS, RegionMotifData, tss_windows
+from cisgram.data.get import STRANDS, RegionMotifData
+from cisgram.data.get_windows import tss_windows
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, atomic_write, write_json
 from cisgram.inference import predict
@@ -59,7 +60,7 @@ def _gene_label(regions: pd.DataFrame, row: int, strand: int) -> str:
 
 
 def gene_entries(rmd: RegionMotifData, windows, genes: Sequence[str] | None) -> Entries:
-    """The entries of ``windows`` (:func:`~cisgram.data.get.tss_windows`); ``genes`` (TSS names)
+    """The entries of ``windows`` (:func:`~cisgram.data.get_windows.tss_windows`); ``genes`` (TSS names)
     select those whose enhancers are scored (default all); a name with no TSS region is an error."""
     first = np.array([windows.window(i)[1] for i in range(len(windows))], dtype=np.int64)
     focus = np.array([windows.window(i)[2] for i in range(len(windows))], dtype=np.int64)

@@ -100,25 +100,39 @@ def start_run(out: str | os.PathLike) -> Path:
     return d
 
 
+def finish_run(d: Path, *, config: dict, split: dict, metrics: dict, predictions: pd.DataFrame | None = None,
+               save_model: Callable[[Path], None] | None = None, extra: dict | None = None,
+               tables: dict | None = None) -> None:
+    """The files every run directory holds, in the order that makes ``metrics.json`` the mark of a
+    complete run: ``config.json``, ``split.json``, ``predictions.parquet``, the ``extra`` JSON
+    files and ``tables`` (name -> DataFrame, written as TSV), the model (``save_model`` writes it
+    into ``d``), and last ``metrics.json``. Every file is written atomically."""
+    write_json(d / "config.json", config)
+    write_json(d / "split.json", split)
+    if predictions is not None:
+        with atomic_path(d / "predictions.parquet") as tmp:
+            predictions.to_parquet(tmp, index=False)
+    for name, obj in (extra or {}).items():
+        write_json(d / name, obj)
+    for name, frame in (tables or {}).items():
+        with atomic_path(d / name) as tmp:
+            frame.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    if save_model is not None:
+        save_model(d)
+    write_json(d / "metrics.json", metrics)
+
+
 def write_run(out: str | os.PathLike, family: str, config: dict, data: TrainingData, pred: np.ndarray,
               save_model: Callable[[Path], None], extra: dict | None = None, *, task: str = "regression",
               subsets: Callable[[pd.DataFrame], dict[str, np.ndarray]] | None = None) -> tuple[dict, pd.DataFrame]:
-    """Write a run directory (see the module docstring): ``config.json``, ``split.json``,
-    ``predictions.parquet``, the ``extra`` JSON files (name -> object), the model (``save_model``
-    writes it into the directory) and, last, ``metrics.json``. ``subsets`` maps the predictions
-    table to named row masks scored separately (:func:`metrics_table`). Returns the metrics and
-    the predictions table."""
+    """Write the run directory of a model trained on a dataset's regions (see the module docstring
+    and :func:`finish_run`); ``subsets`` maps the predictions table to named row masks scored
+    separately (:func:`metrics_table`). Returns the metrics and the predictions table."""
     d = start_run(out)
     preds = predictions_table(data, pred)
     metrics = metrics_table(preds, family, task=task, subsets=subsets(preds) if subsets else None)
-    write_json(d / "config.json", {"family": family, **config})
-    write_json(d / "split.json", data.split_dict)
-    with atomic_path(d / "predictions.parquet") as tmp:
-        preds.to_parquet(tmp, index=False)
-    for name, obj in (extra or {}).items():
-        write_json(d / name, obj)
-    save_model(d)
-    write_json(d / "metrics.json", metrics)
+    finish_run(d, config={"family": family, **config}, split=data.split_dict, metrics=metrics, predictions=preds,
+               save_model=save_model, extra=extra)
     return metrics, preds
 
 
@@ -296,14 +310,14 @@ class GETRun(Run):
             got = "regions" if regions is not None else (f"a {arr.dtype} array of shape {arr.shape}" if arr is not None
                                                          else type(X).__name__)
             raise InputError(f"a GET run predicts from (N, R, F) float windows of region-by-motif features, got {got}",
-                             path=self.path, hint="cut windows with cisgram.data.get.tss_windows, or run "
+                             path=self.path, hint="cut windows with cisgram.data.get_windows.tss_windows, or run "
                                                   "`cisgram explain get`")
         model, _ = self.model_for(cell)
         return predict(model, arr, positions, output=output, batch_size=batch_size, device=device)
 
     def predict_codes(self, codes, extra=None, **kwargs):
         raise InputError("a GET run predicts from windows of region-by-motif features, not from sequence",
-                         path=self.path, hint="use run.predict(X) on windows (cisgram.data.get.tss_windows), "
+                         path=self.path, hint="use run.predict(X) on windows (cisgram.data.get_windows.tss_windows), "
                                               "or `cisgram explain get`")
 
 

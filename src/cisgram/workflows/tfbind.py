@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cisgram.data.tfbind import draw_examples, examples_dataset, instance_pool
+from cisgram.data.tfbind_examples import draw_examples, examples_dataset, instance_pool
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, write_json
 from cisgram.genome import Genome
@@ -43,7 +43,7 @@ from cisgram.motifs.pwm import load_motifs
 from cisgram.results import TFBindResult
 from cisgram.splits import Split
 from cisgram.training import TrainConfig, fit
-from cisgram.workflows.rundir import path_entries, start_run
+from cisgram.workflows.rundir import finish_run, path_entries, start_run
 
 log = logging.getLogger(__name__)
 
@@ -286,9 +286,6 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
               "split": str(split_arg), "chroms": None if chroms is None else list(chroms), "threshold": threshold,
               "summit_distance": summit_distance, "ratio": ratio, "database": database, "jitter": jitter,
               "train_fraction": train_fraction, "training": cfg.to_dict(), "skipped": skipped}
-    for name, obj in (("config.json", config), ("split.json", pool.split.to_dict()), ("fits.json", extra)):
-        write_json(d / name, obj)
-    with atomic_path(d / "comparison.tsv") as tmp:
-        comparison.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-    write_json(d / "metrics.json", metrics)
+    finish_run(d, config=config, split=pool.split.to_dict(), metrics=metrics, extra={"fits.json": extra},
+               tables={"comparison.tsv": comparison})
     return TFBindResult(d, config, metrics, comparison, test_scores)

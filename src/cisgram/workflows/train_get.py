@@ -17,7 +17,7 @@ What :func:`train_get` does
 3. **Fine-tuning** of the whole network (from the pre-trained weights or from scratch) with
    :func:`~cisgram.training.poisson_loss` on the TSS entries of sliding windows over the
    training blocks of the training cell types; early stopping on the Poisson loss of the focus
-   entries of windows centred on the validation TSS regions (:func:`~cisgram.data.get.tss_windows`)
+   entries of windows centred on the validation TSS regions (:func:`~cisgram.data.get_windows.tss_windows`)
    of the training cell types.
 4. **Evaluation** on windows centred on each validation and test TSS region: only the focus
    region's entry on its TSS strand(s) is read (:func:`focus_predictions`). Training cell types
@@ -99,7 +99,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from cisgram.data.get import MASK_RATIO, STRANDS, MaskedWindows, RegionMotifData, RegionWindows, tss_windows
+from cisgram.data.get import STRANDS, RegionMotifData
+from cisgram.data.get_windows import MASK_RATIO, MaskedWindows, RegionWindows, tss_windows
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, write_json
 from cisgram.inference import predict
@@ -110,7 +111,7 @@ from cisgram.models.get_baselines import BASELINES, fit_baselines
 from cisgram.models.lora import apply_lora, lora_state_dict
 from cisgram.results import GETResult
 from cisgram.training import TrainConfig, expression_loss, fit, pretrain_loss
-from cisgram.workflows.rundir import path_entries, start_run
+from cisgram.workflows.rundir import finish_run, path_entries, start_run
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def focus_predictions(model: GETModel, windows: RegionWindows, *, batch_size: in
                       device: str = "cpu") -> pd.DataFrame:
     """The model's prediction at each window's focus region, on each strand holding a TSS.
 
-    ``windows`` from :func:`~cisgram.data.get.tss_windows`. Returns one row per (window,
+    ``windows`` from :func:`~cisgram.data.get_windows.tss_windows`. Returns one row per (window,
     TSS strand): ``row`` (region row in the data), ``region`` (name), ``cell``, ``strand``
     (``+``/``-``), ``observed``, ``predicted``, ``split``.
     """
@@ -409,13 +410,8 @@ def train_get(
     if not lora:  # an earlier run's adapter does not belong to this model
         for stale in ("lora.safetensors", "lora.json"):
             (d / stale).unlink(missing_ok=True)
-    write_json(d / "config.json", conf)
-    write_json(d / "split.json", _split_blocks(data))
-    with atomic_path(d / "predictions.parquet") as tmp:
-        preds.to_parquet(tmp, index=False)
-    write_json(d / "history.json", {**history, "timings": timings})
-    model.save(d)
-    write_json(d / "metrics.json", metrics)
+    finish_run(d, config=conf, split=_split_blocks(data), metrics=metrics, predictions=preds, save_model=model.save,
+               extra={"history.json": {**history, "timings": timings}})
     return GETResult(d, FAMILY, conf, metrics, preds, history=history,
                      gene_by_motif=test_gene_by_motif(model, data, eval_cells[-1], R, device))
 

@@ -52,7 +52,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cisgram.data.get import STRANDS, tss_windows
+from cisgram.data.get import STRANDS
+from cisgram.data.get_windows import tss_windows
 from cisgram.data.variants import Windows, variant_windows
 from cisgram.errors import InputError
 from cisgram.files import atomic_write

@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
 from cisgram import __version__
+from cisgram.cli.console import console, out
+from cisgram.cli.console import say as _say
+from cisgram.cli.console import table as _table
+from cisgram.cli.explain import explain_app, grammar_from_options
+from cisgram.cli.train import train_app
 from cisgram.errors import InputError
 
 app = typer.Typer(
@@ -26,8 +30,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console(soft_wrap=True)  # sentences are not cut at 80 columns in pipes and logs
+app.add_typer(train_app, name="train")
+app.add_typer(explain_app, name="explain")
 
 
 def _version(value: bool) -> None:
@@ -138,7 +142,7 @@ def prepare(
     ] = None,
     counts: Annotated[Path | None, typer.Option(help="A ready region x condition count table (chrom, start, end, conditions…) instead of tracks.")] = None,
     width: Annotated[int, typer.Option(help="Region width (bp) around summits.")] = 500,
-    split: Annotated[str, typer.Option(help="auto | chroms | chroms:TEST[/VAL] | blocks[:SIZE].")] = "auto",
+    split: Annotated[str, typer.Option(help="auto | chroms | chroms:TEST\\[/VAL] | blocks[:SIZE].")] = "auto",
     tss: Annotated[Path | None, typer.Option(help="TSS BED or GTF: adds distance to the nearest TSS.")] = None,
     constitutive: Annotated[Path | None, typer.Option(help="BED of constitutive peaks (instead of the threshold rule).")] = None,
     window: Annotated[int, typer.Option(help="Punctured window (bp) of the regional correction.")] = 20_000,
@@ -218,7 +222,7 @@ def get_data(
     """GET's region-by-motif data: motif hit-score sums (max-scaled on training regions), an accessibility column and per-strand expression targets at TSS regions."""
     from rich.progress import Progress
 
-    from cisgram.data.get import region_motif_data
+    from cisgram.data.get_data import region_motif_data
 
     if not out_path.name.endswith(".npz"):
         raise InputError(f"region-motif data are written as .npz, got {out_path.name}", hint="name the file *.npz")
@@ -239,185 +243,6 @@ def get_data(
     out.print(f"{s['n_regions']:,} regions x {s['n_features']} features ({s['n_motifs']} motifs + accessibility), "
               f"cell types {', '.join(s['cell_types'])}; TSS regions + {s['tss_regions']['+']:,} / - "
               f"{s['tss_regions']['-']:,}; wrote {out_path}")
-
-
-train_app = typer.Typer(help="Train a model family on a dataset; each writes a run directory.", no_args_is_help=True)
-app.add_typer(train_app, name="train")
-
-_TargetOpt = Annotated[list[str], typer.Option("--target", "-T", help="Condition to model; repeat for several targets (a shared motif set).")]
-_VsOpt = Annotated[str | None, typer.Option("--vs", help="Model the dAP target - VS on distal regions instead of the AP.")]
-
-
-def _say(msg: str) -> None:
-    """A workflow's progress line, dimmed, on stderr."""
-    console.print(f"[dim]{msg}[/]", highlight=False)
-
-
-def _metrics_line(metrics: dict) -> str:
-    return "; ".join(f"{t}: test r {m['pearson']:.3f}, R² {m['pearson_r2']:.3f} (n {m['n']:,})"
-                     for t, m in metrics.get("test", {}).items())
-
-
-@train_app.command("iq")
-def train_iq(
-    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
-    target: _TargetOpt,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
-    vs: _VsOpt = None,
-    motifs: Annotated[str, typer.Option("--motifs", "-m", help="Motif database: MEME file or jaspar: address.")] = "jaspar:2024/CORE/vertebrates",
-    max_motifs: Annotated[int, typer.Option(help="At most this many binding models (clusters).")] = 30,
-    n_denovo: Annotated[int, typer.Option(help="De-novo motifs learned on the residual.")] = 0,
-    interactions: Annotated[bool, typer.Option(help="Add pairwise interactions.")] = False,
-    simplify: Annotated[bool, typer.Option(help="Drop low-information motifs and those with leave-one-out ΔR² < 5e-4.")] = True,
-    covariates: Annotated[bool, typer.Option(help="GC and dinucleotide covariates.")] = True,
-    track: Annotated[list[str] | None, typer.Option("--track", help="Extra covariate NAME=FILE.bw: log(1 + mean signal) over each region; repeatable.")] = None,
-    genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of every subsample.")] = 0,
-) -> None:
-    """The biophysical model (IceQream-style): a few PWM + spatial binding models, dose-response bases, logistic link."""
-    from cisgram.models.iq_fit import IQConfig
-    from cisgram.report.iq import iq_report
-    from cisgram.workflows.train_iq import train_iq as run
-
-    cfg = IQConfig(max_motifs=max_motifs, n_denovo=n_denovo, interactions=interactions, filter=simplify,
-                   covariates=covariates, seed=seed)
-    with console.status("training the IQ model…"):
-        result = run(dataset, target, out_dir, vs=vs, motifs=motifs, config=cfg, genome=genome, tracks=track,
-                     progress=_say)
-        iq_report(out_dir / "report.html", result)
-    out.print(f"{_metrics_line(result.metrics)}; wrote {out_dir}")
-
-
-@train_app.command("baseline")
-def train_baseline(
-    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
-    target: _TargetOpt,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
-    kind: Annotated[str, typer.Option(help="motif-lasso | kmer-ridge | gc")] = "gc",
-    vs: _VsOpt = None,
-    motifs: Annotated[str, typer.Option("--motifs", "-m", help="Motifs of motif-lasso: MEME file or jaspar: address.")] = "jaspar:2024/CORE/vertebrates",
-    genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-) -> None:
-    """A baseline on the same split: L1 linear on motif max scores, ridge on 6-mers, or GC + dinucleotides."""
-    from cisgram.report.baseline import baseline_report
-    from cisgram.workflows.train_baseline import train_baseline as run
-
-    with console.status(f"training the {kind} baseline…"):
-        result = run(dataset, target, out_dir, kind=kind, vs=vs, motifs=motifs, genome=genome, seed=seed)
-        baseline_report(out_dir / "report.html", result)
-    out.print(f"{_metrics_line(result.metrics)}; wrote {out_dir}")
-
-
-def _rank_zero() -> bool:
-    """False in the extra processes Lightning starts for ``--strategy ddp`` (they stay quiet)."""
-    import os
-
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
-
-
-@train_app.command("cnn")
-def train_cnn(
-    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
-    arch: Annotated[str, typer.Option(help="deepsea | dilated")] = "deepsea",
-    task: Annotated[str, typer.Option(help="regression | classification (peak vs GC-matched background)")] = "regression",
-    signal: Annotated[str, typer.Option(help="Regression target: logcounts (peaks + background) | access (peaks only, as iq).")] = "logcounts",
-    target: Annotated[list[str] | None, typer.Option("--target", "-T", help="Condition(s) to predict (default: all).")] = None,
-    vs: _VsOpt = None,
-    length: Annotated[int, typer.Option(help="Input window in bp, centred on each region.")] = 1000,
-    background: Annotated[float, typer.Option(help="GC-matched background windows per peak (0: none).")] = 1.0,
-    jitter: Annotated[int, typer.Option(help="Random shift of training windows, ± bp.")] = 20,
-    rc: Annotated[bool, typer.Option(help="Reverse-complement half the training windows.")] = True,
-    max_epochs: Annotated[int, typer.Option(help="At most this many epochs.")] = 30,
-    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss.")] = 5,
-    batch_size: Annotated[int, typer.Option(help="Sequences per batch (per process).")] = 64,
-    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-4,
-    workers: Annotated[int, typer.Option(help="Data-loader worker processes.")] = 0,
-    accelerator: Annotated[str, typer.Option(help="Lightning accelerator: auto | cpu | gpu.")] = "auto",
-    devices: Annotated[str, typer.Option(help="Devices (processes with ddp) per node, or auto.")] = "1",
-    strategy: Annotated[str, typer.Option(help="Lightning strategy: auto | ddp | ...")] = "auto",
-    num_nodes: Annotated[int, typer.Option(help="Machines taking part (multi-node DDP).")] = 1,
-    precision: Annotated[str, typer.Option(help="Lightning precision: 32-true | bf16-mixed | 16-mixed.")] = "32-true",
-    device: Annotated[str, typer.Option(help="Device for the final predictions: cpu | cuda | auto.")] = "auto",
-    genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the background, initialisation, shuffling and augmentation.")] = 0,
-) -> None:
-    """A sequence CNN (DeepSEA-style or dilated residual) trained through Lightning on windows cut from the genome."""
-    from cisgram.report.cnn import cnn_report
-    from cisgram.training import TrainConfig
-    from cisgram.workflows.train_cnn import train_cnn as run
-
-    loud = _rank_zero()
-    cfg = TrainConfig(task=task, max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
-                      weight_decay=weight_decay, num_workers=workers, accelerator=accelerator,
-                      devices=int(devices) if devices.isdigit() else devices, strategy=strategy, num_nodes=num_nodes,
-                      precision=precision, seed=seed, progress=loud)
-    result = run(dataset, out_dir, arch=arch, task=task, signal=signal, targets=target or (), vs=vs, length=length,
-                 background=background, jitter=jitter, rc=rc, config=cfg, genome=genome, device=device,
-                 progress=_say if loud else None)
-    if result is None:
-        return
-    cnn_report(out_dir / "report.html", result)
-    metrics = result.metrics
-    if task == "classification":
-        line = "; ".join(f"{t}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f} (n {m['n']:,})"
-                         for t, m in metrics["test"].items())
-    else:
-        line = _metrics_line(metrics)
-    out.print(f"{line}; wrote {out_dir}")
-
-
-@train_app.command("get")
-def train_get(
-    data: Annotated[Path, typer.Option("--data", "--dataset", "-d", help="Region-motif data (.npz) from `cisgram get-data`.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
-    leave_out: Annotated[str | None, typer.Option(help="Cell type held out of fine-tuning (zero-shot on its test blocks).")] = None,
-    config: Annotated[str, typer.Option(help="small (2 x 64) | paper (GET's 12 x 768)")] = "small",
-    dropout: Annotated[float | None, typer.Option(help="Dropout of the transformer (default: the preset's).")] = None,
-    n_regions: Annotated[int, typer.Option(help="Regions per window (GET: 200; 50-100 for 1 Mb block hold-outs).")] = 100,
-    stride: Annotated[int | None, typer.Option(help="Regions between training windows (default n_regions // 2).")] = None,
-    pretrain: Annotated[bool, typer.Option(help="Masked-region pre-training (all cell types' inputs) first.")] = False,
-    lora: Annotated[bool, typer.Option(help="Then adapt to --leave-out with LoRA on its training blocks.")] = False,
-    lora_rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
-    baselines: Annotated[str, typer.Option(help="Comma-separated: mean,linear,random_forest,mlp ('none' for none).")] = "mean,linear,random_forest,mlp",
-    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per stage.")] = 30,
-    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss.")] = 5,
-    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 16,
-    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.05,
-    device: Annotated[str, typer.Option(help="cpu | cuda[:N] | auto")] = "cpu",
-    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (1 is fastest for the small model on a busy machine).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of initialisation, windows, masks, shuffling and baselines.")] = 0,
-) -> None:
-    """GET's region transformer: per-strand TSS initiation from the motifs of a window of regions; baselines and LoRA on the same entries."""
-    from cisgram.report.get import get_report
-    from cisgram.workflows.train_get import train_get as run
-
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-    chosen = () if baselines.strip().lower() == "none" else tuple(b.strip() for b in baselines.split(",") if b.strip())
-    result = run(data, out_dir, leave_out=leave_out, config=config,
-                 config_overrides=None if dropout is None else {"dropout": dropout}, n_regions=n_regions,
-                 stride=stride, pretrain=pretrain, lora=lora, lora_rank=lora_rank, baselines=chosen,
-                 max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                 seed=seed, device=device, progress=_say)
-    get_report(out_dir / "report.html", result)
-    metrics = result.metrics
-    for cell, m in metrics["test"].items():
-        e = metrics["subsets"]["expressed"]["test"][cell]
-        line = f"{cell} (held out: {metrics['held_out'][cell]}): test r {m['pearson']:.3f} (n {m['n']:,}), expressed {e['pearson']:.3f}"
-        line += "".join(f"; {b} {s['test'][cell]['pearson']:.3f}" for b, s in metrics["baselines"].items())
-        out.print(line)
-    if metrics["lora"]:
-        lm = metrics["lora"]
-        out.print(f"LoRA on {lm['cell']}: test r {lm['test'][lm['cell']]['pearson']:.3f}; trained {lm['fraction_trained']:.1%} "
-                  f"of {lm['total_parameters']:,} parameters; adapter {lm['adapter_bytes']:,} bytes")
-    out.print(f"wrote {out_dir}")
-
 
 @app.command()
 def tfbind(
@@ -478,144 +303,11 @@ def simulate(
     """Random sequences with JASPAR motifs planted under a grammar, with the ground truth (for `cisgram explain benchmark`)."""
     from cisgram.data import simulate as sim
 
-    g = _grammar(grammar, required, gap, partial, decoys, decoy_rate)
+    g = grammar_from_options(grammar, required, gap, partial, decoys, decoy_rate)
     with console.status("simulating…"):
         s = sim.simulate(g, sim.grammar_motifs(g, database), n=n, length=length, fraction=fraction, gc=gc, seed=seed)
         sim.write_simulation(s, out_dir)
     out.print(f"{n:,} sequences ({int(s.label.sum()):,} positive), {len(s.sites):,} planted sites; wrote {out_dir}")
-
-
-def _grammar(name: str, required: str | None, gap: str | None, partial: float, decoys: str, decoy_rate: float):
-    from cisgram.data.simulate import GRAMMARS, Grammar
-
-    if required is None:
-        if name not in GRAMMARS:
-            raise InputError(f"unknown grammar {name!r}", hint=f"choose one of {', '.join(GRAMMARS)} or give --required")
-        return GRAMMARS[name]
-    lo_hi = None
-    if gap:
-        try:
-            lo, hi = (int(v) for v in gap.split("-"))
-        except ValueError:
-            raise InputError(f"--gap must be LO-HI in bp, e.g. 7-9, got {gap!r}") from None
-        lo_hi = (lo, hi)
-    split = [m.strip() for m in required.split(",") if m.strip()]
-    try:
-        return Grammar("custom", tuple(split), lo_hi, partial, tuple(d.strip() for d in decoys.split(",") if d.strip()),
-                       decoy_rate, f"custom: {required}")
-    except ValueError as e:
-        raise InputError(f"grammar: {e}") from None
-
-
-explain_app = typer.Typer(help="Explain a trained CNN (attributions, motif discovery), a GET run (`explain get`), or benchmark the methods on a simulation.")
-app.add_typer(explain_app, name="explain")
-
-
-def _methods(text: str) -> list[str]:
-    return [m.strip() for m in text.split(",") if m.strip()]
-
-
-@explain_app.callback(invoke_without_command=True)
-def explain(
-    ctx: typer.Context,
-    model: Annotated[Path | None, typer.Option("--model", "-M", help="A `cisgram train cnn` run (or a tfbind strategy's directory).")] = None,
-    regions: Annotated[Path | None, typer.Option("--regions", "-r", help="BED / narrowPeak; each region is recentred to the model's width.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Directory to write: attributions.npz, report.html (and patterns with --discover).")] = None,
-    method: Annotated[str, typer.Option(help="Methods, comma-separated: ism, saliency, input_x_gradient, integrated_gradients, deeplift, gradcam, gradcam_saliency.")] = "deeplift",
-    target: Annotated[str | None, typer.Option("--target", "-T", help="Output to explain (default: the first).")] = None,
-    discover: Annotated[bool, typer.Option(help="TF-MoDISco on DeepLIFT's hypothetical contributions, patterns matched to --database by TOMTOM.")] = False,
-    database: Annotated[str, typer.Option(help="Motifs for TOMTOM (MEME file or jaspar: address).")] = "jaspar:2024/CORE/vertebrates",
-    logos: Annotated[int, typer.Option(help="Sequences drawn in the report (the highest-predicted).")] = 5,
-    genome: Annotated[Path | None, typer.Option(help="Genome (default: the one the model was trained on).")] = None,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
-) -> None:
-    """Attributions of a CNN on regions: `cisgram explain --model RUN --regions R --out DIR [--method ism,deeplift] [--discover]`."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if model is None or regions is None or out_dir is None:
-        raise InputError("cisgram explain needs --model, --regions and --out",
-                         hint="or run `cisgram explain benchmark --help`")
-    from cisgram.report.explain import explain_report
-    from cisgram.workflows.explain import explain_regions
-
-    result = explain_regions(model, out_dir, regions=regions, methods=_methods(method), target=target, n_logos=logos,
-                             discover=discover, database=database, genome=genome, device=device, progress=_say)
-    explain_report(out_dir / "report.html", result)
-    for p in result.patterns:
-        match = f"{p['match']} {p['match_name']} (q {p['q_value']:.2g})" if "match" in p else "no match"
-        out.print(f"{p['name']}: {p['n_seqlets']} seqlets, {match}")
-    out.print(f"{len(result.names):,} sequences explained with {', '.join(result.methods)}; wrote {out_dir}")
-
-
-@explain_app.command("benchmark")
-def explain_benchmark(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
-    simulation: Annotated[Path | None, typer.Option(help="A `cisgram simulate` directory (default: simulate --grammar now).")] = None,
-    grammar: Annotated[str, typer.Option(help="Built-in grammar to simulate when no --simulation is given: ctcf | gata_tal1.")] = "ctcf",
-    n: Annotated[int, typer.Option(help="Sequences to simulate.")] = 5000,
-    length: Annotated[int, typer.Option(help="Simulated sequence length, bp.")] = 500,
-    method: Annotated[str, typer.Option(help="Methods to score, comma-separated.")] = ",".join(
-        ("ism", "saliency", "input_x_gradient", "integrated_gradients", "deeplift", "gradcam", "gradcam_saliency")),
-    n_explain: Annotated[int, typer.Option(help="Held-out positives explained.")] = 200,
-    arch: Annotated[str, typer.Option(help="deepsea | dilated")] = "deepsea",
-    max_epochs: Annotated[int, typer.Option(help="At most this many epochs.")] = 30,
-    patience: Annotated[int, typer.Option(help="Early-stopping patience (validation auROC).")] = 5,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
-    seed: Annotated[int, typer.Option(help="Seed of the simulation and the training.")] = 0,
-) -> None:
-    """Train a CNN on a simulation and score every attribution method by how well it finds the planted sites (AgentBind's test)."""
-    from cisgram.data import simulate as sim
-    from cisgram.report.explain import explain_benchmark_report
-    from cisgram.training import TrainConfig
-    from cisgram.workflows.explain import benchmark
-
-    if simulation is not None:
-        s = sim.read_simulation(simulation)
-    else:
-        g = _grammar(grammar, None, None, 0.0, "", 0.0)
-        s = sim.simulate(g, sim.grammar_motifs(g), n=n, length=length, seed=seed)
-    cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, seed=seed, monitor="auroc",
-                      progress=True)
-    res = benchmark(s, out_dir, methods=_methods(method), n_explain=n_explain, config=cfg, arch=arch, device=device,
-                    progress=_say)
-    explain_benchmark_report(out_dir / "report.html", res)
-    out.print(f"classifier test auROC {res.classifier['auroc']:.3f}")
-    out.print(_table([(r.method, f"{r.auroc:.3f}", f"{r.auroc_per_sequence:.3f}", f"{r.seconds:.1f}")
-                      for r in res.table.itertuples()], ["method", "auROC", "per sequence", "seconds"]))
-    out.print(f"wrote {out_dir}")
-
-
-@explain_app.command("get")
-def explain_get(
-    model: Annotated[Path, typer.Option("--model", "-M", help="A `cisgram train get` run.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write (tables, report.html).")],
-    genes: Annotated[str | None, typer.Option(help="Comma-separated TSS names whose enhancers to score (default: every gene).")] = None,
-    cell: Annotated[str | None, typer.Option(help="Cell type (default: the run's held-out one, else its first).")] = None,
-    data: Annotated[Path | None, typer.Option("--data", "-d", help="Region-motif data (default: the run's).")] = None,
-    split: Annotated[str | None, typer.Option(help="Only TSS regions of this split (train | val | test; default all).")] = None,
-    top_motifs: Annotated[int, typer.Option(help="Motifs in the LiNGAM graph (highest mean |input x gradient|).")] = 50,
-    n_orders: Annotated[int, typer.Option(help="LiNGAM column orders averaged.")] = 3,
-    causal: Annotated[str, typer.Option(help="LiNGAM flavour: ica (as GET's pcalg::lingam) | direct.")] = "ica",
-    threshold: Annotated[float, typer.Option(help="Keep causal edges with |weight| at least this.")] = 0.05,
-    lora: Annotated[bool, typer.Option(help="Use the run's LoRA adapter when it was trained for --cell.")] = True,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
-    seed: Annotated[int, typer.Option(help="Seed of LiNGAM's column orders.")] = 0,
-) -> None:
-    """GET's interpretation: gene-by-motif, motif-motif interactions, a LiNGAM causal graph and enhancer-gene scores."""
-    from cisgram.report.get import get_explain_report
-    from cisgram.workflows.explain_get import explain_get as run
-    from cisgram.workflows.explain_get import explain_summary
-
-    chosen = None if genes is None else [g.strip() for g in genes.split(",") if g.strip()]
-    result = run(model, out_dir, data=data, cell=cell, genes=chosen, split=split, top_motifs=top_motifs,
-                 n_orders=n_orders, causal_method=causal, causal_threshold=threshold, use_lora=lora, device=device,
-                 seed=seed, progress=_say)
-    get_explain_report(out_dir / "report.html", result)
-    s = explain_summary(result)
-    out.print(f"{s['cell']}: {s['n_entries']:,} TSS entries; {s['n_interactions']:,} motif pairs kept; "
-              f"{s['n_causal_edges']:,} causal edges among {len(s['causal_motifs'])} motifs; enhancers scored for "
-              f"{s['n_explained']:,} entries; top motifs {', '.join(s['top_motifs'][:5])}; wrote {out_dir}")
-
 
 @app.command()
 def compare(
@@ -686,16 +378,6 @@ def predict(
     with console.status("predicting…"):
         table = predict_regions(model, regions, out_path, genome=genome)
     out.print(f"{len(table):,} regions × {table.shape[1] - 1} target(s); wrote {out_path}")
-
-
-def _table(rows: list[tuple], cols: list[str]) -> Table:
-    t = Table()
-    for c in cols:
-        t.add_column(c, justify="left" if c == cols[0] else "right")
-    for r in rows:
-        t.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in r))
-    return t
-
 
 def main() -> None:
     """Entry point: run the app and turn input errors into a short message and exit status 2."""

@@ -1,0 +1,145 @@
+"""``cisgram explain``, ``explain benchmark``, ``explain get`` and ``cisgram simulate``'s grammar
+options: parse, call the workflow, render its report, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cisgram.cli.console import out
+from cisgram.cli.console import say as _say
+from cisgram.cli.console import table as _table
+from cisgram.errors import InputError
+
+
+def grammar_from_options(name: str, required: str | None, gap: str | None, partial: float, decoys: str, decoy_rate: float):
+    from cisgram.data.simulate import GRAMMARS, Grammar
+
+    if required is None:
+        if name not in GRAMMARS:
+            raise InputError(f"unknown grammar {name!r}", hint=f"choose one of {', '.join(GRAMMARS)} or give --required")
+        return GRAMMARS[name]
+    lo_hi = None
+    if gap:
+        try:
+            lo, hi = (int(v) for v in gap.split("-"))
+        except ValueError:
+            raise InputError(f"--gap must be LO-HI in bp, e.g. 7-9, got {gap!r}") from None
+        lo_hi = (lo, hi)
+    split = [m.strip() for m in required.split(",") if m.strip()]
+    try:
+        return Grammar("custom", tuple(split), lo_hi, partial, tuple(d.strip() for d in decoys.split(",") if d.strip()),
+                       decoy_rate, f"custom: {required}")
+    except ValueError as e:
+        raise InputError(f"grammar: {e}") from None
+
+
+explain_app = typer.Typer(help="Explain a trained CNN (attributions, motif discovery), a GET run (`explain get`), or benchmark the methods on a simulation.")
+
+
+def _methods(text: str) -> list[str]:
+    return [m.strip() for m in text.split(",") if m.strip()]
+
+
+@explain_app.callback(invoke_without_command=True)
+def explain(
+    ctx: typer.Context,
+    model: Annotated[Path | None, typer.Option("--model", "-M", help="A `cisgram train cnn` run (or a tfbind strategy's directory).")] = None,
+    regions: Annotated[Path | None, typer.Option("--regions", "-r", help="BED / narrowPeak; each region is recentred to the model's width.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Directory to write: attributions.npz, report.html (and patterns with --discover).")] = None,
+    method: Annotated[str, typer.Option(help="Methods, comma-separated: ism, saliency, input_x_gradient, integrated_gradients, deeplift, gradcam, gradcam_saliency.")] = "deeplift",
+    target: Annotated[str | None, typer.Option("--target", "-T", help="Output to explain (default: the first).")] = None,
+    discover: Annotated[bool, typer.Option(help="TF-MoDISco on DeepLIFT's hypothetical contributions, patterns matched to --database by TOMTOM.")] = False,
+    database: Annotated[str, typer.Option(help="Motifs for TOMTOM (MEME file or jaspar: address).")] = "jaspar:2024/CORE/vertebrates",
+    logos: Annotated[int, typer.Option(help="Sequences drawn in the report (the highest-predicted).")] = 5,
+    genome: Annotated[Path | None, typer.Option(help="Genome (default: the one the model was trained on).")] = None,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
+) -> None:
+    """Attributions of a CNN on regions: `cisgram explain --model RUN --regions R --out DIR [--method ism,deeplift] [--discover]`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if model is None or regions is None or out_dir is None:
+        raise InputError("cisgram explain needs --model, --regions and --out",
+                         hint="or run `cisgram explain benchmark --help`")
+    from cisgram.report.explain import explain_report
+    from cisgram.workflows.explain import explain_regions
+
+    result = explain_regions(model, out_dir, regions=regions, methods=_methods(method), target=target, n_logos=logos,
+                             discover=discover, database=database, genome=genome, device=device, progress=_say)
+    explain_report(out_dir / "report.html", result)
+    for p in result.patterns:
+        match = f"{p['match']} {p['match_name']} (q {p['q_value']:.2g})" if "match" in p else "no match"
+        out.print(f"{p['name']}: {p['n_seqlets']} seqlets, {match}")
+    out.print(f"{len(result.names):,} sequences explained with {', '.join(result.methods)}; wrote {out_dir}")
+
+
+@explain_app.command("benchmark")
+def explain_benchmark(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    simulation: Annotated[Path | None, typer.Option(help="A `cisgram simulate` directory (default: simulate --grammar now).")] = None,
+    grammar: Annotated[str, typer.Option(help="Built-in grammar to simulate when no --simulation is given: ctcf | gata_tal1.")] = "ctcf",
+    n: Annotated[int, typer.Option(help="Sequences to simulate.")] = 5000,
+    length: Annotated[int, typer.Option(help="Simulated sequence length, bp.")] = 500,
+    method: Annotated[str, typer.Option(help="Methods to score, comma-separated.")] = ",".join(
+        ("ism", "saliency", "input_x_gradient", "integrated_gradients", "deeplift", "gradcam", "gradcam_saliency")),
+    n_explain: Annotated[int, typer.Option(help="Held-out positives explained.")] = 200,
+    arch: Annotated[str, typer.Option(help="deepsea | dilated")] = "deepsea",
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs.")] = 30,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience (validation auROC).")] = 5,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of the simulation and the training.")] = 0,
+) -> None:
+    """Train a CNN on a simulation and score every attribution method by how well it finds the planted sites (AgentBind's test)."""
+    from cisgram.data import simulate as sim
+    from cisgram.report.explain import explain_benchmark_report
+    from cisgram.training import TrainConfig
+    from cisgram.workflows.explain import benchmark
+
+    if simulation is not None:
+        s = sim.read_simulation(simulation)
+    else:
+        g = grammar_from_options(grammar, None, None, 0.0, "", 0.0)
+        s = sim.simulate(g, sim.grammar_motifs(g), n=n, length=length, seed=seed)
+    cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, seed=seed, monitor="auroc",
+                      progress=True)
+    res = benchmark(s, out_dir, methods=_methods(method), n_explain=n_explain, config=cfg, arch=arch, device=device,
+                    progress=_say)
+    explain_benchmark_report(out_dir / "report.html", res)
+    out.print(f"classifier test auROC {res.classifier['auroc']:.3f}")
+    out.print(_table([(r.method, f"{r.auroc:.3f}", f"{r.auroc_per_sequence:.3f}", f"{r.seconds:.1f}")
+                      for r in res.table.itertuples()], ["method", "auROC", "per sequence", "seconds"]))
+    out.print(f"wrote {out_dir}")
+
+
+@explain_app.command("get")
+def explain_get(
+    model: Annotated[Path, typer.Option("--model", "-M", help="A `cisgram train get` run.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write (tables, report.html).")],
+    genes: Annotated[str | None, typer.Option(help="Comma-separated TSS names whose enhancers to score (default: every gene).")] = None,
+    cell: Annotated[str | None, typer.Option(help="Cell type (default: the run's held-out one, else its first).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="Region-motif data (default: the run's).")] = None,
+    split: Annotated[str | None, typer.Option(help="Only TSS regions of this split (train | val | test; default all).")] = None,
+    top_motifs: Annotated[int, typer.Option(help="Motifs in the LiNGAM graph (highest mean |input x gradient|).")] = 50,
+    n_orders: Annotated[int, typer.Option(help="LiNGAM column orders averaged.")] = 3,
+    causal: Annotated[str, typer.Option(help="LiNGAM flavour: ica (as GET's pcalg::lingam) | direct.")] = "ica",
+    threshold: Annotated[float, typer.Option(help="Keep causal edges with |weight| at least this.")] = 0.05,
+    lora: Annotated[bool, typer.Option(help="Use the run's LoRA adapter when it was trained for --cell.")] = True,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of LiNGAM's column orders.")] = 0,
+) -> None:
+    """GET's interpretation: gene-by-motif, motif-motif interactions, a LiNGAM causal graph and enhancer-gene scores."""
+    from cisgram.report.get import get_explain_report
+    from cisgram.workflows.explain_get import explain_get as run
+    from cisgram.workflows.explain_get import explain_summary
+
+    chosen = None if genes is None else [g.strip() for g in genes.split(",") if g.strip()]
+    result = run(model, out_dir, data=data, cell=cell, genes=chosen, split=split, top_motifs=top_motifs,
+                 n_orders=n_orders, causal_method=causal, causal_threshold=threshold, use_lora=lora, device=device,
+                 seed=seed, progress=_say)
+    get_explain_report(out_dir / "report.html", result)
+    s = explain_summary(result)
+    out.print(f"{s['cell']}: {s['n_entries']:,} TSS entries; {s['n_interactions']:,} motif pairs kept; "
+              f"{s['n_causal_edges']:,} causal edges among {len(s['causal_motifs'])} motifs; enhancers scored for "
+              f"{s['n_explained']:,} entries; top motifs {', '.join(s['top_motifs'][:5])}; wrote {out_dir}")

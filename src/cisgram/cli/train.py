@@ -1,0 +1,178 @@
+"""``cisgram train iq | baseline | cnn | get``: parse, call the workflow, render its report, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cisgram.cli.console import console, out
+from cisgram.cli.console import metrics_line as _metrics_line
+from cisgram.cli.console import say as _say
+
+train_app = typer.Typer(help="Train a model family on a dataset; each writes a run directory.", no_args_is_help=True)
+
+_TargetOpt = Annotated[list[str], typer.Option("--target", "-T", help="Condition to model; repeat for several targets (a shared motif set).")]
+_VsOpt = Annotated[str | None, typer.Option("--vs", help="Model the dAP target - VS on distal regions instead of the AP.")]
+
+
+@train_app.command("iq")
+def train_iq(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
+    target: _TargetOpt,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    vs: _VsOpt = None,
+    motifs: Annotated[str, typer.Option("--motifs", "-m", help="Motif database: MEME file or jaspar: address.")] = "jaspar:2024/CORE/vertebrates",
+    max_motifs: Annotated[int, typer.Option(help="At most this many binding models (clusters).")] = 30,
+    n_denovo: Annotated[int, typer.Option(help="De-novo motifs learned on the residual.")] = 0,
+    interactions: Annotated[bool, typer.Option(help="Add pairwise interactions.")] = False,
+    simplify: Annotated[bool, typer.Option(help="Drop low-information motifs and those with leave-one-out ΔR² < 5e-4.")] = True,
+    covariates: Annotated[bool, typer.Option(help="GC and dinucleotide covariates.")] = True,
+    track: Annotated[list[str] | None, typer.Option("--track", help="Extra covariate NAME=FILE.bw: log(1 + mean signal) over each region; repeatable.")] = None,
+    genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every subsample.")] = 0,
+) -> None:
+    """The biophysical model (IceQream-style): a few PWM + spatial binding models, dose-response bases, logistic link."""
+    from cisgram.models.iq_fit import IQConfig
+    from cisgram.report.iq import iq_report
+    from cisgram.workflows.train_iq import train_iq as run
+
+    cfg = IQConfig(max_motifs=max_motifs, n_denovo=n_denovo, interactions=interactions, filter=simplify,
+                   covariates=covariates, seed=seed)
+    with console.status("training the IQ model…"):
+        result = run(dataset, target, out_dir, vs=vs, motifs=motifs, config=cfg, genome=genome, tracks=track,
+                     progress=_say)
+        iq_report(out_dir / "report.html", result)
+    out.print(f"{_metrics_line(result.metrics)}; wrote {out_dir}")
+
+
+@train_app.command("baseline")
+def train_baseline(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
+    target: _TargetOpt,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    kind: Annotated[str, typer.Option(help="motif-lasso | kmer-ridge | gc")] = "gc",
+    vs: _VsOpt = None,
+    motifs: Annotated[str, typer.Option("--motifs", "-m", help="Motifs of motif-lasso: MEME file or jaspar: address.")] = "jaspar:2024/CORE/vertebrates",
+    genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+) -> None:
+    """A baseline on the same split: L1 linear on motif max scores, ridge on 6-mers, or GC + dinucleotides."""
+    from cisgram.report.baseline import baseline_report
+    from cisgram.workflows.train_baseline import train_baseline as run
+
+    with console.status(f"training the {kind} baseline…"):
+        result = run(dataset, target, out_dir, kind=kind, vs=vs, motifs=motifs, genome=genome, seed=seed)
+        baseline_report(out_dir / "report.html", result)
+    out.print(f"{_metrics_line(result.metrics)}; wrote {out_dir}")
+
+
+def _rank_zero() -> bool:
+    """False in the extra processes Lightning starts for ``--strategy ddp`` (they stay quiet)."""
+    import os
+
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+@train_app.command("cnn")
+def train_cnn(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    arch: Annotated[str, typer.Option(help="deepsea | dilated")] = "deepsea",
+    task: Annotated[str, typer.Option(help="regression | classification (peak vs GC-matched background)")] = "regression",
+    signal: Annotated[str, typer.Option(help="Regression target: logcounts (peaks + background) | access (peaks only, as iq).")] = "logcounts",
+    target: Annotated[list[str] | None, typer.Option("--target", "-T", help="Condition(s) to predict (default: all).")] = None,
+    vs: _VsOpt = None,
+    length: Annotated[int, typer.Option(help="Input window in bp, centred on each region.")] = 1000,
+    background: Annotated[float, typer.Option(help="GC-matched background windows per peak (0: none).")] = 1.0,
+    jitter: Annotated[int, typer.Option(help="Random shift of training windows, ± bp.")] = 20,
+    rc: Annotated[bool, typer.Option(help="Reverse-complement half the training windows.")] = True,
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs.")] = 30,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss.")] = 5,
+    batch_size: Annotated[int, typer.Option(help="Sequences per batch (per process).")] = 64,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-4,
+    workers: Annotated[int, typer.Option(help="Data-loader worker processes.")] = 0,
+    accelerator: Annotated[str, typer.Option(help="Lightning accelerator: auto | cpu | gpu.")] = "auto",
+    devices: Annotated[str, typer.Option(help="Devices (processes with ddp) per node, or auto.")] = "1",
+    strategy: Annotated[str, typer.Option(help="Lightning strategy: auto | ddp | ...")] = "auto",
+    num_nodes: Annotated[int, typer.Option(help="Machines taking part (multi-node DDP).")] = 1,
+    precision: Annotated[str, typer.Option(help="Lightning precision: 32-true | bf16-mixed | 16-mixed.")] = "32-true",
+    device: Annotated[str, typer.Option(help="Device for the final predictions: cpu | cuda | auto.")] = "auto",
+    genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the background, initialisation, shuffling and augmentation.")] = 0,
+) -> None:
+    """A sequence CNN (DeepSEA-style or dilated residual) trained through Lightning on windows cut from the genome."""
+    from cisgram.report.cnn import cnn_report
+    from cisgram.training import TrainConfig
+    from cisgram.workflows.train_cnn import train_cnn as run
+
+    loud = _rank_zero()
+    cfg = TrainConfig(task=task, max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
+                      weight_decay=weight_decay, num_workers=workers, accelerator=accelerator,
+                      devices=int(devices) if devices.isdigit() else devices, strategy=strategy, num_nodes=num_nodes,
+                      precision=precision, seed=seed, progress=loud)
+    result = run(dataset, out_dir, arch=arch, task=task, signal=signal, targets=target or (), vs=vs, length=length,
+                 background=background, jitter=jitter, rc=rc, config=cfg, genome=genome, device=device,
+                 progress=_say if loud else None)
+    if result is None:
+        return
+    cnn_report(out_dir / "report.html", result)
+    metrics = result.metrics
+    if task == "classification":
+        line = "; ".join(f"{t}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f} (n {m['n']:,})"
+                         for t, m in metrics["test"].items())
+    else:
+        line = _metrics_line(metrics)
+    out.print(f"{line}; wrote {out_dir}")
+
+
+@train_app.command("get")
+def train_get(
+    data: Annotated[Path, typer.Option("--data", "--dataset", "-d", help="Region-motif data (.npz) from `cisgram get-data`.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    leave_out: Annotated[str | None, typer.Option(help="Cell type held out of fine-tuning (zero-shot on its test blocks).")] = None,
+    config: Annotated[str, typer.Option(help="small (2 x 64) | paper (GET's 12 x 768)")] = "small",
+    dropout: Annotated[float | None, typer.Option(help="Dropout of the transformer (default: the preset's).")] = None,
+    n_regions: Annotated[int, typer.Option(help="Regions per window (GET: 200; 50-100 for 1 Mb block hold-outs).")] = 100,
+    stride: Annotated[int | None, typer.Option(help="Regions between training windows (default n_regions // 2).")] = None,
+    pretrain: Annotated[bool, typer.Option(help="Masked-region pre-training (all cell types' inputs) first.")] = False,
+    lora: Annotated[bool, typer.Option(help="Then adapt to --leave-out with LoRA on its training blocks.")] = False,
+    lora_rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
+    baselines: Annotated[str, typer.Option(help="Comma-separated: mean,linear,random_forest,mlp ('none' for none).")] = "mean,linear,random_forest,mlp",
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per stage.")] = 30,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss.")] = 5,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 16,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.05,
+    device: Annotated[str, typer.Option(help="cpu | cuda[:N] | auto")] = "cpu",
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (1 is fastest for the small model on a busy machine).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, windows, masks, shuffling and baselines.")] = 0,
+) -> None:
+    """GET's region transformer: per-strand TSS initiation from the motifs of a window of regions; baselines and LoRA on the same entries."""
+    from cisgram.report.get import get_report
+    from cisgram.workflows.train_get import train_get as run
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    chosen = () if baselines.strip().lower() == "none" else tuple(b.strip() for b in baselines.split(",") if b.strip())
+    result = run(data, out_dir, leave_out=leave_out, config=config,
+                 config_overrides=None if dropout is None else {"dropout": dropout}, n_regions=n_regions,
+                 stride=stride, pretrain=pretrain, lora=lora, lora_rank=lora_rank, baselines=chosen,
+                 max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                 seed=seed, device=device, progress=_say)
+    get_report(out_dir / "report.html", result)
+    metrics = result.metrics
+    for cell, m in metrics["test"].items():
+        e = metrics["subsets"]["expressed"]["test"][cell]
+        line = f"{cell} (held out: {metrics['held_out'][cell]}): test r {m['pearson']:.3f} (n {m['n']:,}), expressed {e['pearson']:.3f}"
+        line += "".join(f"; {b} {s['test'][cell]['pearson']:.3f}" for b, s in metrics["baselines"].items())
+        out.print(line)
+    if metrics["lora"]:
+        lm = metrics["lora"]
+        out.print(f"LoRA on {lm['cell']}: test r {lm['test'][lm['cell']]['pearson']:.3f}; trained {lm['fraction_trained']:.1%} "
+                  f"of {lm['total_parameters']:,} parameters; adapter {lm['adapter_bytes']:,} bytes")
+    out.print(f"wrote {out_dir}")
