@@ -93,6 +93,19 @@ class GETResult(RunResult):
 
     history: dict = field(default_factory=dict)
     gene_by_motif: pd.DataFrame | None = None
+    accessibility: pd.DataFrame | None = None
+
+
+@dataclass
+class PretrainResult:
+    """``cisgram pretrain get``: the directory, its config and metrics (validation masked MSE,
+    windows per second) and the pre-training history."""
+
+    path: Path
+    family: str
+    config: dict
+    metrics: dict
+    history: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -154,7 +167,13 @@ class BenchmarkResult:
 class GETExplainResult:
     """``cisgram explain get``: the TSS entries (``genes``), gene-by-motif tables (signed and mean
     absolute), motif correlation and the pairs kept, the LiNGAM adjacency and edges, the
-    enhancer-gene table, and the configuration (which names the cell and the settings)."""
+    enhancer-gene table, and the configuration (which names the cell and the settings).
+
+    Since issue 21 also: the gene-level gene-by-motif tables (genes × features, the mean of each
+    gene's entries), the Pearson motif correlation, the motif leave-out table, and the
+    cell-type-agnostic analysis of the ``pooled_cells`` (their gene-level matrices stacked, rows
+    ``(gene, cell)``; correlations, pairs kept, LiNGAM adjacency and edges). Each defaults to
+    empty so results built before keep working."""
 
     path: Path
     config: dict
@@ -168,6 +187,18 @@ class GETExplainResult:
     enhancers: pd.DataFrame
     causal_motifs: list
     top_motifs: list
+    gene_by_motif_genes: pd.DataFrame | None = None
+    gene_by_motif_genes_abs: pd.DataFrame | None = None
+    correlation_pearson: pd.DataFrame | None = None
+    leave_out: pd.DataFrame | None = None
+    pooled_cells: list = field(default_factory=list)
+    pooled_gene_by_motif: pd.DataFrame | None = None
+    pooled_correlation: pd.DataFrame | None = None
+    pooled_correlation_pearson: pd.DataFrame | None = None
+    pooled_interactions: pd.DataFrame | None = None
+    pooled_adjacency: pd.DataFrame | None = None
+    pooled_edges: pd.DataFrame | None = None
+    pooled_causal_motifs: list = field(default_factory=list)
 
     @property
     def cell(self) -> str:
@@ -214,3 +245,22 @@ class DemoResult:
     variants: pd.DataFrame | None = None
     problems: pd.DataFrame | None = None
     saturation: dict = field(default_factory=dict)
+
+
+@dataclass
+class StructureResult:
+    """``cisgram structure``: per chain (file order) its residue numbers and pLDDT ``(n,)``, the
+    segments table (chain, start, end, kind, length, mean_plddt), the chain-pair table (one row per
+    unordered pair: contacts, interface residues, pDockQ, with a PAE min and mean inter-chain PAE,
+    pTM, ipTM; None for one chain), the ``(N, N)`` PAE in Å (None without one) and each chain's
+    first row in it (``chain_starts``)."""
+
+    path: Path
+    config: dict
+    chains: list
+    residues: dict
+    plddt: dict
+    segments: pd.DataFrame
+    pairs: pd.DataFrame | None = None
+    pae: np.ndarray | None = None
+    chain_starts: list = field(default_factory=list)

@@ -18,8 +18,10 @@ from cisgram.interpret.interactions import (
     causal_edges,
     causal_graph,
     enhancer_gene_scores,
+    get_enhancer_scores,
     knockout_effects,
     motif_correlation,
+    pool_cells,
     powerlaw_contact,
     top_interactions,
 )
@@ -132,3 +134,46 @@ def test_enhancer_scores_and_power_law():
     assert (s["score"][1] == 0).all()  # nothing to share: zeros, not NaN
     with pytest.raises(InputError, match="one \\(genes, regions\\) shape"):
         enhancer_gene_scores(eff, acc[:1], np.vstack([d, d]))
+
+
+def test_get_enhancer_score_parts_each_sum_to_one_per_gene():
+    """GET's score = share(jacobian_norm x atac) + share(atac x contact), by hand."""
+    rng = np.random.default_rng(4)
+    jn = rng.uniform(0, 2, (6, 9))
+    acc = rng.uniform(0, 1, (6, 9))
+    acc[0, :4] = 0.0  # closed regions take no share of either part
+    dist = rng.integers(-300_000, 300_000, (6, 9))
+    jn[5], acc[5] = 0.0, 0.0  # nothing to share: zeros, not NaN
+    s = get_enhancer_scores(jn, acc, dist)
+    contact = powerlaw_contact(dist)
+    for k in range(5):
+        np.testing.assert_allclose(s["jacobian_part"][k], jn[k] * acc[k] / (jn[k] * acc[k]).sum())
+        np.testing.assert_allclose(s["contact_part"][k], acc[k] * contact[k] / (acc[k] * contact[k]).sum())
+    for part in ("importance", "jacobian_part", "contact_part"):
+        np.testing.assert_allclose(s[part][:5].sum(1), 1.0)
+        assert (s[part][5] == 0).all()
+    np.testing.assert_allclose(s["score_get"], s["jacobian_part"] + s["contact_part"])
+    np.testing.assert_allclose(s["score_get"][:5].sum(1), 2.0)
+    assert (s["score_get"][0, :4] == 0).all()
+    np.testing.assert_allclose(get_enhancer_scores(jn / 7, acc, dist)["score_get"], s["score_get"])  # scale-free
+    with pytest.raises(InputError, match="one \\(genes, regions\\) shape"):
+        get_enhancer_scores(jn, acc[:2], dist)
+
+
+def test_pooled_matrix_has_every_cell_type_and_its_lingam_runs():
+    rng = np.random.default_rng(2)
+    cells = {}
+    for k, cell in enumerate(("K562", "GM12878", "MCF7")):
+        x0 = rng.uniform(-1, 1, 300) + k  # cell types differ in level
+        cells[cell] = pd.DataFrame({"x0": x0, "x1": 1.5 * x0 + rng.uniform(-1, 1, 300), "x2": rng.uniform(-1, 1, 300)},
+                                   index=pd.Index([f"g{i}" for i in range(300)], name="gene"))
+    pooled = pool_cells(cells)
+    assert pooled.shape == (900, 3) and list(pooled.index.names) == ["gene", "cell"]
+    assert pooled.index.get_level_values("cell").unique().tolist() == ["K562", "GM12878", "MCF7"]
+    np.testing.assert_array_equal(pooled.xs("GM12878", level="cell").to_numpy(), cells["GM12878"].to_numpy())
+    edges = causal_edges(causal_graph(pooled, n_orders=2, seed=0), threshold=0.1)
+    assert ("x0", "x1") in set(zip(edges["source"], edges["target"], strict=True))
+    np.testing.assert_allclose(motif_correlation(pooled, method="pearson").to_numpy(),
+                               np.corrcoef(pooled.to_numpy().T) - np.eye(3), atol=1e-12)
+    with pytest.raises(InputError, match="different columns"):
+        pool_cells({"a": cells["K562"], "b": cells["MCF7"][["x1", "x0", "x2"]]})

@@ -5,11 +5,18 @@ motifs per strand, and the gradients must agree with torch.autograd.functional.j
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from cisgram.errors import InputError
-from cisgram.interpret.jacobian import gene_by_motif, jacobian, region_importance
+from cisgram.interpret.jacobian import (
+    entry_contributions,
+    gene_by_motif,
+    jacobian,
+    per_gene,
+    region_importance,
+)
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer
 from tests.toys import MOTIFS, TSS, A, B, C, D, F, R, simulate, trained_rule_model
 
@@ -119,3 +126,62 @@ def test_mode_device_and_inputs(held_out):
         gene_by_motif(net, X[..., :-1], TSS)
     with pytest.raises(InputError, match="RegionTransformer"):
         gene_by_motif(torch.nn.Linear(9, 2), X, TSS)
+
+
+def test_region_importance_norms_unnormalised(trained, held_out):
+    X = held_out[0][:4]
+    norm = region_importance(trained, X, TSS, strand=1, normalise=False)
+    share = region_importance(trained, X, TSS, strand=1)
+    assert (norm > 0).all() and not np.allclose(norm.sum(1), 1.0)
+    np.testing.assert_allclose(share, norm / norm.sum(1, keepdims=True), rtol=1e-5)
+
+
+class _Lazy:
+    """Windows cut when sliced, as the workflow's EntryWindows: ``len`` and ``[lo:hi]`` only."""
+
+    def __init__(self, X):
+        self.X, self.sliced = X.numpy(), []
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, sl):
+        self.sliced.append(sl)
+        return self.X[sl]
+
+
+def test_entry_contributions_are_gene_by_motif_over_the_window(trained, held_out):
+    """One pass gives GET's mean and absmean rows (gene_by_motif / R) and the outputs themselves,
+    chunk by chunk from a lazy sequence; zero= sets a column to 0 in every window first."""
+    X = held_out[0][:10]
+    focus, strand = np.array([TSS, 2, 9, TSS, 0, TSS, TSS, 4, 5, 6]), np.arange(10) % 2
+    lazy = _Lazy(X)
+    signed, absolute, pred = entry_contributions(trained, lazy, focus, strand=strand, chunk=4, batch_size=3)
+    assert lazy.sliced == [slice(0, 4), slice(4, 8), slice(8, 10)]
+    assert signed.shape == absolute.shape == (10, F) and pred.shape == (10,)
+    np.testing.assert_allclose(signed, gene_by_motif(trained, X, focus, strand=strand) / R, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(absolute, gene_by_motif(trained, X, focus, strand=strand, absolute=True) / R,
+                               rtol=1e-4, atol=1e-7)
+    with torch.no_grad():
+        ref = trained(X).expression[np.arange(10), focus, strand].numpy()
+    np.testing.assert_allclose(pred, ref, rtol=1e-5, atol=1e-6)
+    s0, a0, p0 = entry_contributions(trained, X, TSS, strand=0, zero=[A, B])
+    Xz = X.clone()
+    Xz[..., [A, B]] = 0
+    assert (s0[:, [A, B]] == 0).all() and (a0[:, [A, B]] == 0).all()
+    np.testing.assert_allclose(s0, gene_by_motif(trained, Xz, TSS) / R, rtol=1e-4, atol=1e-7)
+    assert np.abs(p0).max() < 0.1 < np.abs(ref).mean()  # + strand = A at the TSS x ...: nothing left
+    assert entry_contributions(trained, X[:0], TSS)[0].shape == (0, F)
+
+
+def test_per_gene_is_the_mean_of_each_gene_entries():
+    rows = np.array([[1.0, 2.0], [3.0, 5.0], [5.0, -4.0], [7.0, 0.0], [9.0, 1.0]])
+    labels = ["g1", "g2,g3", "g1", "", "g3"]
+    got = per_gene(pd.DataFrame(rows, columns=["m", "n"]), labels)
+    assert list(got.index) == ["g1", "g2", "g3"] and got.index.name == "gene" and list(got.columns) == ["m", "n"]
+    np.testing.assert_allclose(got.loc["g1"], (rows[0] + rows[2]) / 2)
+    np.testing.assert_allclose(got.loc["g2"], rows[1])  # an entry with two TSS names counts for both
+    np.testing.assert_allclose(got.loc["g3"], (rows[1] + rows[4]) / 2)
+    assert list(per_gene(rows, labels, columns=["a", "b"]).columns) == ["a", "b"]
+    with pytest.raises(InputError, match="one label per row"):
+        per_gene(rows, labels[:3])

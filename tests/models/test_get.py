@@ -52,6 +52,31 @@ def test_paper_parameter_count_matches_get_on_meta_device():
     assert count_parameters(net) == 85_484_059 + 1_538 + 769  # + expression and accessibility heads
 
 
+def test_paper_preset_runs_one_training_step_on_the_meta_device():
+    """GET's 12 x 768 model with GET's optimiser (parameter groups, AdamW β 0.9/0.95): a forward,
+    GET's zero-label Poisson loss, a backward pass and an optimiser step, all shapes checked
+    without allocating (the CPU step is timed in benchmarks/get.py)."""
+    from cisgram.training import GETTraining, param_groups
+
+    with torch.device("meta"):
+        net = RegionTransformer(GETConfig.paper(n_features=283))
+        x = torch.rand(2, 200, 283)
+        y = torch.rand(2, 200, 2)
+        out = net(x)
+        loss = poisson_loss(out.expression, y, torch.ones(2, 200, 2, dtype=torch.bool))
+    assert out.expression.shape == (2, 200, 2) and loss.shape == () and loss.is_meta
+    loss.backward()
+    unused = ("mask_token", "mask_head.", "accessibility_head.")  # heads this loss does not read
+    graded = {n for n, p in net.named_parameters() if p.grad is not None and p.grad.shape == p.shape}
+    assert graded == {n for n, _ in net.named_parameters() if not n.startswith(unused)}
+    cfg = GETTraining().config(lr=1e-3, weight_decay=0.05)
+    groups = param_groups(net, cfg)
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+    opt.step()
+    assert sum(p.numel() for g in groups for p in g["params"]) == count_parameters(net)
+    assert cfg.betas == (0.9, 0.95) and {g["weight_decay"] for g in groups} == {0.0, 0.05}
+
+
 def test_paper_parameter_count_with_638_features():
     with torch.device("meta"):
         net = RegionTransformer(GETConfig.paper())

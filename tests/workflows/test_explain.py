@@ -234,7 +234,7 @@ def get_explained(get_demo_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("explain_get")
     torch.set_num_threads(1)
     said = []
-    result = explain_get(run, out, top_motifs=12, progress=said.append)
+    result = explain_get(run, out, top_motifs=12, cells="all", progress=said.append)
     get_explain_report(out / "report.html", result)
     return run, out, explain_summary(result), said
 
@@ -296,14 +296,95 @@ def test_explain_get_tables_hold_together(get_explained):
     assert html.count("<img") >= 4 and "Causal graph" in html and "Enhancer-gene" in html
 
 
+def test_explain_get_gene_level_rows_are_the_mean_of_their_entries(get_explained, get_demo_data):
+    _run, out, summary, _ = get_explained
+    _, data = get_demo_data
+    genes = pd.read_csv(out / "genes.tsv", sep="\t", keep_default_na=False)
+    for suffix in ("", "_absmean"):
+        entries = pd.read_parquet(out / f"gene_by_motif{suffix}.parquet")
+        by_gene = pd.read_parquet(out / f"gene_by_motif_genes{suffix}.parquet")
+        assert list(by_gene.columns) == list(data.feature_names) and by_gene.index.name == "gene"
+        members: dict[str, list[int]] = {}
+        for i, label in enumerate(genes["gene"]):  # every TSS name of an entry's label gets the entry
+            for g in label.split(","):
+                members.setdefault(g, []).append(i)
+        assert set(by_gene.index) == set(members) and len(by_gene) == summary["n_genes"]
+        for g, rows in members.items():
+            np.testing.assert_allclose(by_gene.loc[g].to_numpy(), entries.iloc[rows].to_numpy().mean(0), rtol=1e-6,
+                                       atol=1e-9)
+    assert max(len(v) for v in members.values()) > 1  # some genes have several entries (TSS regions, strands)
+    assert any("," in lab for lab in genes["gene"])  # and some entries several genes
+
+
+def test_explain_get_enhancer_shares_and_get_score_sum_to_one_per_gene(get_explained):
+    from cisgram.interpret.interactions import powerlaw_contact
+
+    _run, out, _summary, _ = get_explained
+    eg = pd.read_csv(out / "enhancer_gene.tsv", sep="\t")
+    per = eg.groupby(["tss_region", "strand"])
+    np.testing.assert_allclose(per["importance"].sum(), 1.0, rtol=1e-5)  # the region-importance share
+    np.testing.assert_allclose(per["get_jacobian_part"].sum(), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(per["get_contact_part"].sum(), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(eg["score_get"], eg["get_jacobian_part"] + eg["get_contact_part"])
+    for _key, one in list(per)[:20]:  # by hand: share(norm x atac) + share(atac x contact)
+        jn, acc = one["jacobian_norm"].to_numpy(), one["accessibility"].to_numpy()
+        np.testing.assert_allclose(one["importance"], jn / jn.sum(), rtol=1e-5)
+        np.testing.assert_allclose(one["get_jacobian_part"], jn * acc / (jn * acc).sum(), rtol=1e-5)
+        con = acc * powerlaw_contact(one["distance"].to_numpy())
+        np.testing.assert_allclose(one["get_contact_part"], con / con.sum(), rtol=1e-6)  # accessibility: float32
+        np.testing.assert_allclose(one["contact"], powerlaw_contact(one["distance"].to_numpy()), rtol=1e-9)
+
+
+def test_explain_get_pearson_pooled_cells_and_leave_out(get_explained, get_demo_data):
+    _run, out, summary, _ = get_explained
+    _, data = get_demo_data
+    gbm = pd.read_parquet(out / "gene_by_motif.parquet")
+    pear = pd.read_parquet(out / "motif_correlation_pearson.parquet")
+    motifs = list(data.motif_names)
+    live = [m for m in motifs if gbm[m].std() > 0]
+    ref = np.corrcoef(gbm[live].to_numpy().T)
+    np.fill_diagonal(ref, 0.0)
+    np.testing.assert_allclose(pear.loc[live, live].to_numpy(), ref, atol=1e-9)
+    # cell-type-agnostic: every cell type's gene-level rows stacked; LiNGAM on the pooled rows
+    pooled = pd.read_parquet(out / "pooled" / "gene_by_motif.parquet")
+    by_gene = pd.read_parquet(out / "gene_by_motif_genes.parquet")
+    assert summary["pooled_cells"] == list(data.cell_types) and len(data.cell_types) >= 3
+    assert list(pooled.index.get_level_values("cell").unique()) == list(data.cell_types)
+    assert len(pooled) == summary["n_pooled_rows"] == len(data.cell_types) * len(by_gene)
+    np.testing.assert_allclose(pooled.xs("MCF7", level="cell").loc[by_gene.index].to_numpy(), by_gene.to_numpy())
+    other = pooled.xs("K562", level="cell").loc[by_gene.index].to_numpy()
+    assert not np.allclose(other, by_gene.to_numpy())  # another cell type, another input (and model)
+    adj = pd.read_parquet(out / "pooled" / "causal_adjacency.parquet")
+    edges = pd.read_csv(out / "pooled" / "causal_edges.tsv", sep="\t")
+    assert 2 <= len(adj) <= 12 and len(edges) == summary["n_pooled_edges"] > 0
+    assert set(edges["source"]) | set(edges["target"]) <= set(adj.columns)
+    for name in ("motif_correlation", "motif_correlation_pearson"):
+        assert pd.read_parquet(out / "pooled" / f"{name}.parquet").shape == (len(motifs), len(motifs))
+    # leave-out: the top 10 motifs by mean |contribution|, each zeroed
+    leave = pd.read_csv(out / "motif_leave_out.tsv", sep="\t")
+    absmean = pd.read_parquet(out / "gene_by_motif_absmean.parquet")
+    assert leave["motif"].tolist() == absmean[motifs].mean(0).sort_values(ascending=False).index[:10].tolist()
+    assert summary["n_left_out"] == 10 and summary["most_moving_motif"] in set(leave["motif"])
+    assert (leave["mean_abs_change"] > 0).all() and (leave["prediction_pearson"] <= 1).all()
+    assert leave["importance_spearman"].between(-1, 1).all() and (leave["max_rank_change"] >= 0).all()
+    html = (out / "report.html").read_text()
+    assert "Motif leave-out" in html and "Cell-type-agnostic" in html and 'alt="GET enhancers' in html
+
+
 def test_explain_get_cli_and_errors(get_demo_run, get_demo_data, tmp_path):
     run, _, _ = get_demo_run
     _, data = get_demo_data
     gene = next(g for g in data.regions["tss_plus"] if g)
     r = CliRunner().invoke(app, ["explain", "get", "--model", str(run), "--cell", "K562", "--genes", gene,
-                                 "--top-motifs", "8", "--out", str(tmp_path / "cli")])
+                                 "--top-motifs", "8", "--cells", "K562,GM12878", "--leave-out-motifs", "2",
+                                 "--out", str(tmp_path / "cli")])
     assert r.exit_code == 0, r.output
     assert "K562" in r.output and "enhancers scored for 1 entries" in r.output
+    assert "2 motifs left out" in r.output and "pooled K562, GM12878" in r.output
+    assert len(pd.read_csv(tmp_path / "cli" / "motif_leave_out.tsv", sep="\t")) == 2
+    r = CliRunner().invoke(app, ["explain", "get", "--model", str(run), "--cells", "K562", "--leave-out-motifs", "0",
+                                 "--top-motifs", "8", "--out", str(tmp_path / "one")])
+    assert r.exit_code != 0 and isinstance(r.exception, InputError) and "at least two" in str(r.exception)
     assert json.loads((tmp_path / "cli" / "config.json").read_text())["lora_adapter"] is False  # adapter is MCF7's
     r = CliRunner().invoke(app, ["explain", "get", "--model", str(run), "--genes", "NOT_A_GENE", "--out",
                                  str(tmp_path / "x")])

@@ -20,7 +20,8 @@ from cisgram.cli.console import console, out
 from cisgram.cli.console import say as _say
 from cisgram.cli.console import table as _table
 from cisgram.cli.explain import explain_app, grammar_from_options
-from cisgram.cli.train import train_app
+from cisgram.cli.structure import structure
+from cisgram.cli.train import pretrain_app, train_app
 from cisgram.errors import InputError
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(train_app, name="train")
+app.add_typer(pretrain_app, name="pretrain")
 app.add_typer(explain_app, name="explain")
 
 
@@ -378,6 +380,10 @@ def predict(
     with console.status("predicting…"):
         table = predict_regions(model, regions, out_path, genome=genome)
     out.print(f"{len(table):,} regions × {table.shape[1] - 1} target(s); wrote {out_path}")
+
+
+app.command()(structure)  # after the dataset and model commands in --help
+
 
 def main() -> None:
     """Entry point: run the app and turn input errors into a short message and exit status 2."""

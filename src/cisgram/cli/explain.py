@@ -126,20 +126,29 @@ def explain_get(
     causal: Annotated[str, typer.Option(help="LiNGAM flavour: ica (as GET's pcalg::lingam) | direct.")] = "ica",
     threshold: Annotated[float, typer.Option(help="Keep causal edges with |weight| at least this.")] = 0.05,
     lora: Annotated[bool, typer.Option(help="Use the run's LoRA adapter when it was trained for --cell.")] = True,
+    cells: Annotated[str | None, typer.Option(help="Cell types to pool for cell-type-agnostic interactions and LiNGAM (their per-gene gene-by-motif stacked, into pooled/): all, or two or more comma-separated (default: none).")] = None,
+    leave_out_motifs: Annotated[int, typer.Option(help="Top motifs (highest mean |input x gradient|) each set to 0 in every window, measuring how predictions and the other motifs' importances move; 0 skips.")] = 10,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed of LiNGAM's column orders.")] = 0,
 ) -> None:
-    """GET's interpretation: gene-by-motif, motif-motif interactions, a LiNGAM causal graph and enhancer-gene scores."""
+    """GET's interpretation: gene-by-motif (per entry and per gene), motif-motif interactions, a LiNGAM causal graph, enhancer-gene scores and motif leave-out."""
     from cisgram.report.get import get_explain_report
     from cisgram.workflows.explain_get import explain_get as run
     from cisgram.workflows.explain_get import explain_summary
 
     chosen = None if genes is None else [g.strip() for g in genes.split(",") if g.strip()]
+    pool = None if cells is None else [c.strip() for c in cells.split(",") if c.strip()]
     result = run(model, out_dir, data=data, cell=cell, genes=chosen, split=split, top_motifs=top_motifs,
-                 n_orders=n_orders, causal_method=causal, causal_threshold=threshold, use_lora=lora, device=device,
-                 seed=seed, progress=_say)
+                 n_orders=n_orders, causal_method=causal, causal_threshold=threshold, use_lora=lora,
+                 cells=pool, leave_out_motifs=leave_out_motifs, device=device, seed=seed, progress=_say)
     get_explain_report(out_dir / "report.html", result)
     s = explain_summary(result)
-    out.print(f"{s['cell']}: {s['n_entries']:,} TSS entries; {s['n_interactions']:,} motif pairs kept; "
-              f"{s['n_causal_edges']:,} causal edges among {len(s['causal_motifs'])} motifs; enhancers scored for "
-              f"{s['n_explained']:,} entries; top motifs {', '.join(s['top_motifs'][:5])}; wrote {out_dir}")
+    out.print(f"{s['cell']}: {s['n_entries']:,} TSS entries ({s['n_genes']:,} genes); {s['n_interactions']:,} motif "
+              f"pairs kept; {s['n_causal_edges']:,} causal edges among {len(s['causal_motifs'])} motifs; enhancers "
+              f"scored for {s['n_explained']:,} entries; top motifs {', '.join(s['top_motifs'][:5])}")
+    if s["n_left_out"]:
+        out.print(f"{s['n_left_out']} motifs left out at inference; {s['most_moving_motif']} moves the predictions most")
+    if s["pooled_cells"]:
+        out.print(f"pooled {', '.join(s['pooled_cells'])}: {s['n_pooled_rows']:,} rows (gene x cell type), "
+                  f"{s['n_pooled_edges']:,} causal edges")
+    out.print(f"wrote {out_dir}")

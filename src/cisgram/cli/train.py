@@ -1,4 +1,4 @@
-"""``cisgram train iq | baseline | cnn | get``: parse, call the workflow, render its report, print."""
+"""``cisgram train iq | baseline | cnn | get`` and ``cisgram pretrain get``: parse, call the workflow, render its report, print."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from cisgram.cli.console import metrics_line as _metrics_line
 from cisgram.cli.console import say as _say
 
 train_app = typer.Typer(help="Train a model family on a dataset; each writes a run directory.", no_args_is_help=True)
+pretrain_app = typer.Typer(help="Pre-train a foundation model to fine-tune or adapt later.", no_args_is_help=True)
 
 _TargetOpt = Annotated[list[str], typer.Option("--target", "-T", help="Condition to model; repeat for several targets (a shared motif set).")]
 _VsOpt = Annotated[str | None, typer.Option("--vs", help="Model the dAP target - VS on distal regions instead of the AP.")]
@@ -128,19 +129,97 @@ def train_cnn(
     out.print(f"{line}; wrote {out_dir}")
 
 
+_TRAINING = ("get", "faithful", "before")
+
+
+def get_training(preset: str = "get", **switches):
+    """A :class:`~cisgram.training.GETTraining` from a preset (``get``, ``faithful`` or ``before``) and the
+    switches given (None keeps the preset's)."""
+    from cisgram.errors import InputError
+    from cisgram.training import GETTraining
+
+    if preset not in _TRAINING:
+        raise InputError(f"unknown training preset {preset!r}", hint="choose get, faithful or before")
+    base = {"get": GETTraining, "faithful": GETTraining.faithful, "before": GETTraining.before}[preset]()
+    return GETTraining(**{**base.to_dict(), **{k: v for k, v in switches.items() if v is not None}})
+
+
+_Training = Annotated[str, typer.Option("--training", help="Preset: get (GET's optimiser, TSS entries only: measured best on chr22) | faithful (GET's throughout, zero labels on) | before (cisgram's earlier: flat lr, decay on all). The switches below override it.")]
+_ZeroLabels = Annotated[bool | None, typer.Option("--zero-labels/--mask-zero-labels", help="Score non-TSS regions as zeros (GET's loss) or only TSS entries (default).", show_default=False)]
+_Schedule = Annotated[str | None, typer.Option(help="cosine (per-step warm-up then cosine, GET) | flat.", show_default=False)]
+_Warmup = Annotated[float | None, typer.Option(help="Warm-up length in epochs (GET: 1).", show_default=False)]
+_MinLr = Annotated[float | None, typer.Option(help="Learning rate at the ends of the cosine (GET: 1e-6).", show_default=False)]
+_LayerDecay = Annotated[float | None, typer.Option(help="BEiT layer-wise lr decay, e.g. 0.75 (default none).", show_default=False)]
+_NoDecay = Annotated[bool | None, typer.Option("--no-decay-1d/--decay-all", help="Exempt biases, norms and tokens from weight decay (GET).", show_default=False)]
+_Zscore = Annotated[bool | None, typer.Option("--zscore-targets/--raw-targets", help="Pre-train against each window's z-scored features (paper-era target).", show_default=False)]
+
+
+@pretrain_app.command("get")
+def pretrain_get(
+    data: Annotated[Path, typer.Option("--data", "--dataset", "-d", help="Region-motif data (.npz) from `cisgram get-data`.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for the pre-trained model.")],
+    config: Annotated[str, typer.Option(help="small (2 x 64) | paper (GET's 12 x 768)")] = "small",
+    dropout: Annotated[float | None, typer.Option(help="Dropout of the transformer (default: the preset's).")] = None,
+    n_regions: Annotated[int, typer.Option(help="Regions per window.")] = 100,
+    stride: Annotated[int | None, typer.Option(help="Regions between training windows (default n_regions // 2).")] = None,
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs.")] = 30,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation MSE.")] = 5,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 16,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.05,
+    training: _Training = "get",
+    zscore_targets: _Zscore = None,
+    schedule: _Schedule = None,
+    warmup_epochs: _Warmup = None,
+    layer_decay: _LayerDecay = None,
+    device: Annotated[str, typer.Option(help="cpu | cuda[:N] | auto")] = "cpu",
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, windows and masks.")] = 0,
+) -> None:
+    """GET's foundation step: masked-region pre-training on every cell type's inputs, saved as a directory `train get --init` starts from."""
+    from cisgram.workflows.pretrain_get import pretrain_get as run
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    tr = get_training(training, zscore_pretrain=zscore_targets, schedule=schedule, warmup_epochs=warmup_epochs,
+                      layer_decay=layer_decay)
+    result = run(data, out_dir, config=config, config_overrides=None if dropout is None else {"dropout": dropout},
+                 n_regions=n_regions, stride=stride, max_epochs=max_epochs, patience=patience, batch_size=batch_size,
+                 lr=lr, weight_decay=weight_decay, seed=seed, training=tr, device=device, progress=_say)
+    m = result.metrics
+    out.print(f"pre-trained on {m['train_windows']:,} windows of {len(result.config['cell_types'])} cell type(s): "
+              f"validation masked MSE {m['val_masked_mse']:.4f} (epoch {m['best_epoch']}), "
+              f"{m['windows_per_second']:.1f} windows/s; wrote {out_dir}")
+
+
 @train_app.command("get")
 def train_get(
     data: Annotated[Path, typer.Option("--data", "--dataset", "-d", help="Region-motif data (.npz) from `cisgram get-data`.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
     leave_out: Annotated[str | None, typer.Option(help="Cell type held out of fine-tuning (zero-shot on its test blocks).")] = None,
-    config: Annotated[str, typer.Option(help="small (2 x 64) | paper (GET's 12 x 768)")] = "small",
+    cells: Annotated[str | None, typer.Option(help="Comma-separated cell types to fine-tune on (default: all with targets but --leave-out).")] = None,
+    init: Annotated[Path | None, typer.Option(help="Start from a `cisgram pretrain get` directory (fine-tune it).")] = None,
+    config: Annotated[str, typer.Option(help="small (2 x 64) | paper (GET's 12 x 768); ignored with --init")] = "small",
     dropout: Annotated[float | None, typer.Option(help="Dropout of the transformer (default: the preset's).")] = None,
     n_regions: Annotated[int, typer.Option(help="Regions per window (GET: 200; 50-100 for 1 Mb block hold-outs).")] = 100,
     stride: Annotated[int | None, typer.Option(help="Regions between training windows (default n_regions // 2).")] = None,
-    pretrain: Annotated[bool, typer.Option(help="Masked-region pre-training (all cell types' inputs) first.")] = False,
+    pretrain: Annotated[bool, typer.Option(help="Masked-region pre-training (all cell types' inputs) inside this run first.")] = False,
     lora: Annotated[bool, typer.Option(help="Then adapt to --leave-out with LoRA on its training blocks.")] = False,
     lora_rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
-    baselines: Annotated[str, typer.Option(help="Comma-separated: mean,linear,random_forest,mlp ('none' for none).")] = "mean,linear,random_forest,mlp",
+    lora_base: Annotated[str, typer.Option(help="finetuned | pretrained: the network LoRA adapts (pretrained needs --init or --pretrain).")] = "finetuned",
+    baselines: Annotated[str, typer.Option(help="Comma-separated: mean,linear,random_forest,mlp,cnn ('none' for none).")] = "mean,linear,random_forest,mlp,cnn",
+    seeds: Annotated[int, typer.Option(help="Train this many seeds; report the ensemble and mean +- sd.")] = 1,
+    training: _Training = "get",
+    zero_labels: _ZeroLabels = None,
+    atac_target: Annotated[str | None, typer.Option(help="none | logcpm: train the ATAC head on the accessibility column (GET's quantitative mode).", show_default=False)] = None,
+    atac_weight: Annotated[float | None, typer.Option(help="Weight of the ATAC loss (default 1).", show_default=False)] = None,
+    schedule: _Schedule = None,
+    warmup_epochs: _Warmup = None,
+    min_lr: _MinLr = None,
+    layer_decay: _LayerDecay = None,
+    no_decay_1d: _NoDecay = None,
     max_epochs: Annotated[int, typer.Option(help="At most this many epochs per stage.")] = 30,
     patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss.")] = 5,
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 16,
@@ -148,9 +227,9 @@ def train_get(
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.05,
     device: Annotated[str, typer.Option(help="cpu | cuda[:N] | auto")] = "cpu",
     threads: Annotated[int | None, typer.Option(help="Torch CPU threads (1 is fastest for the small model on a busy machine).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of initialisation, windows, masks, shuffling and baselines.")] = 0,
+    seed: Annotated[int, typer.Option(help="First seed of initialisation, windows, masks, shuffling and baselines.")] = 0,
 ) -> None:
-    """GET's region transformer: per-strand TSS initiation from the motifs of a window of regions; baselines and LoRA on the same entries."""
+    """GET's region transformer: per-strand TSS initiation from the motifs of a window of regions; five baselines and LoRA on the same entries."""
     from cisgram.report.get import get_report
     from cisgram.workflows.train_get import train_get as run
 
@@ -159,20 +238,31 @@ def train_get(
 
         torch.set_num_threads(threads)
     chosen = () if baselines.strip().lower() == "none" else tuple(b.strip() for b in baselines.split(",") if b.strip())
-    result = run(data, out_dir, leave_out=leave_out, config=config,
-                 config_overrides=None if dropout is None else {"dropout": dropout}, n_regions=n_regions,
-                 stride=stride, pretrain=pretrain, lora=lora, lora_rank=lora_rank, baselines=chosen,
-                 max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                 seed=seed, device=device, progress=_say)
+    tr = get_training(training, zero_labels=zero_labels, atac_target=atac_target, atac_weight=atac_weight,
+                      schedule=schedule, warmup_epochs=warmup_epochs, min_lr=min_lr, layer_decay=layer_decay,
+                      no_decay_1d=no_decay_1d)
+    result = run(data, out_dir, leave_out=leave_out, cells=[c.strip() for c in cells.split(",") if c.strip()] if cells else None,
+                 init=init, config=config, config_overrides=None if dropout is None else {"dropout": dropout},
+                 n_regions=n_regions, stride=stride, pretrain=pretrain, lora=lora, lora_rank=lora_rank,
+                 lora_base=lora_base, baselines=chosen, seeds=seeds, training=tr, max_epochs=max_epochs,
+                 patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
+                 progress=_say)
     get_report(out_dir / "report.html", result)
     metrics = result.metrics
+    spread = metrics["seeds"]["models"]
     for cell, m in metrics["test"].items():
         e = metrics["subsets"]["expressed"]["test"][cell]
         line = f"{cell} (held out: {metrics['held_out'][cell]}): test r {m['pearson']:.3f} (n {m['n']:,}), expressed {e['pearson']:.3f}"
+        if metrics["seeds"]["n"] > 1:
+            p = spread["get"]["test"][cell]["pearson"]
+            line += f", seeds {p['mean']:.3f} +- {p['sd']:.3f}"
         line += "".join(f"; {b} {s['test'][cell]['pearson']:.3f}" for b, s in metrics["baselines"].items())
         out.print(line)
     if metrics["lora"]:
         lm = metrics["lora"]
-        out.print(f"LoRA on {lm['cell']}: test r {lm['test'][lm['cell']]['pearson']:.3f}; trained {lm['fraction_trained']:.1%} "
-                  f"of {lm['total_parameters']:,} parameters; adapter {lm['adapter_bytes']:,} bytes")
+        out.print(f"LoRA on {lm['cell']} (from the {lm['base']} model): test r {lm['test'][lm['cell']]['pearson']:.3f}; "
+                  f"trained {lm['fraction_trained']:.1%} of {lm['total_parameters']:,} parameters; adapter "
+                  f"{lm['adapter_bytes']:,} bytes; base unchanged: {lm['base_unchanged']}")
+    if metrics.get("accessibility"):
+        out.print("ATAC head, test r: " + ", ".join(f"{c} {v['pearson']:.3f}" for c, v in metrics["accessibility"]["test"].items()))
     out.print(f"wrote {out_dir}")

@@ -249,35 +249,60 @@ def tss_windows(
     """One window centred on each TSS region, for inference and evaluation (GET's inference
     windows, but clipped at chromosome ends instead of dropped).
 
-    The window of focus row ``i`` starts at ``i - R // 2`` moved inside ``[a, b - R]``, where
-    ``[a, b)`` is the focus's chromosome (``within="chromosome"``) or its segment
-    (``within="segment"``: no region of another split in the window). The item's ``focus`` is
-    ``i - first`` (``R // 2`` unless clipped). Focus regions are those with a TSS (of ``strand``
-    when given, ``"+"`` or ``"-"``) in ``split`` (any when None); those whose chromosome or
-    segment holds fewer than ``R`` regions are left out (logged). No jitter.
+    Focus regions are those with a TSS (of ``strand`` when given, ``"+"`` or ``"-"``) in ``split``
+    (any when None); the windows are :func:`centred_windows` on them.
 
     Raises
     ------
     InputError
         As :class:`RegionWindows`, a bad ``within`` / ``strand``, no TSS region at all.
     """
-    if within not in ("chromosome", "segment"):
-        raise InputError(f"within must be 'chromosome' or 'segment', got {within!r}")
     if strand is not None and strand not in STRANDS:
         raise InputError(f"strand must be '+', '-' or None, got {strand!r}")
+    tss = data.has_tss[:, STRANDS.index(strand)] if strand else data.has_tss.any(axis=1)
     if split is not None and split not in SPLITS:
         raise InputError(f"unknown split {split!r}; choose from {', '.join(SPLITS)} or None")
+    if split is not None:
+        tss = tss & (data.split == split)
+    if not tss.any():
+        raise InputError(f"no TSS region{' of strand ' + strand if strand else ''}"
+                         f"{' in the ' + split + ' split' if split else ''}")
+    return centred_windows(data, cell_types, np.flatnonzero(tss), split=split, n_regions=n_regions, within=within,
+                           require_targets=require_targets)
+
+
+def region_windows(data: RegionMotifData, cell_types: Sequence[str | int] | None = None, *, split: str | None = None,
+                   n_regions: int = 200, within: str = "chromosome", require_targets: bool = False) -> RegionWindows:
+    """One window centred on every region of ``split`` (any when None), e.g. to read the
+    accessibility head at every held-out region (:func:`centred_windows`)."""
+    if split is not None and split not in SPLITS:
+        raise InputError(f"unknown split {split!r}; choose from {', '.join(SPLITS)} or None")
+    rows = np.flatnonzero(data.split == split) if split is not None else np.arange(data.n_regions)
+    if rows.size == 0:
+        raise InputError(f"no region in the {split} split")
+    return centred_windows(data, cell_types, rows, split=split, n_regions=n_regions, within=within,
+                           require_targets=require_targets)
+
+
+def centred_windows(data: RegionMotifData, cell_types: Sequence[str | int] | None, focus_rows: np.ndarray, *,
+                    split: str | None = None, n_regions: int = 200, within: str = "chromosome",
+                    require_targets: bool = True) -> RegionWindows:
+    """One window of ``R`` regions per focus row, for inference and evaluation.
+
+    The window of focus row ``i`` starts at ``i - R // 2`` moved inside ``[a, b - R]``, where
+    ``[a, b)`` is the focus's chromosome (``within="chromosome"``) or its segment
+    (``within="segment"``: no region of another split in the window). The item's ``focus`` is
+    ``i - first`` (``R // 2`` unless clipped); ``in_split`` marks the regions of ``split``. Focus
+    rows whose chromosome or segment holds fewer than ``R`` regions are left out (logged). No
+    jitter.
+    """
+    if within not in ("chromosome", "segment"):
+        raise InputError(f"within must be 'chromosome' or 'segment', got {within!r}")
     self = RegionWindows.__new__(RegionWindows)
     self._setup(data, cell_types, n_regions, 0, require_targets)
     self.split, self.stride, self.jitter = split, 0, 0
     R = self.n_regions
-    tss = data.has_tss[:, STRANDS.index(strand)] if strand else data.has_tss.any(axis=1)
-    if split is not None:
-        tss = tss & (data.split == split)
-    focus = np.flatnonzero(tss)
-    if focus.size == 0:
-        raise InputError(f"no TSS region{' of strand ' + strand if strand else ''}"
-                         f"{' in the ' + split + ' split' if split else ''}")
+    focus = np.asarray(focus_rows, dtype=np.int64)
     if within == "chromosome":
         bounds = pd.DataFrame([(a, b) for a, b in data.chromosome_bounds().values()], columns=["first", "stop"])
     else:
@@ -286,10 +311,10 @@ def tss_windows(
     a, b = bounds["first"].to_numpy()[k], bounds["stop"].to_numpy()[k]
     fits = (b - a) >= R
     if not fits.any():
-        raise InputError(f"n_regions={R} is larger than every {within} holding a TSS region (the largest holds "
+        raise InputError(f"n_regions={R} is larger than every {within} holding a focus region (the largest holds "
                          f"{int((b - a).max())})", hint=f"use n_regions <= {int((b - a).max())}")
     if not fits.all():
-        log.info("%d TSS region(s) on a %s shorter than %d regions left out", int((~fits).sum()), within, R)
+        log.info("%d focus region(s) on a %s shorter than %d regions left out", int((~fits).sum()), within, R)
     focus, a, b = focus[fits], a[fits], b[fits]
     first = np.clip(focus - R // 2, a, b - R)
     self._anchor, self._lo, self._hi = first.astype(np.int64), first.astype(np.int64), first.astype(np.int64)

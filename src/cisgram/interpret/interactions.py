@@ -28,6 +28,14 @@ Three analyses of a trained :class:`~cisgram.models.get.RegionTransformer`, each
     CRISPRi score normalises its two parts the same way; it uses the Jacobian norm where we use
     the knock-out). Constants are module-level names (:data:`ABC_GAMMA`, :data:`ABC_SCALE`,
     :data:`ABC_MIN_DISTANCE`, :data:`KO_WEIGHT`, :data:`ABC_WEIGHT`).
+:func:`get_enhancer_scores`
+    GET's own enhancer score (its CRISPRi evaluation, ``specs/get.md`` §4.6), beside ours:
+    ``score_get_r = jacobian_norm_r · atac_r / Σ + atac_r · contact_r / Σ``, each part a share
+    of the gene's window. GET reads the contact from a frozen distance→contact model trained on
+    Hi-C; we have no Hi-C, so the contact is the same power law as the ABC term.
+:func:`pool_cells`
+    The cell-type-agnostic matrix: several cell types' gene-by-motif matrices stacked (rows =
+    gene × cell type), on which the correlation and LiNGAM run as on one cell type's.
 
 Pitfalls
 --------
@@ -245,3 +253,48 @@ def enhancer_gene_scores(effects, accessibility, distance, *, gamma: float = ABC
     abc = np.maximum(acc, 0.0) * contact
     score = ko_weight * _share(loss) + abc_weight * _share(abc)
     return {"loss": loss, "contact": contact, "abc": abc, "score": score}
+
+
+def get_enhancer_scores(jacobian_norm, accessibility, distance, *, gamma: float = ABC_GAMMA,
+                        scale: float = ABC_SCALE, min_distance: float = ABC_MIN_DISTANCE) -> dict[str, np.ndarray]:
+    """GET's enhancer score per gene (row) and region (column), ``specs/get.md`` §4.6:
+    ``score_get = jacobian_part + contact_part`` with ``jacobian_part = share(jacobian_norm ·
+    atac)`` and ``contact_part = share(atac · contact)``, each share summing to 1 over the row
+    (a row whose sum is 0 gives 0s, not NaN).
+
+    ``jacobian_norm`` the region importance (the L2 norm of the embedding gradient,
+    :func:`cisgram.interpret.jacobian.region_importance`; normalised or not, the share is the
+    same), ``accessibility`` the regions' accessibility input, ``distance`` to the gene's TSS
+    region. GET's contact is the row of a frozen Hi-C-trained distance model at the TSS; without
+    Hi-C we use :func:`powerlaw_contact`, the ABC term of :func:`enhancer_gene_scores`. Returns
+    ``importance`` (``jacobian_norm``'s own share), ``jacobian_part``, ``contact_part`` and
+    ``score_get``, each ``(G, R)``."""
+    jn = np.asarray(jacobian_norm, dtype=np.float64)
+    acc = np.asarray(accessibility, dtype=np.float64)
+    dist = np.asarray(distance, dtype=np.float64)
+    if not (jn.shape == acc.shape == dist.shape) or jn.ndim != 2:
+        raise InputError(f"jacobian_norm, accessibility and distance must share one (genes, regions) shape, got "
+                         f"{jn.shape}, {acc.shape}, {dist.shape}")
+    jn = np.maximum(jn, 0.0)
+    atac = np.maximum(acc, 0.0)
+    contact = powerlaw_contact(dist, gamma=gamma, scale=scale, min_distance=min_distance)
+    jac, con = _share(jn * atac), _share(atac * contact)
+    return {"importance": _share(jn), "jacobian_part": jac, "contact_part": con, "score_get": jac + con}
+
+
+def pool_cells(matrices) -> pd.DataFrame:
+    """Stack several cell types' gene-by-motif matrices (``{cell: genes × features}``, same
+    columns) into one: rows ``(gene, cell)`` (a two-level index), every cell type's genes in turn.
+    The cell-type-agnostic matrix of GET's motif interactions: a motif pair that works together
+    in any cell type correlates over the pooled rows."""
+    frames = dict(matrices)
+    if not frames:
+        raise InputError("no cell type to pool")
+    cols = [list(f.columns) for f in frames.values()]
+    if any(c != cols[0] for c in cols):
+        raise InputError("the cell types' gene-by-motif matrices have different columns")
+    parts = []
+    for cell, f in frames.items():
+        index = pd.MultiIndex.from_arrays([f.index.astype(str), [str(cell)] * len(f)], names=["gene", "cell"])
+        parts.append(pd.DataFrame(f.to_numpy(), index=index, columns=f.columns))
+    return pd.concat(parts)

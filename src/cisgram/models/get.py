@@ -286,6 +286,24 @@ class RegionTransformer(nn.Module):
         nn.init.zeros_(self.cls_token)
         nn.init.trunc_normal_(self.mask_token, std=0.02, a=-0.04, b=0.04)
 
+    def no_weight_decay(self) -> set[str]:
+        """Parameters AdamW should not decay besides biases and norms (GET: the tokens)."""
+        return {"cls_token", "mask_token"}
+
+    @property
+    def n_layer_groups(self) -> int:
+        """Layers for BEiT's layer-wise learning-rate decay: the embedding, each block, the top."""
+        return self.config.n_layers + 2
+
+    def layer_id(self, name: str) -> int:
+        """The layer of parameter ``name``: 0 for the region embedding and the tokens, ``i + 1``
+        for encoder block ``i``, the last for the final norm and the heads."""
+        if name.startswith(("region_embed.", "cls_token", "mask_token")):
+            return 0
+        if name.startswith("encoder.blocks."):
+            return int(name.split(".")[2]) + 1
+        return self.config.n_layers + 1
+
     def check_input(self, x: torch.Tensor, mask: torch.Tensor | None = None,
                     positions: torch.Tensor | None = None) -> None:
         """Raise :class:`InputError` unless ``x`` is ``(B, R, F)`` with this model's ``F``, and

@@ -79,11 +79,12 @@ def _fit_mlp(Xtr, ytr, Xva, yva, seed: int, *, max_epochs: int = 200, patience: 
 
 
 def fit_baselines(data: RegionMotifData, train_cells: Sequence[str], *, seed: int = 0,
-                  which: Sequence[str] = BASELINES) -> dict:
+                  which: Sequence[str] = BASELINES, mean_cells: Sequence[str] | None = None) -> dict:
     """Fit the feature baselines ``which`` (default all of :data:`BASELINES`) on the
     training-block TSS entries of ``train_cells`` (the validation entries of the same cell types
-    choose the ridge and MLP penalties and the MLP's epochs). Returns
-    ``{name: (predict(entries) -> (n,), info dict)}`` in the order of :data:`BASELINES`."""
+    choose the ridge and MLP penalties and the MLP's epochs). ``mean`` averages the observed
+    values of ``mean_cells`` (default ``train_cells``) other than the entry's own cell type.
+    Returns ``{name: (predict(entries) -> (n,), info dict)}`` in the order of :data:`BASELINES`."""
     from sklearn.ensemble import RandomForestRegressor
 
     train_cells = list(train_cells)
@@ -97,7 +98,7 @@ def fit_baselines(data: RegionMotifData, train_cells: Sequence[str], *, seed: in
     if unknown:
         raise InputError(f"unknown baseline(s) {', '.join(unknown)}", hint=f"choose from {', '.join(BASELINES)}")
     out: dict = {}
-    train_idx = np.array([data.cell_index(c) for c in train_cells])
+    train_idx = np.array([data.cell_index(c) for c in (train_cells if mean_cells is None else mean_cells)])
 
     def mean(entries: pd.DataFrame) -> np.ndarray:
         rows = entries["row"].to_numpy()

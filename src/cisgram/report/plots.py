@@ -1,6 +1,7 @@
 """Every figure of the reports: logos, dose-response curves, spatial profiles, observed-vs-predicted
 scatters, bar rankings, training curves, ROC curves, importance tracks, heat maps, graphs,
-enhancer tracks, saturation maps, comparison bars and the dataset diagnostics.
+enhancer tracks, saturation maps, comparison bars and structure tracks (the dataset diagnostics are in
+:mod:`cisgram.report.plots_dataset`).
 
 Every builder takes plain numpy input and returns a :class:`matplotlib.figure.Figure` with one
 axes, sized for an HTML page that holds dozens of them (about 3 x 2 inches at 90 dpi; a PNG of a
@@ -9,8 +10,7 @@ few tens of kB). Wrong shapes or values raise :class:`~cisgram.errors.InputError
 The figures are built on the Agg canvas directly, not through ``pyplot``: nothing is drawn on
 screen, no global state changes, and a figure is freed once the caller drops it. Encoding it and
 embedding it is the caller's job — ``cisgram.report.html.img_tag(fig, alt)``; a caller writing
-files uses ``fig.savefig(path, dpi=90, bbox_inches="tight")``. Every figure of every report is
-built here.
+files uses ``fig.savefig(path, dpi=90, bbox_inches="tight")``.
 """
 
 from __future__ import annotations
@@ -519,63 +519,20 @@ def compare_bars(target: str, comparison: dict):
     return fig
 
 
-def _grid(rows: int, cols: int, size: tuple[float, float]):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(rows, cols, squeeze=False)
-
-
-def normalisation_stages(stages: list[tuple[str, np.ndarray]], conditions: list[str], constitutive: np.ndarray, *,
-                         threshold: float | None = None, threshold_stage: int | None = None):
-    """Per condition (rows) and normalisation stage (columns, ``(label, (C, R) values)``), each
-    region's value against its mean over the conditions; constitutive regions in red, a dashed
-    line at ``threshold`` on stage ``threshold_stage``."""
-    const = np.asarray(constitutive, dtype=bool)
-    fig, axes = _grid(len(conditions), len(stages), (3.2 * len(stages), 3.0 * len(conditions)))
-    for j, (label, m) in enumerate(stages):
-        mean = m.mean(axis=0)
-        for i, c in enumerate(conditions):
-            ax = axes[i, j]
-            ax.scatter(mean[~const], m[i, ~const], s=3, alpha=0.4, color="#888", label="other", rasterized=True)
-            ax.scatter(mean[const], m[i, const], s=3, alpha=0.6, color="#c33", label="constitutive", rasterized=True)
-            lo, hi = float(min(mean.min(), m[i].min())), float(max(mean.max(), m[i].max()))
-            ax.plot([lo, hi], [lo, hi], lw=0.8, color="k")
-            if threshold is not None and j == threshold_stage:
-                ax.axhline(threshold, color="#c33", lw=0.8, ls="--")
-            ax.set_title(f"{c}: {label}", fontsize=8)
-            ax.set_xlabel("mean over conditions", fontsize=7)
-            ax.tick_params(labelsize=6)
-    axes[0, 0].legend(fontsize=6, markerscale=3)
+def plddt_track(plddt: np.ndarray, residues: np.ndarray, folded=(), title: str = ""):
+    """pLDDT ``(n,)`` (0-100) by residue number ``(n,)``, ``folded`` ``[(start, end)]`` (inclusive) shaded."""
+    _same_length(x := _vector(residues, "residue numbers"), y := _vector(plddt, "pLDDT"), "residues and pLDDT")
+    fig, ax = _new((6.0, 1.6))
+    ax.broken_barh([(s - 0.5, e - s + 1.0) for s, e in folded], (0, 100), color="C2", alpha=0.25, lw=0)
+    ax.plot(x, y, color="C0", lw=0.8)
+    _small(ax, title, "residue", "pLDDT")
     return fig
 
-
-def access_histograms(access: np.ndarray, conditions: list[str]):
-    """The distribution of access probabilities ``(C, R)`` of each condition."""
-    fig, ax = _new((6, 3.2))
-    for i, c in enumerate(conditions):
-        ax.hist(np.asarray(access[i]), bins=50, histtype="step", label=c)
-    ax.set_xlabel("access probability")
-    ax.set_ylabel("regions")
-    ax.legend(fontsize=8)
-    return fig
-
-
-def region_histograms(widths: np.ndarray, tss_distance: np.ndarray, *, distal: float = 5000):
-    """Region widths, and distances to the nearest TSS on a log scale with the distal filter."""
-    fig, axes = _grid(1, 2, (10, 3.2))
-    a, b = axes[0]
-    a.hist(widths, bins=40, color="#468")
-    a.set_xlabel("region width (bp)")
-    d = np.asarray(tss_distance, dtype=float)
-    d = d[np.isfinite(d)]
-    if d.size:
-        b.hist(np.log10(d + 1), bins=50, color="#468")
-        b.axvline(np.log10(distal + 1), color="#c33", lw=1, label=f"{distal / 1000:g} kb (distal filter)")
-        b.legend(fontsize=8)
-    b.set_xlabel("log10(distance to nearest TSS + 1)")
-    for ax in (a, b):
-        ax.set_ylabel("regions")
+def pae_map(pae: np.ndarray, starts=(), title: str = ""):
+    """A ``(N, N)`` PAE in Å (row: aligned, column: scored residue); chain ``starts`` (0-based rows) ruled."""
+    fig, ax = _new((3.4, 3.0))
+    fig.colorbar(ax.imshow(pae, cmap="Greens_r", vmin=0, interpolation="nearest"), ax=ax, shrink=0.8, label="PAE (Å)")
+    ax.hlines(np.asarray(starts[1:]) - 0.5, -0.5, len(pae) - 0.5, color="k", lw=0.6)
+    ax.vlines(np.asarray(starts[1:]) - 0.5, -0.5, len(pae) - 0.5, color="k", lw=0.6)
+    _small(ax, title, "scored residue", "aligned residue")
     return fig

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from cisgram.report import plots
+from cisgram.report import plots_dataset
 from cisgram.report.html import html_table, img_tag, write_page
 
 STAGES = [("counts", "raw coverage, log10(x + 1)"), ("norm_regional", "regional + sum normalised, log2(x + 1e-5)"),
@@ -56,12 +56,12 @@ def prepare_report(adata, path: str | os.PathLike) -> None:
             ("Summary", summary + "<p class='note'>All normalisation parameters are fitted on training regions and reused for validation and test.</p>"),
             ("Per condition", per_cond),
             ("Normalisation stages (each condition against the mean; red = constitutive)", img_tag(
-                plots.normalisation_stages(_stage_values(adata), list(adata.obs_names), const,
+                plots_dataset.normalisation_stages(_stage_values(adata), list(adata.obs_names), const,
                                            threshold=acc["constitutive_threshold"], threshold_stage=1),
                 "each condition against the mean, per normalisation stage")),
-            ("Access probability distributions", img_tag(plots.access_histograms(ap, list(adata.obs_names)),
+            ("Access probability distributions", img_tag(plots_dataset.access_histograms(ap, list(adata.obs_names)),
                                                           "access probability distributions")),
-            ("Regions", img_tag(plots.region_histograms((var["end"] - var["start"]).to_numpy(),
+            ("Regions", img_tag(plots_dataset.region_histograms((var["end"] - var["start"]).to_numpy(),
                                                         var["tss_distance"].to_numpy(dtype=float)),
                                 "region widths and TSS distances")),
         ],

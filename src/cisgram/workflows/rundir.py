@@ -413,6 +413,9 @@ def load(path: str | os.PathLike, *, family: str | None = None) -> Run:
         raise InputError(f"this needs a {family.upper() if family == 'get' else family} run; this is a "
                          f"{config.get('family')} run", path=d, hint=f"give a directory from `cisgram train {family}`")
     family = config.get("family")
+    if family == "get-pretrained":
+        raise InputError("this is a pre-trained GET model: its expression head has not been trained", path=d,
+                         hint="fine-tune it first: cisgram train get --init DIR (or --lora --lora-base pretrained)")
     opener = _OPENERS.get(family)
     if opener is None:
         raise InputError(f"unknown model family {family!r} in config.json", path=d / "config.json",

@@ -1,0 +1,149 @@
+"""cisgram.training's GET pieces: AdamW parameter groups (no decay on 1-D parameters and tokens,
+BEiT layer scales), the per-step warm-up + cosine schedule as a fit applies it, GET's zero-label
+loss, the ATAC head's loss and the z-scored pre-training target."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cisgram.data.get_windows import RegionWindow
+from cisgram.errors import InputError
+from cisgram.models.get import GETConfig, RegionTransformer
+from cisgram.models.lora import apply_lora
+from cisgram.training import (
+    GETTraining,
+    TrainConfig,
+    accessibility_loss,
+    entry_weight,
+    expression_loss,
+    fit,
+    get_loss,
+    lr_factor,
+    param_groups,
+    poisson_loss,
+    window_zscore,
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def tiny(n_features: int = 6, **kw) -> RegionTransformer:
+    torch.manual_seed(0)
+    return RegionTransformer(GETConfig.small(n_features=n_features, d_model=16, n_layers=2, n_heads=2, mlp_dim=32, **kw))
+
+
+def test_param_groups_exempt_1d_parameters_and_tokens_and_scale_layers():
+    net = tiny()
+    cfg = TrainConfig(weight_decay=0.05, lr=1e-3, no_decay_1d=True, layer_decay=0.5)
+    groups = param_groups(net, cfg)
+    names = {id(p): n for n, p in net.named_parameters()}
+    decayed = {names[id(p)] for g in groups if g["weight_decay"] > 0 for p in g["params"]}
+    kept = {names[id(p)] for g in groups if g["weight_decay"] == 0 for p in g["params"]}
+    assert decayed | kept == set(names.values()) and not decayed & kept
+    assert {"cls_token", "mask_token"} <= kept
+    assert all(n.endswith(".bias") or net.get_parameter(n).ndim <= 1 or n.endswith("_token") for n in kept)
+    assert all(net.get_parameter(n).ndim >= 2 for n in decayed) and "encoder.blocks.0.attn.qkv.weight" in decayed
+    # BEiT: the embedding gets 0.5 ** 3, block i 0.5 ** (2 - i), the heads the full rate
+    scale = {names[id(p)]: g["lr_scale"] for g in groups for p in g["params"]}
+    assert scale["region_embed.weight"] == pytest.approx(0.125) and scale["encoder.blocks.1.mlp.fc1.weight"] == 0.5
+    assert scale["expression_head.weight"] == 1.0
+    assert all(g["lr"] == pytest.approx(1e-3 * g["lr_scale"]) for g in groups)
+    # the earlier optimiser: one group, decay everywhere; frozen LoRA bases stay out
+    flat = param_groups(net, TrainConfig(weight_decay=0.05))
+    assert len(flat) == 1 and flat[0]["weight_decay"] == 0.05
+    lora = apply_lora(tiny(), 2, 4.0, targets=("encoder",), trainable=("expression_head",))
+    trained = sum(p.numel() for g in param_groups(lora, cfg) for p in g["params"])
+    assert trained == sum(p.numel() for p in lora.parameters() if p.requires_grad) < sum(p.numel() for p in lora.parameters())
+
+
+def test_cosine_schedule_warms_up_then_decays_to_min_lr():
+    cfg = TrainConfig(lr=1e-3, min_lr=1e-5, schedule="cosine")
+    lo = 1e-5 / 1e-3
+    f = [lr_factor(s, 100, 10, cfg) for s in range(101)]
+    assert f[0] == pytest.approx(lo) and f[10] == pytest.approx(1.0) and f[100] == pytest.approx(lo)
+    assert all(a < b for a, b in zip(f[:10], f[1:11], strict=True))  # warm-up rises
+    assert all(a >= b for a, b in zip(f[10:-1], f[11:], strict=True))  # then falls
+    assert f[55] == pytest.approx(lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    with pytest.raises(InputError, match="schedule"):
+        TrainConfig(schedule="step")
+    with pytest.raises(InputError, match="layer_decay"):
+        TrainConfig(layer_decay=1.5)
+
+
+def windows(n: int = 24, R: int = 6, F: int = 6, seed: int = 0) -> list[RegionWindow]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        x = torch.rand(R, F, generator=g)
+        has = torch.zeros(R, 2, dtype=torch.bool)
+        has[::2, 0] = True
+        y = torch.where(has, (2 * x[:, :1]).expand(R, 2), torch.zeros(R, 2))
+        out.append(RegionWindow(x, y, has, torch.ones(R, dtype=torch.bool), torch.arange(R) * 1000, torch.tensor(0),
+                                torch.tensor(-1), torch.tensor(0), "c"))
+    return out
+
+
+def test_fit_applies_the_schedule_per_step():
+    net = tiny()
+    data = windows()
+    cfg = GETTraining().config(max_epochs=4, patience=4, batch_size=4, lr=1e-3, seed=0)  # 6 steps per epoch
+    res = fit(net, data, data, cfg, loss=get_loss())
+    lrs = [h["lr"] for h in res.history]
+    total, warm = 24, 6
+    assert lrs == pytest.approx([1e-3 * lr_factor(6 * (e + 1), total, warm, cfg) for e in range(4)], rel=1e-6)
+    assert lrs[0] > lrs[1] > lrs[2] > lrs[3] == pytest.approx(1e-6)
+    flat = fit(tiny(), data, data, GETTraining.before().config(max_epochs=2, patience=2, batch_size=4), loss=get_loss())
+    assert [h["lr"] for h in flat.history] == [1e-3, 1e-3]
+
+
+def test_zero_labels_score_every_entry_of_training_windows_only():
+    has = torch.zeros(2, 5, 2, dtype=torch.bool)
+    has[:, 1, 0] = has[:, 3, 1] = True
+    in_split = torch.tensor([[True] * 5, [True, True, False, True, True]])
+    focus = torch.tensor([-1, 3])
+    w = entry_weight(has, in_split, focus, zero_labels=True)
+    assert w[0].all()  # a training window: all 10 entries, the 8 non-TSS ones as zeros
+    assert w[1].sum() == 1 and w[1, 3, 1]  # an evaluation window: still its focus TSS entry only
+    masked = entry_weight(has, in_split, focus)
+    assert masked[0].sum() == 2 and torch.equal(masked[1], w[1])
+    # the loss is the Poisson loss over those entries, zeros included
+    net = tiny().eval()
+    b = torch.utils.data.default_collate(windows(4))
+    with torch.no_grad():
+        out = net(b.x).expression
+        ref = poisson_loss(out, b.y, torch.ones_like(b.has_tss))
+        assert float(expression_loss(net, b, zero_labels=True)) == pytest.approx(float(ref), rel=1e-5)
+        assert float(expression_loss(net, b)) == pytest.approx(float(poisson_loss(out, b.y, b.has_tss)), rel=1e-5)
+
+
+def test_accessibility_loss_hides_the_column_and_scores_the_head_against_it():
+    net = tiny().eval()
+    b = torch.utils.data.default_collate(windows(4))
+    seen = []
+    net.region_embed.register_forward_hook(lambda m, i, o: seen.append(i[0].detach().clone()))
+    with torch.no_grad():
+        value = accessibility_loss(net, b)
+    assert torch.all(seen[-1][..., -1] == 1) and torch.equal(seen[-1][..., :-1], b.x[..., :-1])
+    with torch.no_grad():
+        x1 = b.x.clone()
+        x1[..., -1] = 1
+        ref = poisson_loss(net(x1).accessibility, b.x[..., -1:], torch.ones(4, 6, 1, dtype=torch.bool))
+    assert float(value) == pytest.approx(float(ref), rel=1e-5)
+    # GET's training adds it with its weight; the default leaves the head alone
+    with torch.no_grad():
+        both = GETTraining(atac_target="logcpm", atac_weight=0.5).loss()(net, b)
+        alone = GETTraining().loss()(net, b)
+    assert float(both) == pytest.approx(float(alone) + 0.5 * float(value), rel=1e-4)
+    with pytest.raises(InputError, match="ATAC target"):
+        GETTraining(atac_target="binary")
+
+
+def test_window_zscore_standardises_each_window_and_feature():
+    x = torch.rand(3, 10, 4, dtype=torch.float64) * torch.tensor([1.0, 5.0, 0.1, 2.0], dtype=torch.float64) + 3
+    z = window_zscore(x)
+    assert np.allclose(z.mean(1).numpy(), 0, atol=1e-5) and np.allclose(z.std(1, unbiased=False).numpy(), 1, atol=1e-3)
+    assert window_zscore(torch.ones(1, 4, 2)).abs().max() == 0  # constant columns give zeros, not NaN
