@@ -14,7 +14,7 @@ real path against a plain PyTorch loop, and one training step of the paper prese
 The data are the whole chr22 (``--data`` a ``cisgram get-data`` .npz; by default built from the
 shared data, or the bundled demo slice without it). ``--device cuda`` times the GPU.
 
-    python benchmarks/get.py [--data D.npz] [--regions 100] [--epochs 3] [--device cpu] [--quick]
+    python benchmarks/get.py [--data D.npz] [--regions 100] [--stride 10] [--epochs 3] [--device cpu] [--quick]
 
 Prints one JSON object as its last line.
 """
@@ -119,6 +119,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path)
     ap.add_argument("--regions", type=int, default=100)
+    ap.add_argument("--stride", type=int, default=10, help="regions between training windows (as scripts/get_eval.py)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--paper-batch", type=int, default=2)
@@ -136,11 +137,12 @@ def main() -> None:
         cfg = GETConfig.small(n_features=data.n_features)
         torch.manual_seed(0)
         net = RegionTransformer(cfg)
-        windows = MaskedWindows(RegionWindows(data, None, split="train", n_regions=R, require_targets=False), seed=0)
+        windows = MaskedWindows(RegionWindows(data, None, split="train", n_regions=R, stride=args.stride,
+                                                  require_targets=False), seed=0)
         accelerator = "cpu" if args.device == "cpu" else "gpu"
         tc = GETTraining().config(max_epochs=epochs, patience=epochs, batch_size=args.batch, lr=1e-3, weight_decay=0.05,
                                   seed=0, accelerator=accelerator)
-        _, hist = masked_pretraining(net, data, R, tc, GETTraining(), seed=0)
+        _, hist = masked_pretraining(net, data, R, tc, GETTraining(), stride=args.stride, seed=0)
         secs = [e["seconds"] for e in hist["epochs"]]
         real = len(windows) / statistics.median(secs[1:] or secs)
         torch.manual_seed(0)
@@ -148,7 +150,7 @@ def main() -> None:
         paper = paper_step(data.n_features, pbatch, args.device)
     emit({"benchmark": "get", "device": args.device, "threads": torch.get_num_threads(),
           "data": {"regions": data.n_regions, "features": data.n_features, "cell_types": list(data.cell_types),
-                   "train_windows": len(windows), "window_regions": R},
+                   "train_windows": len(windows), "window_regions": R, "stride": args.stride},
           "pretrain": {"config": "small", "parameters": count_parameters(net), "batch": args.batch,
                        "cisgram_windows_per_s": real, "eager_windows_per_s": loop, "real_vs_eager_ratio": real / loop,
                        "epoch_seconds": secs},

@@ -453,10 +453,10 @@ class GETTraining:
     zero_labels
         True scores every region and strand of a training window, the non-TSS ones with target
         0 (GET's loss); False (the default, a measured departure) scores TSS entries only. On
-        chr22 GET's zero labels cost 0.19 of validation Pearson (GM12878's validation blocks,
-        K562 held out, 3 seeds: 0.52 against 0.71) and 0.23 of the held-out cell type's test
-        Pearson: with ~400 training TSS entries per cell type the loss is dominated by the ~10x
-        more zero entries and the network over-fits within two epochs (``docs/get.md``).
+        chr22 (each cell type held out in turn, 3 seeds, ``scripts/get_eval.py``) GET's zero
+        labels cost 0.09-0.17 of validation Pearson and 0.01-0.23 of the held-out cell type's
+        test Pearson: with ~400 training TSS entries per cell type the loss is dominated by the
+        ~10x more zero entries and validation is best at epoch 2 (``docs/get.md``).
     atac_target, atac_weight
         ``"logcpm"`` trains the accessibility head alongside, on the data's normalised log CPM
         with the accessibility input set to 1 (GET's quantitative ATAC fine-tuning), weighted by
