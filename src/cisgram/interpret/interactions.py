@@ -230,6 +230,15 @@ def knockout_effects(model, X, focus, *, strand=0, output: str = "expression", c
     return out
 
 
+def _gene_region(**arrays) -> list[np.ndarray]:
+    """The named inputs as float64 arrays of one ``(genes, regions)`` shape, or a clear error."""
+    out = [np.asarray(a, dtype=np.float64) for a in arrays.values()]
+    if len({a.shape for a in out}) != 1 or out[0].ndim != 2:
+        raise InputError(f"{', '.join(arrays)} must share one (genes, regions) shape, got "
+                         f"{', '.join(str(a.shape) for a in out)}")
+    return out
+
+
 def _share(v: np.ndarray) -> np.ndarray:
     total = v.sum(-1, keepdims=True)
     return np.where(total > 0, v / np.where(total > 0, total, 1.0), 0.0)
@@ -242,12 +251,7 @@ def enhancer_gene_scores(effects, accessibility, distance, *, gamma: float = ABC
     (:func:`powerlaw_contact`), ``abc`` = accessibility × contact, and ``score`` =
     ``ko_weight · loss / Σ loss + abc_weight · abc / Σ abc`` (sums over the row; a row whose
     sum is 0 contributes 0). All inputs ``(G, R)``; returns a dict of ``(G, R)`` arrays."""
-    eff = np.asarray(effects, dtype=np.float64)
-    acc = np.asarray(accessibility, dtype=np.float64)
-    dist = np.asarray(distance, dtype=np.float64)
-    if not (eff.shape == acc.shape == dist.shape) or eff.ndim != 2:
-        raise InputError(f"effects, accessibility and distance must share one (genes, regions) shape, got "
-                         f"{eff.shape}, {acc.shape}, {dist.shape}")
+    eff, acc, dist = _gene_region(effects=effects, accessibility=accessibility, distance=distance)
     loss = np.maximum(0.0, -eff)
     contact = powerlaw_contact(dist, gamma=gamma, scale=scale, min_distance=min_distance)
     abc = np.maximum(acc, 0.0) * contact
@@ -269,12 +273,7 @@ def get_enhancer_scores(jacobian_norm, accessibility, distance, *, gamma: float 
     Hi-C we use :func:`powerlaw_contact`, the ABC term of :func:`enhancer_gene_scores`. Returns
     ``importance`` (``jacobian_norm``'s own share), ``jacobian_part``, ``contact_part`` and
     ``score_get``, each ``(G, R)``."""
-    jn = np.asarray(jacobian_norm, dtype=np.float64)
-    acc = np.asarray(accessibility, dtype=np.float64)
-    dist = np.asarray(distance, dtype=np.float64)
-    if not (jn.shape == acc.shape == dist.shape) or jn.ndim != 2:
-        raise InputError(f"jacobian_norm, accessibility and distance must share one (genes, regions) shape, got "
-                         f"{jn.shape}, {acc.shape}, {dist.shape}")
+    jn, acc, dist = _gene_region(jacobian_norm=jacobian_norm, accessibility=accessibility, distance=distance)
     jn = np.maximum(jn, 0.0)
     atac = np.maximum(acc, 0.0)
     contact = powerlaw_contact(dist, gamma=gamma, scale=scale, min_distance=min_distance)
