@@ -138,3 +138,26 @@ def get_demo_run(get_demo_data, tmp_path_factory):
 
     get_report(out / "report.html", result)
     return out, result.metrics, said
+
+
+@pytest.fixture
+def cisgram_main(monkeypatch, capsys):
+    """Run ``cisgram ARGS…`` through the CLI's own ``main()`` in this process (InputError -> one
+    message and status 2; click's standalone handling included): returns ``(status, stdout,
+    stderr)``."""
+    import sys
+
+    from cisgram.cli import app as cli_app
+
+    def run(*args) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["cisgram", *map(str, args)])
+        capsys.readouterr()
+        try:
+            cli_app.main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

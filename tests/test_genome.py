@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pysam
@@ -11,6 +12,7 @@ import pytest
 from cisgram.bundled import demo
 from cisgram.errors import InputError
 from cisgram.genome import Genome, encode, one_hot, read_chrom_sizes, reverse_complement_onehot
+from tests.probes import TRUNCATED, corrupt, truncated
 
 
 @pytest.fixture
@@ -186,6 +188,84 @@ def test_corrupt_2bit(tmp_path):
     with pytest.raises(InputError) as e:
         Genome(p)
     assert str(p) in str(e.value)
+
+
+def _with_index(src, dst):
+    """``dst`` beside copies of ``src``'s .fai and .gzi (an index made before the damage)."""
+    for ext in (".fai", ".gzi"):
+        (dst.parent / (dst.name + ext)).write_bytes(Path(str(src) + ext).read_bytes())
+    return dst
+
+
+def test_truncated_bgzip_genome_is_refused_at_opening(tmp_path, cisgram_main):
+    """Half of the bundled bgzip FASTA: without an index htslib failed to index it ("cannot open
+    or index", plus its own stderr lines); with the index made before the cut it opened and
+    failed at the first fetch with pysam's ValueError. Both now stop at opening: the BGZF
+    end-of-file block is missing and the file does not decompress whole."""
+    src = demo().genome
+    bare = truncated(src, tmp_path / "bare.fa.gz")
+    (tmp_path / "indexed").mkdir()
+    indexed = _with_index(src, truncated(src, tmp_path / "indexed" / "g.fa.gz"))
+    for path in (bare, indexed):
+        with pytest.raises(InputError) as e:
+            Genome(path)
+        assert str(e.value).startswith(f"{path}: {TRUNCATED} (") and "\n" not in str(e.value)
+    code, out, err = cisgram_main("info", "--genome", indexed)
+    assert code == 2 and err.strip() == f"error: {e.value}" and not out
+
+
+def test_corrupt_bgzip_genome_is_named_at_indexing_or_fetching(tmp_path, capfd):
+    """64 damaged bytes in the middle: the end-of-file block is intact, so an indexed copy opens;
+    the chromosome read fails inside htslib and the file is then checked and named."""
+    src = demo().genome
+    with pytest.raises(InputError, match=TRUNCATED):
+        Genome(corrupt(src, tmp_path / "bare.fa.gz"))
+    (tmp_path / "indexed").mkdir()
+    g = Genome(_with_index(src, corrupt(src, tmp_path / "indexed" / "g.fa.gz")))
+    assert g.sizes == {"chr22": 50_818_468}
+    with pytest.raises(InputError) as e:
+        g.chromosome_codes("chr22")
+    assert str(e.value).startswith(f"{g.path}: {TRUNCATED}")
+    assert "[E::" not in capfd.readouterr().err
+
+
+def test_stale_index_of_a_sound_plain_fasta_says_so(tmp_path, small_fasta):
+    p = tmp_path / "g.fa"
+    p.write_text(small_fasta.read_text())
+    Genome(p).close()  # builds g.fa.fai
+    p.write_text(">chrA\nAC\n")  # the file changes, its index does not
+    with pytest.raises(InputError) as e:
+        Genome(p).fetch("chrB", 0, 4)
+    assert str(p) in str(e.value) and "cannot read chrB:0-4" in str(e.value) and ".fai" in e.value.hint
+
+
+def test_bgzip_genome_without_end_of_file_block_is_read(tmp_path, small_fasta, caplog):
+    """Old bgzip versions wrote no end-of-file block: such a file decompresses whole and is read."""
+    bgz = tmp_path / "g.fa.gz"
+    pysam.tabix_compress(str(small_fasta), str(bgz))
+    data = bgz.read_bytes()
+    bgz.write_bytes(data[:-28])
+    with caplog.at_level("WARNING"):
+        assert Genome(bgz).fetch("chrB", 0, 4) == "TTTT"
+    assert "no BGZF end-of-file block" in caplog.text
+
+
+def test_truncated_2bit_is_refused_instead_of_crashing(yeast, tmp_path):
+    """py2bit reads past the end of a truncated 2bit and the process died (segmentation fault,
+    status 139); run in a child process so that a regression cannot take the test run down."""
+    import subprocess
+    import sys
+
+    src = yeast / "genome" / "sacCer3.2bit"
+    for cut, why in ((10, "shorter than the 16-byte header"), (200, "blocks run past the end"),
+                     (1_500_000, "needs bytes up to")):
+        bad = tmp_path / f"cut{cut}.2bit"
+        bad.write_bytes(src.read_bytes()[:cut])
+        r = subprocess.run([sys.executable, "-m", "cisgram", "info", "-g", str(bad)], capture_output=True, text=True,
+                           timeout=120)
+        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        assert r.returncode == 2 and last.startswith(f"error: {bad}: truncated or corrupt 2bit file"), r
+        assert why in last and r.stderr.count("error:") == 1 and "Traceback" not in r.stderr, r.stderr
 
 
 def test_as_codes_reads_every_sequence_form_and_says_what_it_refuses():

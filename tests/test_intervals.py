@@ -21,6 +21,7 @@ from cisgram.intervals import (
     union_regions,
     write_regions,
 )
+from tests.probes import TRUNCATED, corrupt, crlf, gzipped, truncated
 
 
 def _write(tmp_path, name, text):
@@ -199,3 +200,49 @@ def test_binary_file_is_reported(tmp_path):
     with pytest.raises(InputError) as e:
         read_regions(p)
     assert str(p) in str(e.value)
+
+
+# ---------------------------------------------------------------- real-world shapes (issue 24)
+
+
+def test_truncated_or_corrupt_gzip_regions_are_one_error_naming_the_file(tmp_path, cisgram_main):
+    """A download cut short used to print the genome table and then a bare "Aborted." (exit 1)."""
+    d = demo()
+    whole = gzipped(d.peaks["K562"], tmp_path / "K562.narrowPeak.gz")
+    assert len(read_regions(whole)) == 408
+    for damage in (truncated, corrupt):
+        bad = damage(whole, tmp_path / f"{damage.__name__}.narrowPeak.gz")
+        with pytest.raises(InputError, match=TRUNCATED):
+            read_regions(bad)
+        code, out, err = cisgram_main("info", "--genome", d.genome, "--regions", bad)
+        assert code == 2, (out, err)
+        assert err.strip().splitlines() == [err.strip()] and err.startswith(f"error: {bad}: {TRUNCATED}")
+        assert "Aborted" not in out + err and "Traceback" not in err
+
+
+def test_windows_line_endings_header_track_and_browser_lines(tmp_path, cisgram_main):
+    """A narrowPeak saved on Windows, with a browser line, a track line and a column header, reads
+    as the plain file does (gzip or not)."""
+    d = demo()
+    plain = read_regions(d.peaks["K562"])
+    head = ("browser position chr22:19000000-20000000\ntrack type=narrowPeak name=K562\n"
+            "chrom\tstart\tend\tname\tscore\tstrand\tsignalValue\tpValue\tqValue\tpeak\n")
+    windows = crlf(d.peaks["K562"], tmp_path / "windows.narrowPeak", prefix=head)
+    assert b"\r\n" in windows.read_bytes()
+    for path in (windows, gzipped(windows, tmp_path / "windows.narrowPeak.gz")):
+        pd.testing.assert_frame_equal(read_regions(path, genome=Genome(d.genome)), plain, check_like=False)
+    code, out, err = cisgram_main("info", "--genome", d.genome, "--regions", windows)
+    assert code == 0 and "408 regions (narrowPeak)" in out, err
+
+
+def test_duplicated_region_names_are_accepted(tmp_path, caplog):
+    """Names are labels: ENCODE peaks all carry '.', merged files repeat names. Regions are read
+    as they are (every output names a region by its coordinates), without a warning."""
+    d = demo()
+    lines = d.peaks["K562"].read_text().splitlines()
+    same = tmp_path / "same.narrowPeak"
+    same.write_text("".join("\t".join([*ln.split("\t")[:3], "peak", *ln.split("\t")[4:]]) + "\n" for ln in lines))
+    with caplog.at_level("WARNING"):
+        df = read_regions(same, genome=Genome(d.genome))
+    assert len(df) == 408 and set(df["name"]) == {"peak"} and not caplog.records
+    pd.testing.assert_frame_equal(df.drop(columns="name"), read_regions(d.peaks["K562"]).drop(columns="name"))

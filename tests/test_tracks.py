@@ -17,6 +17,7 @@ import pytest
 from cisgram.errors import InputError
 from cisgram.fragments import FragmentCounts, fragment_counts
 from cisgram.tracks import bigwig_chroms, bigwig_coverage, bigwig_coverage_naive
+from tests.probes import TRUNCATED, corrupt, truncated
 
 BC_A = "A" * 16
 BC_B = "B" * 16
@@ -384,3 +385,44 @@ def test_fragments_bad_inputs(tmp_path):
         fragment_counts(header_only, regions)
     with pytest.raises(InputError, match="not found"):
         fragment_counts(tmp_path / "absent.tsv.gz", regions)
+
+
+# --------------------------------------------------------------------------------------------
+# real-world shapes (issue 24)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", [truncated, corrupt])
+def test_truncated_or_corrupt_fragments_are_one_error_naming_the_file(yeast_fragments, yeast_regions, tmp_path, damage):
+    """pandas decompresses the file itself: gzip's EOFError (a bare "Aborted." through the CLI)
+    and BadGzipFile escaped; a corrupt block can also decode to garbage that the parser meets
+    first. Both are now the one compressed-file error."""
+    bad = damage(yeast_fragments, tmp_path / "frags.tsv.gz")
+    with pytest.raises(InputError) as e:
+        fragment_counts(bad, yeast_regions, {"A": [BC_A]}, chunksize=50_000)
+    assert str(e.value).startswith(f"{bad}: {TRUNCATED} (") and "\n" not in str(e.value)
+
+
+def test_truncated_fragments_stop_prepare_with_nothing_written(yeast, yeast_fragments, tmp_path, cisgram_main):
+    bad = truncated(yeast_fragments, tmp_path / "frags.tsv.gz")
+    out = tmp_path / "ds" / "yeast.h5ad"
+    code, _, err = cisgram_main("prepare", "--genome", yeast / "genome" / "sacCer3.2bit", "--peaks",
+                                yeast / "atac" / "hmmratac_accessible_regions.narrowPeak",
+                                "--tracks", f"A={bad}:{BC_A}", "--out", out)
+    assert code == 2 and err.strip().splitlines()[-1].startswith(f"error: {bad}: {TRUNCATED}"), err
+    assert "Aborted" not in err and not out.exists() and not (out.parent / "split.json").exists()
+
+
+def test_bigwig_header_listing_contigs_the_genome_lacks_is_accepted(chr22, tmp_path, cisgram_main):
+    """The shared K562 bigWig's header lists 39 hg38 contigs (chr1 … GL000009.2, KI270711.1);
+    the demo genome holds chr22 alone. Only the contigs the regions use are checked."""
+    from cisgram.bundled import demo
+
+    d = demo()
+    track = chr22 / "accessibility" / "K562.bw"
+    assert len(bigwig_chroms(track)) == 39 and {"chr1", "KI270711.1", "chr22"} <= set(bigwig_chroms(track))
+    out = tmp_path / "ds.h5ad"
+    code, stdout, err = cisgram_main("prepare", "--genome", d.genome, "--peaks", d.peaks["K562"], "--tracks",
+                                     f"K562={track}", "--split", "blocks:1Mb", "--no-report", "--out", out)
+    assert code == 0 and out.exists(), err
+    assert "406 regions x 1 conditions (K562)" in stdout

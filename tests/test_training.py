@@ -147,3 +147,91 @@ def test_window_zscore_standardises_each_window_and_feature():
     z = window_zscore(x)
     assert np.allclose(z.mean(1).numpy(), 0, atol=1e-5) and np.allclose(z.std(1, unbiased=False).numpy(), 1, atol=1e-3)
     assert window_zscore(torch.ones(1, 4, 2)).abs().max() == 0  # constant columns give zeros, not NaN
+
+
+# ------------------------------------------------------------------------------------ resuming a fit
+
+
+class _Killed(Exception):
+    pass
+
+
+def _kill_in(epoch: int, batch: int = 1):
+    """A callback that stops training in the middle of ``epoch`` (as a killed process would)."""
+    from lightning.pytorch.callbacks import Callback
+
+    class Kill(Callback):
+        def on_train_batch_start(self, trainer, pl_module, b, batch_idx):
+            if trainer.current_epoch == epoch and batch_idx == batch:
+                raise _Killed
+
+    return Kill()
+
+
+def _numbers(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+def _same_fit(a, b) -> bool:
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    return (_numbers(a.history) == _numbers(b.history) and a.best_epoch == b.best_epoch
+            and a.best_val_loss == b.best_val_loss and list(sa) == list(sb)
+            and all(torch.equal(sa[k], sb[k]) for k in sa))
+
+
+def _interrupted_then_resumed(make_net, train, val, cfg, directory, *, epoch: int, **kw):
+    with pytest.raises(_Killed):
+        fit(make_net(), train, val, cfg, checkpoint=directory, callbacks=(_kill_in(epoch),), **kw)
+    return fit(make_net(), train, val, cfg, checkpoint=directory, resume=True, **kw)
+
+
+def sequences(n: int, length: int = 200, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """One-hot sequences whose target is the count of G in the first 50 bp."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (n, length), generator=g), 4).float().transpose(1, 2)
+    y = x[:, 2, :50].sum(1, keepdim=True) / 10
+    return list(zip(x, y, strict=True))
+
+
+def test_a_cnn_fit_killed_mid_epoch_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
+    from tests.toys import tiny_deepsea
+
+    def make_net():
+        return tiny_deepsea(length=200, seed=1)[0].train()  # batch norm, dropout: both random and stateful
+
+    train, val = sequences(48, seed=1), sequences(24, seed=2)
+    cfg = TrainConfig(max_epochs=4, patience=4, batch_size=8, lr=3e-3, seed=5)
+    ref = fit(make_net(), train, val, cfg)
+    res = _interrupted_then_resumed(make_net, train, val, cfg, tmp_path / "ck", epoch=2)
+    assert len(res.history) == 4 and _same_fit(ref, res)
+    # the checkpoint holds the last epoch only, as safetensors and JSON (no pickle), and says the fit had ended
+    files = [p for p in (tmp_path / "ck").rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} == {".safetensors", ".json"}
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["epoch-3", "latest.json"]
+    again = fit(make_net(), train, val, cfg, checkpoint=tmp_path / "ck", resume=True)  # no training: the kept result
+    assert _same_fit(ref, again) and again.seconds == pytest.approx(res.seconds, rel=0.5)
+    # other settings or data cannot resume it; without resume the old epochs go
+    with pytest.raises(InputError, match="lr: 0.003 then, 0.001 now"):
+        fit(make_net(), train, val, TrainConfig(max_epochs=4, patience=4, batch_size=8, seed=5), checkpoint=tmp_path / "ck",
+            resume=True)
+    with pytest.raises(InputError, match="train_items: 48 then, 40 now"):
+        fit(make_net(), train[:40], val, cfg, checkpoint=tmp_path / "ck", resume=True)
+    with pytest.raises(_Killed):
+        fit(make_net(), train, val, cfg, checkpoint=tmp_path / "ck", callbacks=(_kill_in(0),))
+    assert not (tmp_path / "ck" / "latest.json").exists()
+
+
+def test_a_get_fit_with_a_schedule_early_stopping_and_a_killed_epoch_resumes_exactly(tmp_path):
+    def make_net():
+        return tiny(drop_path=0.1)
+
+    data = windows(24)
+    val = windows(12, seed=1)
+    cfg = GETTraining().config(max_epochs=30, patience=2, batch_size=4, lr=3e-2, seed=2)  # stops early
+    ref = fit(make_net(), data, val, cfg, loss=get_loss())
+    assert len(ref.history) < 30
+    for epoch in (1, len(ref.history) - 1):  # after the first checkpoint, and in the last epoch
+        res = _interrupted_then_resumed(make_net, data, val, cfg, tmp_path / f"ck{epoch}", epoch=epoch, loss=get_loss())
+        assert _same_fit(ref, res)
+    # resume without a checkpoint there starts afresh
+    assert _same_fit(ref, fit(make_net(), data, val, cfg, loss=get_loss(), checkpoint=tmp_path / "new", resume=True))

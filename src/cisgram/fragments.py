@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from cisgram.errors import InputError, few
-from cisgram.files import is_gzipped, open_text, require_file
+from cisgram.files import compressed_errors, is_gzipped, open_text, require_file
 from cisgram.genome import chromosome_hint
 from cisgram.tracks import check_regions
 
@@ -232,91 +232,91 @@ def fragment_counts(
         )
     n_read = 0
     t0 = time.perf_counter()
-
-    try:
-        reader = pd.read_csv(
-            p,
-            sep="\t",
-            header=None,
-            skiprows=n_header,
-            usecols=list(range(need)),
-            dtype={0: "category", 3: "category"},
-            compression="gzip" if is_gzipped(p) else None,
-            chunksize=int(chunksize),
-            na_filter=True,
-            keep_default_na=False,
-            na_values=[""],
-        )
-    except pd.errors.EmptyDataError:
-        raise InputError("fragment file has no records", path=p, hint=_FRAG_HINT) from None
-    try:
-        for chunk in reader:
-            first_line = n_header + n_read + 1
-            n_read += len(chunk)
-            missing = chunk.isna().to_numpy().any(axis=1)
-            if missing.any():
-                i = int(np.flatnonzero(missing)[0])
-                raise InputError(
-                    f"record has fewer than {need} tab-separated columns (or an empty field)",
-                    path=p,
-                    line=first_line + i,
-                    hint=_FRAG_HINT,
-                )
-            s = _positions(chunk[1], "start", p, first_line)
-            e = _positions(chunk[2], "end", p, first_line)
-            bad = (s < 0) | (s >= e)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise InputError(
-                    f"fragment {chunk[0].iloc[i]}:{s[i]}-{e[i]} has start < 0 or start >= end",
-                    path=p,
-                    line=first_line + i,
-                    hint="coordinates are 0-based, half-open: start < end",
-                )
-            if groups is None:
-                g = np.zeros(len(chunk), dtype=np.int64)
-                n_fragments[0] += len(chunk)
-            else:
-                bc = chunk[3]
-                cats = bc.cat.categories
-                if len(example_barcodes) < 5:
-                    example_barcodes.extend(map(str, cats[: 5 - len(example_barcodes)]))
-                pos = bc_index.get_indexer(cats)
-                cat_group = np.where(pos >= 0, bc_owner[np.maximum(pos, 0)], -1)
-                g = cat_group[bc.cat.codes.to_numpy()]
-                unmatched.update(map(str, cats[pos < 0]))
-                n_unmatched_fragments += int((g < 0).sum())
-                n_fragments += np.bincount(g[g >= 0], minlength=n_groups)
-            ch = chunk[0]
-            file_chroms.update(map(str, ch.cat.categories))
-            codes = ch.cat.codes.to_numpy()
-            for k, name in enumerate(ch.cat.categories):
-                name = str(name)
-                if name not in boundaries:
-                    continue
-                sel = (codes == k) & (g >= 0)
-                if not sel.any():
-                    continue
-                b = boundaries[name]
-                nb = len(b) + 1
-                gg = g[sel]
-                flat = np.concatenate(
-                    (
-                        gg * nb + np.searchsorted(b, s[sel], side="right"),
-                        gg * nb + np.searchsorted(b, e[sel] - 1, side="right"),
+    with compressed_errors(p):  # pandas decompresses the file itself; a damaged one is named as such
+        try:
+            reader = pd.read_csv(
+                p,
+                sep="\t",
+                header=None,
+                skiprows=n_header,
+                usecols=list(range(need)),
+                dtype={0: "category", 3: "category"},
+                compression="gzip" if is_gzipped(p) else None,
+                chunksize=int(chunksize),
+                na_filter=True,
+                keep_default_na=False,
+                na_values=[""],
+            )
+        except pd.errors.EmptyDataError:
+            raise InputError("fragment file has no records", path=p, hint=_FRAG_HINT) from None
+        try:
+            for chunk in reader:
+                first_line = n_header + n_read + 1
+                n_read += len(chunk)
+                missing = chunk.isna().to_numpy().any(axis=1)
+                if missing.any():
+                    i = int(np.flatnonzero(missing)[0])
+                    raise InputError(
+                        f"record has fewer than {need} tab-separated columns (or an empty field)",
+                        path=p,
+                        line=first_line + i,
+                        hint=_FRAG_HINT,
                     )
-                )
-                binned[name] += np.bincount(flat, minlength=n_groups * nb).reshape(n_groups, nb)
-    except pd.errors.ParserError as exc:
-        raise InputError(
-            f"cannot parse the fragment file ({str(exc).strip()})", path=p, hint=_FRAG_HINT
-        ) from None
-    except UnicodeDecodeError:
-        raise InputError(
-            "not a text fragment file (cannot decode it as text)", path=p, hint=_FRAG_HINT
-        ) from None
-    finally:
-        reader.close()
+                s = _positions(chunk[1], "start", p, first_line)
+                e = _positions(chunk[2], "end", p, first_line)
+                bad = (s < 0) | (s >= e)
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    raise InputError(
+                        f"fragment {chunk[0].iloc[i]}:{s[i]}-{e[i]} has start < 0 or start >= end",
+                        path=p,
+                        line=first_line + i,
+                        hint="coordinates are 0-based, half-open: start < end",
+                    )
+                if groups is None:
+                    g = np.zeros(len(chunk), dtype=np.int64)
+                    n_fragments[0] += len(chunk)
+                else:
+                    bc = chunk[3]
+                    cats = bc.cat.categories
+                    if len(example_barcodes) < 5:
+                        example_barcodes.extend(map(str, cats[: 5 - len(example_barcodes)]))
+                    pos = bc_index.get_indexer(cats)
+                    cat_group = np.where(pos >= 0, bc_owner[np.maximum(pos, 0)], -1)
+                    g = cat_group[bc.cat.codes.to_numpy()]
+                    unmatched.update(map(str, cats[pos < 0]))
+                    n_unmatched_fragments += int((g < 0).sum())
+                    n_fragments += np.bincount(g[g >= 0], minlength=n_groups)
+                ch = chunk[0]
+                file_chroms.update(map(str, ch.cat.categories))
+                codes = ch.cat.codes.to_numpy()
+                for k, name in enumerate(ch.cat.categories):
+                    name = str(name)
+                    if name not in boundaries:
+                        continue
+                    sel = (codes == k) & (g >= 0)
+                    if not sel.any():
+                        continue
+                    b = boundaries[name]
+                    nb = len(b) + 1
+                    gg = g[sel]
+                    flat = np.concatenate(
+                        (
+                            gg * nb + np.searchsorted(b, s[sel], side="right"),
+                            gg * nb + np.searchsorted(b, e[sel] - 1, side="right"),
+                        )
+                    )
+                    binned[name] += np.bincount(flat, minlength=n_groups * nb).reshape(n_groups, nb)
+        except pd.errors.ParserError as exc:
+            raise InputError(
+                f"cannot parse the fragment file ({str(exc).strip()})", path=p, hint=_FRAG_HINT
+            ) from None
+        except UnicodeDecodeError:
+            raise InputError(
+                "not a text fragment file (cannot decode it as text)", path=p, hint=_FRAG_HINT
+            ) from None
+        finally:
+            reader.close()
 
     if n_read == 0:
         raise InputError("fragment file has no records", path=p, hint=_FRAG_HINT)

@@ -17,24 +17,32 @@ Conventions
 Pitfalls
 --------
 - A gzip (not bgzip) FASTA cannot be indexed: recompress it with ``bgzip``.
+- A truncated or corrupt bgzip FASTA is refused as such (:func:`cisgram.files.corrupt_compressed`):
+  at opening when its BGZF end-of-file block is missing (the whole file is then decompressed
+  once to tell a truncated file from one written by an old bgzip without that block), or when
+  htslib fails to index or read it. A stale ``.fai``/``.gzi`` (the FASTA changed after indexing)
+  gives an error that says so; delete them and they are rebuilt.
 - A FASTA without ``.fai`` (and ``.gzi`` for bgzip) is indexed on first open; when its directory
   is read-only the index is built in a temporary directory instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import shutil
+import struct
 import tempfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from cisgram.errors import InputError
-from cisgram.files import is_gzipped, require_file
+from cisgram.files import check_compressed, has_bgzf_eof, is_gzipped, require_file
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +216,7 @@ class Genome:
     def _open_2bit(self) -> None:
         import py2bit
 
+        _check_2bit(self.path)  # py2bit reads past the end of a truncated file and crashes
         try:
             self._tb = py2bit.open(str(self.path))
         except RuntimeError as e:
@@ -231,6 +240,9 @@ class Genome:
                 path=self.path,
                 hint=f"recompress it: zcat {self.path} | bgzip > {self.path.with_suffix('')}.bgz.fa.gz",
             )
+        if gz and not has_bgzf_eof(self.path):
+            check_compressed(self.path)  # raises for a truncated file
+            log.warning("%s has no BGZF end-of-file block (an old bgzip?) but decompresses whole", self.path)
         fasta_path = self.path
         fai = Path(str(self.path) + ".fai")
         gzi = Path(str(self.path) + ".gzi")
@@ -245,8 +257,11 @@ class Genome:
                     shutil.copy(idx, Path(self._tmpdir.name) / idx.name)
             log.info("indexing %s in %s (its directory is read-only)", self.path, self._tmpdir.name)
         try:
-            self._fa = pysam.FastaFile(str(fasta_path))
+            with _htslib_quiet():
+                self._fa = pysam.FastaFile(str(fasta_path))
         except (OSError, ValueError) as e:
+            if gz:
+                check_compressed(self.path)  # a corrupt block is the usual reason: say so
             raise InputError(
                 f"cannot open or index this FASTA ({e})",
                 path=self.path,
@@ -313,7 +328,17 @@ class Genome:
     def _read(self, chrom: str, start: int, end: int) -> str:
         if self.format == "2bit":
             return self._tb.sequence(chrom, start, end)
-        return self._fa.fetch(chrom, start, end)
+        try:
+            with _htslib_quiet():
+                return self._fa.fetch(chrom, start, end)
+        except (OSError, ValueError) as e:
+            if is_gzipped(self.path):
+                check_compressed(self.path)
+            raise InputError(
+                f"cannot read {chrom}:{start}-{end} from this FASTA ({e})",
+                path=self.path,
+                hint="its index (.fai, .gzi) may be older than the file: delete them and they are rebuilt",
+            ) from None
 
     def _check_one(self, chrom: str, start: int, end: int) -> None:
         if chrom not in self.sizes:
@@ -429,6 +454,59 @@ class Genome:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _check_2bit(path: Path) -> None:
+    """Raise :class:`InputError` when a 2bit file is shorter than its own index says (truncated)
+    or its index is unreadable: every sequence record (size, N and mask blocks, packed bases)
+    must end inside the file. Reads the headers only (one seek per sequence)."""
+    size = path.stat().st_size
+
+    def bad(why: str) -> InputError:
+        return InputError(f"truncated or corrupt 2bit file ({why}); copy or download it again", path=path)
+
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+        if len(head) < 16:
+            raise bad(f"{size} bytes, shorter than the 16-byte header")
+        version, count = struct.unpack("<II", head[4:12])
+        width = 8 if version == 1 else 4  # version 1 files hold 64-bit offsets
+        index = io.BytesIO(fh.read(count * (256 + width)))  # enough for the longest names
+        offsets = []
+        for _ in range(count):
+            n = index.read(1)
+            if not n:
+                raise bad(f"the index of {count:,} sequences ends early")
+            name = index.read(n[0])
+            raw = index.read(width)
+            if len(name) < n[0] or len(raw) < width:
+                raise bad(f"the index of {count:,} sequences ends early")
+            offsets.append((name.decode(errors="replace"), int.from_bytes(raw, "little")))
+        for name, offset in offsets:
+            fh.seek(offset)
+            fields = fh.read(8)
+            if len(fields) < 8:
+                raise bad(f"sequence {name} starts at byte {offset:,}, past the end of the {size:,}-byte file")
+            dna, n_blocks = struct.unpack("<II", fields)
+            fh.seek(8 * n_blocks, os.SEEK_CUR)
+            masks = fh.read(4)
+            if len(masks) < 4:
+                raise bad(f"sequence {name}'s blocks run past the end of the {size:,}-byte file")
+            end = fh.tell() + 8 * struct.unpack("<I", masks)[0] + 4 + (dna + 3) // 4
+            if end > size:
+                raise bad(f"sequence {name} needs bytes up to {end:,} but the file has {size:,}")
+
+
+@contextlib.contextmanager
+def _htslib_quiet() -> Iterator[None]:
+    """Silence htslib's own stderr messages (its errors become InputErrors here); restored after."""
+    import pysam
+
+    previous = pysam.set_verbosity(0)
+    try:
+        yield
+    finally:
+        pysam.set_verbosity(previous)
 
 
 def _is_bgzf(head: bytes) -> bool:

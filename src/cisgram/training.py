@@ -3,8 +3,9 @@
 :func:`fit` trains any ``nn.Module`` mapping ``(B, 4, L)`` one-hot to ``(B, T)`` on two datasets
 of ``(x, y)`` pairs (NaN in ``y`` marks a task that does not score that item): Adam(W), masked
 MSE (regression) or masked binary cross-entropy on logits (classification), early stopping on
-the validation loss, and the best epoch's weights kept in memory and put back at the end (no
-pickled checkpoint files). A ``loss(net, batch)`` callable trains any other network on any
+the validation loss, and the best epoch's weights kept in memory and put back at the end; with
+``checkpoint`` the last completed epoch is also kept on disk (safetensors + JSON, never a
+pickle: :mod:`cisgram.checkpoints`) and ``resume`` continues from it. A ``loss(net, batch)`` callable trains any other network on any
 batches the same way (GET's region windows, :mod:`cisgram.workflows.train_get`); only parameters with
 ``requires_grad`` are optimised, so frozen LoRA bases stay untouched. Lightning brings the
 device placement, mixed precision (``precision``), progress bars and distributed data-parallel
@@ -26,6 +27,8 @@ import copy
 import functools
 import logging
 import math
+import os
+import signal
 import time
 import warnings
 from collections.abc import Callable
@@ -35,6 +38,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from cisgram.checkpoints import (
+    checkpoint_io,
+    clear_checkpoint,
+    epoch_checkpoint,
+    is_rank_zero,
+    read_checkpoint,
+    saved_fit,
+)
 from cisgram.data.get_windows import MaskedWindow
 from cisgram.errors import InputError
 from cisgram.models.get import RegionTransformer
@@ -105,6 +116,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def resumable(self) -> dict:
+        """What a resumed fit must share with the one it continues: every setting but the progress
+        bar and the loader's worker count, which change no number."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("progress", "num_workers")}
 
 
 @dataclass
@@ -244,6 +260,17 @@ def _keep_best(monitor: str):
             self.best, self.state, self.epoch, self.history = float("inf"), None, -1, []
             self._t = time.perf_counter()
 
+        @property
+        def state_key(self) -> str:
+            return "best"
+
+        def state_dict(self):  # kept in a checkpoint (cisgram.checkpoints): the best weights and the history
+            return {"best": self.best, "epoch": self.epoch, "history": self.history, "state": self.state}
+
+        def load_state_dict(self, state_dict):
+            self.best, self.epoch, self.history, self.state = (state_dict["best"], state_dict["epoch"],
+                                                               list(state_dict["history"]), state_dict["state"])
+
         def on_train_epoch_end(self, trainer, pl_module):
             m = trainer.callback_metrics
             val = float(m["val_loss"]) if "val_loss" in m else float("nan")
@@ -285,7 +312,8 @@ def _quiet():
 
 
 def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None = None, *,
-        callbacks: tuple = (), loss: Callable[[nn.Module, object], torch.Tensor] | None = None) -> FitResult:
+        callbacks: tuple = (), loss: Callable[[nn.Module, object], torch.Tensor] | None = None,
+        checkpoint: str | os.PathLike | None = None, resume: bool = False) -> FitResult:
     """Train ``net`` on ``train`` with early stopping on ``val``; see the module docstring.
     ``callbacks`` are extra Lightning callbacks (e.g. timers). ``loss(net, batch)`` (a scalar
     tensor) replaces the default ``masked_loss(net(x), y)`` in training and validation, for
@@ -293,16 +321,32 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
     with ``monitor="auroc"``. Only parameters with ``requires_grad`` are optimised.
 
     Randomness (initialisation is the caller's; dropout, shuffling) follows ``config.seed``
-    without changing the global torch generator for the caller."""
+    without changing the global torch generator for the caller.
+
+    ``checkpoint`` (a directory) keeps the state of the last completed epoch there
+    (:mod:`cisgram.checkpoints`: safetensors + JSON). With ``resume`` a fit continues from it,
+    after the last completed epoch, and ends as an uninterrupted fit of the same seed would
+    (same history, kept epoch and weights; on one process — with DDP every process gets rank
+    0's random state back); a checkpoint of a fit that had ended (early stopping or the last
+    epoch) gives its result without training. Without one there, ``resume`` starts afresh. The
+    checkpoint must come from a fit with the same settings and data sizes (else
+    :class:`InputError`)."""
     import lightning as L
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     cfg = config or TrainConfig()
     if loss is not None and cfg.monitor != "loss":
         raise InputError("a custom loss can only be monitored as the validation loss", hint="use monitor='loss'")
     if len(train) == 0 or len(val) == 0:
         raise InputError(f"nothing to train on: {len(train)} training and {len(val)} validation items")
+    meta = {"config": cfg.resumable(), "train_items": len(train), "val_items": len(val)}
+    saved = saved_fit(checkpoint, meta) if checkpoint is not None and resume else None
+    if checkpoint is not None and not resume and is_rank_zero():
+        clear_checkpoint(checkpoint)  # an earlier fit's epochs must not be resumed into this one
+    if saved is not None and saved["finished"]:
+        return _ended(net, checkpoint, saved)
     g = torch.Generator().manual_seed(cfg.seed)
     loaders = [DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, num_workers=cfg.num_workers,
                           generator=g if shuffle else None, drop_last=False, pin_memory=False)
@@ -311,6 +355,8 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
     stop = EarlyStopping(monitor=f"val_{cfg.monitor}", mode="max" if cfg.monitor == "auroc" else "min",
                          patience=cfg.patience)
     hooks = [best, stop, *callbacks]
+    if checkpoint is not None:
+        hooks.append(epoch_checkpoint(checkpoint, g, meta, saved["seconds"] if saved else 0.0))
     if cfg.progress:
         from lightning.pytorch.callbacks import RichProgressBar
 
@@ -322,25 +368,38 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
             trainer = L.Trainer(
                 accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
                 precision=cfg.precision, max_epochs=cfg.max_epochs, callbacks=hooks, logger=False,
-                enable_checkpointing=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
-                num_sanity_val_steps=0,
+                enable_checkpointing=checkpoint is not None, enable_progress_bar=cfg.progress,
+                enable_model_summary=False, num_sanity_val_steps=0,
+                plugins=[checkpoint_io()] if checkpoint is not None else None,
             )
         except (MisconfigurationException, ValueError, TypeError) as e:
             raise InputError(f"Lightning refused the training settings: {str(e).splitlines()[0]}",
                              hint="check --accelerator, --devices, --strategy, --num-nodes and --precision") from None
-        trainer.fit(_lightning_module(net, cfg, loss), *loaders)
+        try:
+            trainer.fit(_lightning_module(net, cfg, loss), *loaders, ckpt_path=str(checkpoint) if saved else None)
+        except SIGTERMException:  # Lightning stops after the batch and exits with status 0: say it was killed
+            log.warning("training stopped by SIGTERM%s", f"; the last completed epoch is kept in {checkpoint}"
+                        if checkpoint is not None else "")
+            raise SystemExit(128 + signal.SIGTERM) from None
     if best.state is None:
         raise RuntimeError(f"training produced no finite validation {cfg.monitor}")
     net.load_state_dict(best.state)
     net.cpu()
     best_loss = next(h["val_loss"] for h in best.history if h["epoch"] == best.epoch)
-    return FitResult(net, best.history, best.epoch, best_loss, trainer.is_global_zero, time.perf_counter() - t0,
-                     trainer.world_size)
+    return FitResult(net, best.history, best.epoch, best_loss, trainer.is_global_zero,
+                     time.perf_counter() - t0 + (saved["seconds"] if saved else 0.0), trainer.world_size)
 
 
-
-
-
+def _ended(net: nn.Module, directory, saved: dict) -> FitResult:
+    """The result of a fit whose checkpoint says it had ended: its kept weights and history."""
+    state = read_checkpoint(directory)["callbacks"]["best"]
+    if state["state"] is None:
+        raise RuntimeError("the checkpointed fit had produced no finite validation metric")
+    net.load_state_dict(state["state"])
+    net.cpu()
+    best_loss = next(h["val_loss"] for h in state["history"] if h["epoch"] == state["epoch"])
+    return FitResult(net, state["history"], state["epoch"], best_loss, is_rank_zero(), saved["seconds"],
+                     saved["world_size"])
 
 
 def poisson_loss(pred_rate: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,

@@ -1,7 +1,15 @@
 """VCF records to score: :func:`read_vcf` reads a plain or gzip/bgzip VCF (CHROM POS ID REF ALT, a
 multi-allelic ALT split into one row per allele), keeps SNVs, MNVs and short indels of
 sequence-resolved alleles and checks them against a genome; a bad record never stops the reading
-but becomes a :class:`Problem` (its 1-based line number and the reason)."""
+but becomes a :class:`Problem` (its 1-based line number and the reason).
+
+Real-world shapes: a genome-wide VCF has records on contigs a model's genome lacks (``chrM``,
+``chrUn_…``, ``…_random``, alt contigs); each is a problem and the rest is read, and the file is
+refused only when no record is on a chromosome of the genome (``22`` against ``chr22``: the
+message gives the fix). Symbolic alleles (``<DEL>``, ``<INS>``, breakends) and ``*`` are
+problems; a multi-allelic record is split, each allele kept or listed on its own. The file is
+streamed, so a bgzip VCF needs no tabix index; Windows line endings are read as Unix ones; a
+truncated or corrupt ``.gz`` is an :class:`~cisgram.errors.InputError` naming it."""
 
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cisgram.errors import InputError
+from cisgram.errors import InputError, few
 from cisgram.files import open_text
 from cisgram.genome import open_genome
 
@@ -97,7 +105,7 @@ def read_vcf(path: str | os.PathLike, genome=None, *, max_indel: int = 50) -> tu
     of the file's chromosomes is in it (the message says whether adding or removing ``chr``
     fixes it).
     """
-    from cisgram.genome import check_chromosomes, chromosome_hint, encode
+    from cisgram.genome import chromosome_hint, encode
 
     if max_indel < 1:
         raise InputError(f"max_indel must be at least 1, got {max_indel}")
@@ -166,7 +174,12 @@ def read_vcf(path: str | os.PathLike, genome=None, *, max_indel: int = 50) -> tu
     except OSError as e:
         raise InputError(f"cannot read this VCF ({e})", path=path) from None
     if g is not None and unknown and not known:
-        check_chromosomes(list(unknown), g.sizes, path=path, against=f"the genome {g.path.name}")
+        raise InputError(
+            f"no record is on a chromosome of the genome {g.path.name}: the VCF has {few(unknown, sort=False)}; "
+            f"the genome has {few(g.chroms, sort=False)}",
+            path=path,
+            hint=chromosome_hint(list(unknown), g.chroms) or "score the VCF with a model of its assembly",
+        )
     if unknown:
         log.warning("%s: %d record(s) on chromosome(s) not in the genome: %s", path, sum(unknown.values()),
                     ", ".join(list(unknown)[:5]))

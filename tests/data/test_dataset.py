@@ -158,6 +158,26 @@ def test_count_table_input(tmp_path, demo_dataset):
     assert json.loads(t.uns["cisgram"])["access"]["background_floor"] is None
 
 
+def test_truncated_gzip_count_table_and_cluster_table_name_the_file(tmp_path, demo_dataset):
+    import gzip
+
+    from cisgram.data.regionmotif import read_motif_clusters
+    from cisgram.errors import InputError
+
+    adata, _ = demo_dataset
+    table = adata.var[["chrom", "start", "end"]].copy()
+    for i, c in enumerate(CELLS):
+        table[c] = adata.layers["counts"][i]
+    for name, text in (("counts.tsv.gz", table.to_csv(sep="\t", index=False)),
+                       ("clusters.tsv.gz", "".join(f"m{i}\tc{i % 7}\n" for i in range(20000)))):
+        data = gzip.compress(text.encode())
+        p = tmp_path / name
+        p.write_bytes(data[: len(data) // 2])
+        with pytest.raises(InputError, match=r"clusters.tsv.gz|counts.tsv.gz") as e:
+            prepare(demo().genome, counts=p, split="blocks:1Mb") if name.startswith("counts") else read_motif_clusters(p)
+        assert "truncated or corrupt compressed file" in str(e.value) and "\n" not in str(e.value)
+
+
 # -- bad input ----------------------------------------------------------------------------------
 def test_track_chromosome_naming_differs_from_peaks(tmp_path):
     d = demo()

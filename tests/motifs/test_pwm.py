@@ -11,6 +11,7 @@ import pytest
 
 from cisgram.errors import InputError
 from cisgram.motifs.pwm import Motif, MotifSet, load_motifs, read_jaspar, read_meme, write_meme
+from tests.probes import TRUNCATED, corrupt, crlf, gzipped, truncated
 
 VERTEBRATES = "JASPAR2024_CORE_vertebrates_nonredundant.meme"
 FUNGI = "JASPAR2024_CORE_fungi_nonredundant.meme"
@@ -336,3 +337,32 @@ def test_pyjaspar_database_is_sqlite():
     from pyjaspar import jaspardb
 
     assert isinstance(jaspardb(release="JASPAR2024").conn, sqlite3.Connection)
+
+
+# ---------------------------------------------------------------- real-world shapes (issue 24)
+
+
+def test_truncated_or_corrupt_gzip_meme_is_one_error_naming_the_file(tmp_path, cisgram_main):
+    """The bundled JASPAR file, gzipped and cut short: `cisgram info` printed "Aborted." (exit 1)."""
+    from cisgram.bundled import demo
+
+    d = demo()
+    whole = gzipped(d.motifs, tmp_path / "jaspar.meme.gz")
+    assert len(read_meme(whole)) == 100
+    for damage in (truncated, corrupt):
+        bad = damage(whole, tmp_path / f"{damage.__name__}.meme.gz")
+        with pytest.raises(InputError, match=TRUNCATED):
+            read_meme(bad)
+        code, out, err = cisgram_main("info", "--genome", d.genome, "--motifs", bad)
+        assert code == 2 and err.startswith(f"error: {bad}: {TRUNCATED}") and len(err.strip().splitlines()) == 1
+        assert "Aborted" not in out + err
+
+
+def test_windows_line_endings_meme(tmp_path):
+    from cisgram.bundled import demo
+
+    plain = read_meme(demo().motifs)
+    for path in (crlf(demo().motifs, tmp_path / "w.meme"), gzipped(tmp_path / "w.meme", tmp_path / "w.meme.gz")):
+        windows = read_meme(path)
+        assert windows.names == plain.names and np.array_equal(windows.background, plain.background)
+        assert all(np.array_equal(a.probs, b.probs) and a.alt_name == b.alt_name for a, b in zip(windows, plain, strict=True))

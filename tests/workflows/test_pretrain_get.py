@@ -150,3 +150,27 @@ def test_cli_fine_tunes_from_the_pretrained_directory(pretrained, get_demo_data,
     assert "ATAC head, test r: MCF7" in res.output
     atac = pd.read_parquet(tmp_path / "run" / "accessibility.parquet")
     assert set(atac["split"]) == {"test"} and len(atac) == m["accessibility"]["test"]["MCF7"]["n"]
+
+
+def test_a_killed_pretraining_resumes_to_the_uninterrupted_numbers(get_demo_data, tmp_path, monkeypatch):
+    import cisgram.workflows.pretrain_get as pg
+    from tests.test_training import _kill_in, _Killed
+
+    path, _ = get_demo_data
+    kw = dict(n_regions=R, max_epochs=2, patience=2, config_overrides={"d_model": 32, "n_layers": 1, "mlp_dim": 64},
+              seed=2)
+    whole = pg.pretrain_get(path, tmp_path / "whole", **kw)
+    real_fit = pg.fit
+    monkeypatch.setattr(pg, "fit", lambda *a, **k: real_fit(*a, callbacks=(_kill_in(1),), **k))
+    with pytest.raises(_Killed):
+        pg.pretrain_get(path, tmp_path / "pre", **kw)
+    monkeypatch.setattr(pg, "fit", real_fit)
+    with pytest.raises(InputError, match="unfinished run"):
+        load_pretrained(tmp_path / "pre", get_demo_data[1])
+    resumed = pg.pretrain_get(path, tmp_path / "pre", **kw, resume=True)
+    for key in ("val_masked_mse", "best_epoch", "train_windows"):
+        assert resumed.metrics[key] == whole.metrics[key], key
+    assert [{k: v for k, v in e.items() if k != "seconds"} for e in resumed.history["epochs"]] == \
+           [{k: v for k, v in e.items() if k != "seconds"} for e in whole.history["epochs"]]
+    a, b = load_file(str(tmp_path / "pre" / "model.safetensors")), load_file(str(tmp_path / "whole" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -245,3 +245,39 @@ def test_a_get_run_predicts_with_its_lora_adapter(get_demo_run, get_demo_data):
         run.predict(["ACGT" * 10])
     with pytest.raises(cisgram.errors.InputError, match="region-by-motif"):
         run.predict(regions="peaks.bed")
+
+
+def test_runs_that_keep_checkpoints_are_unfinished_until_written(tmp_path):
+    """``begin_run``: a run directory holds ``checkpoint/`` from the start of training until its
+    metrics are written; ``cisgram.load`` refuses it meanwhile (also an earlier run's files there),
+    and a new run there needs ``resume`` (same options) once an epoch has been kept."""
+    from cisgram.checkpoints import write_checkpoint
+    from cisgram.errors import InputError
+    from cisgram.workflows.rundir import begin_run, end_run
+    from tests.toys import cnn_run, tfbind_run
+
+    out = cnn_run(tmp_path / "run")  # a finished run of earlier
+    (out / "metrics.json").write_text("{}")
+    with pytest.raises(InputError, match="nothing to resume"):
+        begin_run(out, {"lr": 1}, resume=True)
+    ck = begin_run(out, {"lr": 1})
+    assert ck == out / "checkpoint" and not (out / "metrics.json").exists()
+    with pytest.raises(InputError, match="unfinished run: resume it with --resume"):
+        cisgram.load(out)  # the earlier run's model is still there, but it is not this run's
+    assert begin_run(out, {"lr": 2}) == ck  # stopped before an epoch was kept: it starts again, any options
+    write_checkpoint({"epoch": 0}, ck / "cnn")
+    with pytest.raises(InputError, match="an unfinished run is in this directory") as e:
+        begin_run(out, {"lr": 2})
+    assert "--resume" in e.value.hint
+    with pytest.raises(InputError, match="lr: 2 then, 3 now"):
+        begin_run(out, {"lr": 3}, resume=True)
+    assert begin_run(out, {"lr": 2}, resume=True) == ck and (ck / "cnn" / "latest.json").is_file()
+    (out / "metrics.json").write_text("{}")
+    end_run(out)
+    assert not ck.exists() and cisgram.load(out).family == "cnn"
+    # a tfbind run's strategy directories are refused while their run is unfinished
+    tf = tfbind_run(tmp_path / "tf")
+    begin_run(tf, {})
+    for d in (tf, tf / "gc"):
+        with pytest.raises(InputError, match="unfinished run"):
+            cisgram.load(d)

@@ -197,3 +197,35 @@ def test_train_fraction_thins_only_the_training_examples():
     assert few.equals(_fewer_training_examples(ex, 0.25, seed=0).table)  # seeded
     with pytest.raises(InputError, match="train_fraction"):
         run_tfbind("g.fa", "MA0139", "peaks.bed", "out", train_fraction=0)
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_numbers(tmp_path, monkeypatch):
+    """A tfbind run killed in its CNN's second epoch is unfinished (``cisgram.load`` refuses it and
+    its strategy's directory) and ``resume`` ends it with an uninterrupted run's metrics."""
+    import json
+
+    import cisgram
+    import cisgram.workflows.tfbind as tb
+    from cisgram.bundled import demo
+    from cisgram.errors import InputError
+    from tests.test_training import _kill_in, _Killed
+
+    d = demo()
+    args = (d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"])
+    kw = dict(negatives=("gc",), window=200, train_fraction=0.25, database=None,
+              config=TrainConfig(task="classification", max_epochs=2, patience=2))
+    real_build = tb.build
+    monkeypatch.setattr(tb, "build", lambda spec, seed: real_build({**spec, "filters": [8, 8, 8], "hidden": 8}, seed=seed))
+    whole = tb.run_tfbind(*args, tmp_path / "whole", **kw)
+    real_fit = tb.fit
+    monkeypatch.setattr(tb, "fit", lambda *a, **k: real_fit(*a, callbacks=(_kill_in(1),), **k))
+    with pytest.raises(_Killed):
+        tb.run_tfbind(*args, tmp_path / "run", **kw)
+    monkeypatch.setattr(tb, "fit", real_fit)
+    assert (tmp_path / "run" / "checkpoint" / "gc-0" / "latest.json").is_file()
+    with pytest.raises(InputError, match="unfinished run"):
+        cisgram.load(tmp_path / "run")
+    resumed = tb.run_tfbind(*args, tmp_path / "run", **kw, resume=True)
+    assert resumed.metrics == whole.metrics and not (tmp_path / "run" / "checkpoint").exists()
+    fits = [json.loads((tmp_path / r / "fits.json").read_text())["cnn"]["gc"] for r in ("run", "whole")]
+    assert fits[0]["best_epoch"] == fits[1]["best_epoch"] and len(fits[0]["epochs"]) == 2

@@ -170,3 +170,42 @@ def test_run_reports_render_in_chromium(cls_run, reg_run, tmp_path):
         html = (out / "report.html").read_text()
         assert "Attributions of the highest-predicted test regions" in html and "test Pearson per target" in html
         assert assert_renders(out / "report.html", tmp_path)["images"] >= 5
+
+
+def test_a_killed_run_is_unfinished_and_resumes_to_the_numbers_of_an_uninterrupted_one(demo_dataset, tmp_path,
+                                                                                          cisgram_main, one_thread):
+    """A real ``cisgram train cnn`` process, sent SIGTERM once its first epoch is kept: it exits with
+    128 + SIGTERM, leaves no metrics, ``cisgram.load`` refuses the directory, a new run there needs
+    ``--resume``, and ``--resume`` ends with the metrics and history of an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["train", "cnn", "-d", demo_dataset, "--length", "200", "--background", "0", "-T", "K562", "--max-epochs", "6",
+            "--patience", "6", "--accelerator", "cpu", "--device", "cpu", "--seed", "3"]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "cisgram", *map(str, args), "-o", str(out)],
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pointer, deadline = out / "checkpoint" / "cnn" / "latest.json", time.monotonic() + 120
+    while not pointer.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err.decode()[-2000:]
+    assert not (out / "metrics.json").exists()
+    kept = [p for p in (out / "checkpoint").rglob("*") if p.is_file()]
+    assert {p.suffix for p in kept} == {".json", ".safetensors"}  # no pickle
+    with pytest.raises(InputError, match="unfinished run: resume it with --resume"):
+        cisgram.load(out)
+    code, _, stderr = cisgram_main(*args, "-o", out)
+    assert code == 2 and "unfinished run" in stderr and "--resume" in stderr
+    assert cisgram_main(*args, "-o", out, "--resume")[0] == 0
+    assert cisgram_main(*args, "-o", tmp_path / "whole")[0] == 0
+    assert not (out / "checkpoint").exists() and cisgram.load(out).family == "cnn"
+    assert json.loads((out / "metrics.json").read_text()) == json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    resumed, whole = (json.loads((d / "history.json").read_text()) for d in (out, tmp_path / "whole"))
+    assert resumed["best_epoch"] == whole["best_epoch"] and len(resumed["epochs"]) == 6
+    assert [{k: v for k, v in e.items() if k != "seconds"} for e in resumed["epochs"]] == \
+           [{k: v for k, v in e.items() if k != "seconds"} for e in whole["epochs"]]

@@ -324,3 +324,41 @@ def test_same_seed_same_numbers_and_reruns_replace_the_run(demo_data, demo_run, 
     c = train_get(path, tmp_path / "c", **kw).metrics
     assert c["lora"] is None and not (tmp_path / "c" / "lora.safetensors").exists()
     assert json.loads((tmp_path / "c" / "metrics.json").read_text())["baselines"].keys() == {"mean", "random_forest"}
+
+
+def test_a_run_killed_in_its_last_stage_resumes_to_the_uninterrupted_numbers(demo_data, tmp_path, monkeypatch):
+    """Every fit of a GET run (pre-training, fine-tuning, the CNN baseline, LoRA) keeps its last
+    epoch: a run killed in the middle of LoRA's second epoch resumes with the other stages' kept
+    weights and LoRA from its first epoch, and ends with an uninterrupted run's numbers."""
+    import cisgram
+    import cisgram.workflows.get_entries as entries
+    from tests.test_training import _kill_in, _Killed
+
+    path, data = demo_data
+    kw = dict(leave_out="MCF7", config=tiny(data.n_features, dropout=0.1), n_regions=R, pretrain=True, lora=True,
+              lora_base="pretrained", max_epochs=2, patience=2, seed=1, baselines=("mean", "cnn"))
+    whole = train_get(path, tmp_path / "whole", **kw)
+
+    def killed_lora(*args, checkpoint=None, **fit_kw):
+        return fit(*args, checkpoint=checkpoint, callbacks=(_kill_in(1),), **fit_kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(entries, "fit", killed_lora)
+        with pytest.raises(_Killed):
+            train_get(path, tmp_path / "run", **kw)
+    kept = tmp_path / "run" / "checkpoint"
+    assert sorted(p.name for p in kept.iterdir()) == ["run.json", "seed1-cnn", "seed1-finetune", "seed1-lora",
+                                                      "seed1-pretrain"]
+    assert json.loads((kept / "seed1-lora" / "latest.json").read_text())["epoch"] == 0
+    with pytest.raises(InputError, match="unfinished run"):
+        cisgram.load(tmp_path / "run")
+    with pytest.raises(InputError, match="an unfinished run"):
+        train_get(path, tmp_path / "run", **kw)
+    with pytest.raises(InputError, match="seeds: \\[1\\] then, \\[2\\] now"):
+        train_get(path, tmp_path / "run", **{**kw, "seed": 2}, resume=True)
+    resumed = train_get(path, tmp_path / "run", **kw, resume=True)
+    assert not kept.exists()
+    for key in ("test", "val", "baselines", "lora"):
+        assert resumed.metrics[key] == whole.metrics[key], key
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "run" / "predictions.parquet"),
+                                  pd.read_parquet(tmp_path / "whole" / "predictions.parquet"))

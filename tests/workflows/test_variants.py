@@ -27,6 +27,7 @@ from cisgram.report.variants import saturation_report
 from cisgram.vcf import read_vcf, variant_kind
 from cisgram.workflows.rundir import Run, load
 from cisgram.workflows.variants import problems_path, saturate, saturation_matrix, score_variants
+from tests.probes import TRUNCATED, genome_wide_vcf, truncated
 
 MOTIF = "GATTACAGC"  # reverse complement GCTGTAATC: not a palindrome
 AT = 1500  # 0-based start of the planted motif on chrT
@@ -167,7 +168,7 @@ def test_every_bad_line_is_reported_and_every_good_one_kept(messy, toy):
 
 def test_chromosome_naming_mismatch_says_what_to_do(toy, tmp_path):
     vcf = _vcf(tmp_path / "nochr.vcf", ["T\t101\t.\tA\tC\t.\t.\t.", "U\t5\t.\tA\tC\t.\t.\t."])
-    with pytest.raises(InputError, match="not in the genome") as e:
+    with pytest.raises(InputError, match="no record is on a chromosome of the genome") as e:
         read_vcf(vcf, toy[0])
     assert "chr" in e.value.hint and "T -> chrT" in e.value.hint and str(vcf) in str(e.value)
 
@@ -285,6 +286,88 @@ def test_unsupported_runs_and_options_are_refused(motif_run, toy, tmp_path):
     empty = _vcf(tmp_path / "empty.vcf", ["chrT\t101\tbad"])
     with pytest.raises(InputError, match="no variant to score"):
         score_variants(motif_run, empty, tmp_path / "o.tsv")
+
+
+# ---------------------------------------------------------------- real-world call sets (issue 24)
+
+
+@pytest.fixture(scope="module")
+def slice_run(motif_run, tmp_path_factory):
+    """``motif_run``'s model with the bundled chr22 slice (real hg38 chr22, one chromosome) as
+    the genome it was trained on."""
+    import shutil
+
+    from cisgram.bundled import demo
+
+    d = tmp_path_factory.mktemp("runs") / "slice"
+    shutil.copytree(motif_run, d)
+    cfg = json.loads((d / "config.json").read_text())
+    (d / "config.json").write_text(json.dumps({**cfg, "genome": str(demo().genome)}))
+    return d
+
+
+@pytest.fixture(scope="module")
+def call_set(tmp_path_factory):
+    """A genome-wide-shaped call set on real positions (tests/probes.py), bgzip without index."""
+    import pysam
+
+    from cisgram.bundled import demo
+
+    d = tmp_path_factory.mktemp("calls")
+    vcf, expect = genome_wide_vcf(d / "calls.vcf", demo().genome, demo().peaks["K562"])
+    pysam.tabix_compress(str(vcf), str(d / "calls.vcf.gz"))
+    return vcf, d / "calls.vcf.gz", expect
+
+
+def test_genome_wide_call_set_scores_every_record_on_the_models_chromosomes(slice_run, call_set, tmp_path,
+                                                                            cisgram_main):
+    """chrM, chrUn_*, *_random, chrX, chrEBV and HLA records used to be feared to refuse the
+    whole file: they are listed as problems with the reason and every chr22 record is scored."""
+    plain, bgz, expect = call_set
+    out = tmp_path / "scores.tsv"
+    code, stdout, err = cisgram_main("variants", "--model", slice_run, "--vcf", bgz, "--out", out)
+    assert code == 0, err
+    scores = pd.read_csv(out, sep="\t", dtype={"id": object})
+    assert scores["line"].value_counts().sort_index().to_dict() == expect["scored"]
+    assert set(scores["chrom"]) == {"chr22"} and np.isfinite(scores["delta:acc"]).all()
+    problems = pd.read_csv(problems_path(out), sep="\t")
+    assert problems["line"].tolist() == sorted(expect["problems"])
+    for line, reason in zip(problems["line"], problems["reason"], strict=True):
+        assert expect["problems"][line] in reason, (line, reason)
+    assert f"{len(scores)} variant allele(s) scored" in stdout and f"{len(problems)} line(s) not scored" in stdout
+    # the other contigs change nothing: the chr22 records alone score the same
+    text = plain.read_text().splitlines()
+    alone = _vcf(tmp_path / "chr22.vcf", [x for x in text if x.startswith("chr22\t")], header=True)
+    by_allele = ["pos", "ref", "alt"]
+    mine = score_variants(slice_run, alone, tmp_path / "alone.tsv").set_index(by_allele)["delta:acc"]
+    pd.testing.assert_series_equal(scores.set_index(by_allele)["delta:acc"], mine.loc[scores.set_index(by_allele).index])
+
+
+def test_truncated_or_misnamed_call_sets_stop_variants_with_nothing_written(slice_run, call_set, tmp_path,
+                                                                           cisgram_main):
+    import pysam
+
+    from cisgram.bundled import demo
+
+    plain, _, _ = call_set
+    lines = plain.read_text().splitlines()
+    big = tmp_path / "big.vcf"  # many BGZF blocks, so that the cut falls among the records
+    big.write_text("\n".join([x for x in lines if x.startswith("#")] + [x for x in lines if not x.startswith("#")] * 800)
+                   + "\n")
+    pysam.tabix_compress(str(big), str(tmp_path / "big.vcf.gz"))
+    cut = truncated(tmp_path / "big.vcf.gz", tmp_path / "cut.vcf.gz")
+    ensembl, _ = genome_wide_vcf(tmp_path / "ensembl.vcf", demo().genome, demo().peaks["K562"],
+                                 rename={"chr22": "22", "chrM": "MT", "chrX": "X"})
+    errors = []
+    for vcf, first in ((cut, f"error: {cut}: {TRUNCATED} ("),
+                       (ensembl, f"error: {ensembl}: no record is on a chromosome of the genome chr22_demo.fa.gz")):
+        out = tmp_path / "scores.tsv"
+        code, stdout, err = cisgram_main("variants", "--model", slice_run, "--vcf", vcf, "--out", out)
+        assert code == 2 and err.startswith(first) and "Aborted" not in stdout + err, err
+        assert not out.exists() and not problems_path(out).exists()
+        errors.append(err.strip().splitlines())
+    assert len(errors[0]) == 1  # a cut download: one line (it used to be a bare "Aborted.", exit 1)
+    assert len(errors[1]) == 2 and "22 -> chr22" in errors[1][1]  # the naming fix, on its hint line
 
 
 # ---------------------------------------------------------------- saturation

@@ -21,7 +21,7 @@ from cisgram.cli.console import say as _say
 from cisgram.cli.console import table as _table
 from cisgram.cli.explain import explain_app, grammar_from_options
 from cisgram.cli.structure import structure
-from cisgram.cli.train import pretrain_app, train_app
+from cisgram.cli.train import ResumeOption, pretrain_app, train_app
 from cisgram.errors import InputError
 
 app = typer.Typer(
@@ -267,6 +267,7 @@ def tfbind(
     lr: Annotated[float, typer.Option(help="Adam learning rate of the CNN.")] = 3e-3,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     train_fraction: Annotated[float, typer.Option(help="Train on this share of the training examples of each class (a learning curve); validation and test unchanged.")] = 1.0,
+    resume: ResumeOption = False,
 ) -> None:
     """Does the context around a motif tell bound from unbound instances? CNN and baselines per negative set (AgentBind-style)."""
     from cisgram.report.tfbind import tfbind_report
@@ -279,7 +280,7 @@ def tfbind(
                         chroms=chroms.split(",") if chroms else None, threshold=threshold,
                         summit_distance=summit_distance, ratio=ratio,
                         database=None if database.lower() == "none" else database, config=cfg, init=init,
-                        train_fraction=train_fraction, progress=_say)
+                        train_fraction=train_fraction, progress=_say, resume=resume)
     tfbind_report(out_dir / "report.html", result)
     for key, m in result.metrics["test"].items():
         out.print(f"{key}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f}")

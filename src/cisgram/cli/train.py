@@ -15,6 +15,7 @@ train_app = typer.Typer(help="Train a model family on a dataset; each writes a r
 pretrain_app = typer.Typer(help="Pre-train a foundation model to fine-tune or adapt later.", no_args_is_help=True)
 
 _TargetOpt = Annotated[list[str], typer.Option("--target", "-T", help="Condition to model; repeat for several targets (a shared motif set).")]
+ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the interrupted run in --out from its last completed epoch (same options).")]
 _VsOpt = Annotated[str | None, typer.Option("--vs", help="Model the dAP target - VS on distal regions instead of the AP.")]
 
 
@@ -103,6 +104,7 @@ def train_cnn(
     device: Annotated[str, typer.Option(help="Device for the final predictions: cpu | cuda | auto.")] = "auto",
     genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the background, initialisation, shuffling and augmentation.")] = 0,
+    resume: ResumeOption = False,
 ) -> None:
     """A sequence CNN (DeepSEA-style or dilated residual) trained through Lightning on windows cut from the genome."""
     from cisgram.report.cnn import cnn_report
@@ -116,7 +118,7 @@ def train_cnn(
                       precision=precision, seed=seed, progress=loud)
     result = run(dataset, out_dir, arch=arch, task=task, signal=signal, targets=target or (), vs=vs, length=length,
                  background=background, jitter=jitter, rc=rc, config=cfg, genome=genome, device=device,
-                 progress=_say if loud else None)
+                 progress=_say if loud else None, resume=resume)
     if result is None:
         return
     cnn_report(out_dir / "report.html", result)
@@ -175,6 +177,7 @@ def pretrain_get(
     device: Annotated[str, typer.Option(help="cpu | cuda[:N] | auto")] = "cpu",
     threads: Annotated[int | None, typer.Option(help="Torch CPU threads.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, windows and masks.")] = 0,
+    resume: ResumeOption = False,
 ) -> None:
     """GET's foundation step: masked-region pre-training on every cell type's inputs, saved as a directory `train get --init` starts from."""
     from cisgram.workflows.pretrain_get import pretrain_get as run
@@ -187,7 +190,7 @@ def pretrain_get(
                       layer_decay=layer_decay)
     result = run(data, out_dir, config=config, config_overrides=None if dropout is None else {"dropout": dropout},
                  n_regions=n_regions, stride=stride, max_epochs=max_epochs, patience=patience, batch_size=batch_size,
-                 lr=lr, weight_decay=weight_decay, seed=seed, training=tr, device=device, progress=_say)
+                 lr=lr, weight_decay=weight_decay, seed=seed, training=tr, device=device, progress=_say, resume=resume)
     m = result.metrics
     out.print(f"pre-trained on {m['train_windows']:,} windows of {len(result.config['cell_types'])} cell type(s): "
               f"validation masked MSE {m['val_masked_mse']:.4f} (epoch {m['best_epoch']}), "
@@ -228,6 +231,7 @@ def train_get(
     device: Annotated[str, typer.Option(help="cpu | cuda[:N] | auto")] = "cpu",
     threads: Annotated[int | None, typer.Option(help="Torch CPU threads (1 is fastest for the small model on a busy machine).")] = None,
     seed: Annotated[int, typer.Option(help="First seed of initialisation, windows, masks, shuffling and baselines.")] = 0,
+    resume: ResumeOption = False,
 ) -> None:
     """GET's region transformer: per-strand TSS initiation from the motifs of a window of regions; five baselines and LoRA on the same entries."""
     from cisgram.report.get import get_report
@@ -246,7 +250,7 @@ def train_get(
                  n_regions=n_regions, stride=stride, pretrain=pretrain, lora=lora, lora_rank=lora_rank,
                  lora_base=lora_base, baselines=chosen, seeds=seeds, training=tr, max_epochs=max_epochs,
                  patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
-                 progress=_say)
+                 progress=_say, resume=resume)
     get_report(out_dir / "report.html", result)
     metrics = result.metrics
     spread = metrics["seeds"]["models"]

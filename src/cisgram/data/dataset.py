@@ -28,7 +28,7 @@ from cisgram.annotation import read_tss
 from cisgram.data.access import condition_target, differential_target, fit_access, log_cpm
 from cisgram.data.covariates import apply_scale, fit_scale, sequence_covariates
 from cisgram.errors import InputError
-from cisgram.files import atomic_path, require_file
+from cisgram.files import atomic_path, compressed_errors, require_file
 from cisgram.fragments import fragment_counts
 from cisgram.genome import Genome
 from cisgram.intervals import check_regions, read_regions, resize, tss_distance, union_regions
@@ -115,7 +115,8 @@ def _read_count_table(path: str | os.PathLike, genome: Genome) -> tuple[pd.DataF
     """A region × condition table: columns ``chrom, start, end`` then one numeric column per
     condition (tab separated, header required)."""
     p = require_file(path, "count table")
-    table = pd.read_csv(p, sep="\t")
+    with compressed_errors(p):
+        table = pd.read_csv(p, sep="\t")
     missing = [c for c in ("chrom", "start", "end") if c not in table.columns]
     if missing:
         raise InputError(f"count table lacks column(s) {', '.join(missing)}", path=p, hint="header: chrom, start, end, then one column per condition")

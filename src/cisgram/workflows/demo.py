@@ -67,7 +67,7 @@ from cisgram.results import DemoResult
 from cisgram.training import TrainConfig
 from cisgram.workflows.compare import compare_runs
 from cisgram.workflows.explain_get import explain_get, explain_summary
-from cisgram.workflows.rundir import load
+from cisgram.workflows.rundir import end_run, load
 from cisgram.workflows.train_baseline import train_baseline
 from cisgram.workflows.train_cnn import train_cnn
 from cisgram.workflows.train_get import train_get
@@ -269,6 +269,7 @@ def _step_cnn(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state:
     run = out / "runs" / "cnn"
     tc = TrainConfig(max_epochs=cfg.cnn_epochs, patience=cfg.cnn_patience, batch_size=cfg.cnn_batch_size, lr=cfg.cnn_lr,
                      weight_decay=cfg.cnn_weight_decay, seed=0)
+    end_run(run)  # the demo trains every step again: an interrupted earlier demo's checkpoints go
     res = train_cnn(out / "dataset.h5ad", run, targets=[TARGET], signal="access", background=0,
                     length=cfg.cnn_length, config=tc, progress=say)
     cnn_report(run / "report.html", res)
@@ -307,6 +308,7 @@ def _step_get_data(out: Path, d, cfg: DemoSettings, width: int, summary: dict, s
 
 def _step_get(out: Path, d, cfg: DemoSettings, width: int, summary: dict, state: dict, say):
     run = out / "runs" / "get"
+    end_run(run)  # as in the CNN step
     with _torch_threads(1):  # tiny matrices: one thread beats two on a busy machine
         res = train_get(out / "get_data.npz", run, leave_out=HELD_OUT, config_overrides=cfg.get_overrides,
                         n_regions=50, pretrain=True, lora=True, max_epochs=cfg.get_epochs,

@@ -142,21 +142,25 @@ def ensemble(tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def lora_finetune(net: RegionTransformer, data: RegionMotifData, cell: str, config, *, n_regions: int = 100,
-                  stride: int | None = None, rank: int = 8, alpha: float = 16.0, seed: int = 0, loss=None):
+                  stride: int | None = None, rank: int = 8, alpha: float = 16.0, seed: int = 0, loss=None,
+                  checkpoint: Path | None = None, resume: bool = False):
     """Adapt a copy of ``net`` to ``cell`` with LoRA (``net`` is left as it is).
 
-    The copy gets rank-``rank`` adapters on the region embedding and the encoder's linear
-    layers, the expression head stays trainable, everything else is frozen; it is trained
-    (:func:`cisgram.training.fit` with ``config`` and ``loss``, default GET's
-    :func:`~cisgram.training.get_loss`) on ``cell``'s training-block windows with early stopping
-    on its validation TSS windows. Returns ``(adapted network, FitResult)``.
+    The copy gets rank-``rank`` adapters (initialised from ``seed``) on the region embedding and
+    the encoder's linear layers, the expression head stays trainable, everything else is
+    frozen; it is trained (:func:`cisgram.training.fit` with ``config`` and ``loss``, default
+    GET's :func:`~cisgram.training.get_loss`) on ``cell``'s training-block windows with early
+    stopping on its validation TSS windows (``checkpoint`` and ``resume`` as ``fit``'s).
+    Returns ``(adapted network, FitResult)``.
     """
     from cisgram.training import get_loss
 
-    adapted = apply_lora(copy.deepcopy(net).cpu(), rank, alpha, targets=LORA_TARGETS, trainable=LORA_TRAINABLE)
+    with torch.random.fork_rng(devices=[]):  # the adapters' initialisation follows the seed, not the caller's state
+        torch.manual_seed(seed)
+        adapted = apply_lora(copy.deepcopy(net).cpu(), rank, alpha, targets=LORA_TARGETS, trainable=LORA_TRAINABLE)
     train = RegionWindows(data, [cell], split="train", n_regions=n_regions, stride=stride, seed=seed)
     val = tss_windows(data, [cell], split="val", n_regions=n_regions)
-    result = fit(adapted, train, val, config, loss=loss or get_loss())
+    result = fit(adapted, train, val, config, loss=loss or get_loss(), checkpoint=checkpoint, resume=resume)
     return result.net, result
 
 

@@ -14,7 +14,8 @@ The directory
 ``config.json`` (family ``"get-pretrained"``: the data it was made from, the GET configuration,
 the training settings), ``model.safetensors`` + ``model.json`` (the network and the names of the
 ``F`` features it expects, in order), ``split.json``, ``history.json`` and, last,
-``metrics.json`` (the kept epoch's validation masked MSE). :func:`load_pretrained` opens it and
+``metrics.json`` (the kept epoch's validation masked MSE); while it trains, ``checkpoint/`` (the
+last completed epoch, for ``--resume``; removed at the end). :func:`load_pretrained` opens it and
 checks the features of the data it is to be fine-tuned on: other motifs, another order or another
 count is an error naming both.
 """
@@ -35,7 +36,7 @@ from cisgram.errors import InputError
 from cisgram.models.get import GETConfig, GETModel, RegionTransformer
 from cisgram.results import PretrainResult
 from cisgram.training import GETTraining, TrainConfig, fit
-from cisgram.workflows.rundir import finish_run, path_entries, start_run
+from cisgram.workflows.rundir import begin_run, end_run, finish_run, path_entries, require_finished, start_run
 
 FAMILY = "get-pretrained"
 STRUCTURAL = ("n_features", "n_outputs", "d_model", "n_layers", "n_heads", "mlp_dim", "distance_encoding",
@@ -85,6 +86,7 @@ def load_pretrained(path: str | os.PathLike, data: RegionMotifData) -> GETModel:
     """The network of a ``cisgram pretrain get`` directory (or of a ``cisgram train get`` run),
     checked against the features of ``data``."""
     d = Path(path)
+    require_finished(d)
     cfg_path = d / "config.json"
     if not cfg_path.is_file():
         raise InputError("not a pre-trained GET model (no config.json)", path=d,
@@ -104,6 +106,11 @@ def load_pretrained(path: str | os.PathLike, data: RegionMotifData) -> GETModel:
     return model
 
 
+def data_request(source: str) -> str:
+    """The data of a run's request: the resolved path (or the placeholder of data given as an object)."""
+    return source if source.startswith("<") else str(Path(source).expanduser().resolve())
+
+
 def split_blocks(data: RegionMotifData) -> dict:
     """``split.json`` of GET runs: the blocks of consecutive regions of each split."""
     seg = data.segments()
@@ -121,16 +128,18 @@ def history(result) -> dict:
 
 def masked_pretraining(net: RegionTransformer, data: RegionMotifData, R: int, config: TrainConfig,
                        training: GETTraining, *, stride: int | None = None, seed: int = 0,
-                       say: Callable[[str], None] = lambda msg: None) -> tuple[RegionTransformer, dict]:
+                       say: Callable[[str], None] = lambda msg: None, checkpoint: Path | None = None,
+                       resume: bool = False) -> tuple[RegionTransformer, dict]:
     """Masked-region pre-training of ``net`` on every cell type's training blocks (targets or
-    not), early stopping on the validation blocks' masked MSE: ``(network, history)``."""
+    not), early stopping on the validation blocks' masked MSE: ``(network, history)``.
+    ``checkpoint`` and ``resume`` are :func:`~cisgram.training.fit`'s."""
     cells = list(data.cell_types)
     train = MaskedWindows(RegionWindows(data, cells, split="train", n_regions=R, stride=stride, seed=seed,
                                         require_targets=False), seed=seed)
     val = MaskedWindows(tss_windows(data, cells, split="val", n_regions=R, require_targets=False), seed=seed, fixed=True)
     say(f"pre-training (masked regions, ratio {MASK_RATIO}{', z-scored targets' if training.zscore_pretrain else ''}) "
         f"on {len(train):,} windows of {R} regions ({len(cells)} cell types)")
-    res = fit(net, train, val, config, loss=training.pretrain_loss())
+    res = fit(net, train, val, config, loss=training.pretrain_loss(), checkpoint=checkpoint, resume=resume)
     say(f"pre-training kept epoch {res.best_epoch} (validation masked MSE {res.best_val_loss:.4f})")
     return res.net, history(res)
 
@@ -139,11 +148,13 @@ def pretrain_get(data, out: str | os.PathLike, *, config: str | GETConfig = "sma
                  n_regions: int = 100, stride: int | None = None, max_epochs: int = 30, patience: int = 5,
                  batch_size: int = 16, lr: float = 1e-3, weight_decay: float = 0.05, seed: int = 0,
                  training: GETTraining | None = None, device: str = "cpu",
-                 progress: Callable[[str], None] | None = None, progress_bar: bool = False) -> PretrainResult:
+                 progress: Callable[[str], None] | None = None, progress_bar: bool = False,
+                 resume: bool = False) -> PretrainResult:
     """Pre-train GET on ``data`` (a region-motif ``.npz`` or object) and write the directory
     described in the module docstring to ``out``; returns a :class:`~cisgram.results.PretrainResult`.
     The optimiser and the target follow ``training`` (default :class:`~cisgram.training.GETTraining`,
-    GET's settings)."""
+    GET's settings). The last completed epoch is kept in ``out/checkpoint/`` until the directory
+    is written; ``resume`` continues an interrupted pre-training from there."""
     say = progress or (lambda msg: None)
     training = training or GETTraining()
     data, source = load_data(data)
@@ -155,9 +166,13 @@ def pretrain_get(data, out: str | os.PathLike, *, config: str | GETConfig = "sma
     accelerator = "cpu" if device == "cpu" else ("gpu" if str(device).startswith("cuda") else "auto")
     tc = training.config(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, seed=seed, accelerator=accelerator, progress=progress_bar)
+    checkpoints = begin_run(out, {"command": "pretrain get", "data": data_request(source), "config": cfg.to_dict(),
+                                  "n_regions": R, "stride": stride, "training": training.to_dict(),
+                                  "optimiser": tc.resumable()}, resume=resume)
     t0 = time.perf_counter()
-    net, hist = masked_pretraining(net, data, R, tc, training, stride=stride, seed=seed, say=say)
-    seconds = time.perf_counter() - t0
+    net, hist = masked_pretraining(net, data, R, tc, training, stride=stride, seed=seed, say=say,
+                                   checkpoint=checkpoints / "pretrain", resume=resume)
+    seconds = hist["seconds"] if resume else time.perf_counter() - t0  # a resumed fit's time adds every session's
     model = GETModel(net, list(data.feature_names))
     n_windows = sum(1 for _ in range(len(RegionWindows(data, list(data.cell_types), split="train", n_regions=R,
                                                         stride=stride, seed=seed, require_targets=False))))
@@ -171,5 +186,6 @@ def pretrain_get(data, out: str | os.PathLike, *, config: str | GETConfig = "sma
     d = start_run(out)
     finish_run(d, config=conf, split=split_blocks(data), metrics=metrics, save_model=model.save,
                extra={"history.json": {"pretrain": hist}})
+    end_run(d)
     say(f"pre-trained on {n_windows:,} windows x {epochs} epoch(s): {metrics['windows_per_second']:.1f} windows/s")
     return PretrainResult(d, FAMILY, conf, metrics, hist)

@@ -9,8 +9,11 @@ predicted, split), the model's own files (``model.safetensors`` + ``model.json``
     {"family": ..., "train"|"val"|"test": {target: {pearson, spearman, r2, pearson_r2, n}}}
 
 so a directory with ``metrics.json`` is complete (:func:`write_run` removes an earlier run's
-metrics first). ``report.html`` is rendered from what the workflow returned
-(:mod:`cisgram.report`), after the run is complete.
+metrics first). The families that train networks hold ``checkpoint/`` while they train
+(:func:`begin_run`, :func:`end_run`: each fit's last completed epoch, for ``--resume``); a
+directory with it is unfinished, whatever else it holds, and :func:`load` refuses it.
+``report.html`` is rendered from what the workflow returned (:mod:`cisgram.report`), after the
+run is complete.
 
 :func:`load` opens any of them (``cisgram.load``): IQ, baseline, CNN, GET (with its LoRA adapter)
 and tfbind runs, each as a :class:`Run` whose :meth:`Run.predict` follows the model protocol:
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from cisgram.checkpoints import LATEST, is_rank_zero
 from cisgram.data.targets import TrainingData, track_covariates
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, write_json
@@ -43,6 +48,8 @@ from cisgram.metrics import classification_metrics, regression_metrics
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+CHECKPOINTS = "checkpoint"
+REQUEST = "run.json"
 
 
 # ------------------------------------------------------------------------------------ writing
@@ -98,6 +105,72 @@ def start_run(out: str | os.PathLike) -> Path:
         (d / "metrics.json").unlink()
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def begin_run(out: str | os.PathLike, request: dict, *, resume: bool = False) -> Path:
+    """Open the run directory ``out`` for a training run that keeps checkpoints (``cisgram train
+    cnn | get``, ``pretrain get``, ``tfbind``) and return its ``checkpoint/`` directory, where
+    each fit keeps its last completed epoch (``checkpoint/<stage>/``,
+    :func:`cisgram.training.fit`) beside ``run.json`` (``request``: the options that shape the
+    run's numbers). The directory is there from the start until :func:`end_run`, after
+    ``metrics.json``: while it is, :func:`load` refuses the run as unfinished.
+
+    A run in ``out`` with a completed epoch continues with ``resume`` (the same ``request``, else
+    an :class:`InputError` naming what differs) and is an :class:`InputError` without it; one
+    stopped before its first epoch ended starts again. A finished run is overwritten without
+    ``resume`` (its ``metrics.json`` removed first) and an :class:`InputError` with it. Extra
+    processes of a distributed run (not rank 0) only get the path."""
+    d = Path(out)
+    ck = d / CHECKPOINTS
+    if not is_rank_zero():
+        return ck
+    request = json.loads(json.dumps(request, default=str))
+    if ck.is_dir() and any(ck.rglob(LATEST)):
+        if not resume:
+            raise InputError("an unfinished run is in this directory", path=d,
+                             hint="resume it with --resume, or choose another --out")
+        before = _flat(json.loads((ck / REQUEST).read_text()) if (ck / REQUEST).is_file() else request)
+        now = _flat(request)
+        diff = [f"{k}: {before.get(k)!r} then, {now.get(k)!r} now"
+                for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+        if diff:
+            raise InputError(f"--resume with other options than the interrupted run ({'; '.join(diff)})", path=d,
+                             hint="resume with the options the run was started with, or choose another --out")
+        log.info("resuming the run in %s", d)
+        return ck
+    if resume and not ck.is_dir() and (d / "metrics.json").is_file():
+        raise InputError("this run is finished: there is nothing to resume", path=d,
+                         hint="drop --resume to train it again (it is overwritten), or choose another --out")
+    start_run(d)
+    shutil.rmtree(ck, ignore_errors=True)
+    ck.mkdir()
+    write_json(ck / REQUEST, request)
+    return ck
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """Nested dictionaries as one, keys joined by dots (what differs between two requests)."""
+    out: dict = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v})
+    return out
+
+
+def request_paths(**paths) -> dict:
+    """``{name: absolute path}`` of each path (a run's request compares them however given);
+    a value that is not a path (a table, a genome object) as ``<type>``."""
+    given = {k: v if v is None or isinstance(v, str | os.PathLike) else f"<{type(v).__name__}>" for k, v in paths.items()}
+    return {k: v for k, v in path_entries(**given).items() if not k.endswith("_given")}
+
+
+def end_run(d: str | os.PathLike) -> None:
+    """Remove the run's ``checkpoint/`` directory: called once ``metrics.json`` is written (it is
+    renamed first, so that a process killed while removing it leaves no half checkpoint)."""
+    ck, gone = Path(d) / CHECKPOINTS, Path(d) / f".{CHECKPOINTS}.removed"
+    if ck.is_dir():
+        shutil.rmtree(gone, ignore_errors=True)
+        os.replace(ck, gone)
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def finish_run(d: Path, *, config: dict, split: dict, metrics: dict, predictions: pd.DataFrame | None = None,
@@ -348,7 +421,17 @@ class TFBindRun(Run):
     strategies: dict = field(default_factory=dict)
 
 
+def require_finished(d: Path) -> None:
+    """An :class:`InputError` when ``d`` (or the tfbind run holding it) is a run still being
+    trained or stopped before it finished (:func:`begin_run`)."""
+    if (d / CHECKPOINTS).is_dir() or (d.parent / CHECKPOINTS / REQUEST).is_file():
+        raise InputError("unfinished run: resume it with --resume", path=d,
+                         hint="run the command that made it again with --resume (training goes on from the "
+                              "last completed epoch), or train it again without --resume")
+
+
 def _read_config(d: Path) -> dict:
+    require_finished(d)
     cfg_path = d / "config.json"
     if not cfg_path.is_file():
         raise InputError("not a run directory (no config.json)", path=d, hint="give a directory from `cisgram train`")

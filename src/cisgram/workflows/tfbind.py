@@ -43,7 +43,7 @@ from cisgram.motifs.pwm import load_motifs
 from cisgram.results import TFBindResult
 from cisgram.splits import Split
 from cisgram.training import TrainConfig, fit
-from cisgram.workflows.rundir import finish_run, path_entries, start_run
+from cisgram.workflows.rundir import begin_run, end_run, finish_run, path_entries, request_paths, start_run
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,8 @@ def _check_classes(ex, strategy: str, chip) -> None:
 
 
 def fit_tfbind_cnn(ex, genome, window: int, cfg, *, jitter: int = 20, start: dict | None = None, strategy: str = "",
-                   say: Callable[[str], None] = lambda msg: None):
+                   say: Callable[[str], None] = lambda msg: None, checkpoints: Path | None = None,
+                   resume: bool = False):
     """The CNN of one negative set, trained on its training windows with early stopping on
     validation auROC: ``(CNNModel, FitResult, attempts)``.
 
@@ -163,7 +164,8 @@ def fit_tfbind_cnn(ex, genome, window: int, cfg, *, jitter: int = 20, start: dic
     had not left its starting plateau when early stopping ended it. A network that dies in its
     first steps (every ReLU off: constant output, auROC 0.50) is trained again from another
     start with a third of the learning rate, at most :data:`RETRIES` times; ``attempts`` records
-    each start."""
+    each start. With ``checkpoints`` each start's fit keeps its last completed epoch in
+    ``checkpoints/<strategy>-<attempt>`` (``resume``: :func:`~cisgram.training.fit`'s)."""
     t = ex.table
     y, part = t["label"].to_numpy().astype(int), t["split"].to_numpy()
     tr, va = part == "train", part == "val"
@@ -179,7 +181,9 @@ def fit_tfbind_cnn(ex, genome, window: int, cfg, *, jitter: int = 20, start: dic
             _load_trunk(net, start)
         res = fit(net, examples_dataset(ex, genome, jitter=jitter, rc=True, seed=seed, rows=tr),
                   examples_dataset(ex, genome, rows=va),
-                  replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch, monitor="auroc", seed=seed, lr=lr))
+                  replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch, monitor="auroc", seed=seed, lr=lr),
+                  checkpoint=None if checkpoints is None else checkpoints / f"{strategy or 'cnn'}-{attempt}",
+                  resume=resume)
         model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn"])
         spread = float(np.ptp(predict(model, examples_dataset(ex, genome, rows=va))[:, 0])) if va.any() else 1.0
         attempts.append({"seed": seed, "lr": lr, "val_prediction_range": spread})
@@ -211,7 +215,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
                summit_distance: int | None = None, ratio: float | None = None,
                database: str | None = "jaspar:2024/CORE/vertebrates", config=None, jitter: int = 20,
                init: str | os.PathLike | None = None, train_fraction: float = 1.0,
-               progress: Callable[[str], None] | None = None) -> TFBindResult:
+               progress: Callable[[str], None] | None = None, resume: bool = False) -> TFBindResult:
     """``cisgram tfbind``: every strategy in ``negatives``, every model of :data:`MODELS`, written
     to the run directory ``out`` (see the module docstring).
 
@@ -219,7 +223,10 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     dataset's, so that ``init`` — a ``cisgram train cnn`` run whose weights start the CNN, as
     AgentBind started from a network trained on ENCODE accessibility — never saw a test window).
     ``train_fraction`` < 1 keeps that share of the training examples of each class (seeded; the
-    others are left out of every model), for learning curves; validation and test are unchanged."""
+    others are left out of every model), for learning curves; validation and test are unchanged.
+    Each CNN keeps its last completed epoch in ``out/checkpoint/`` until the run is written;
+    ``resume`` continues an interrupted run from there (the finished strategies' networks are
+    read back, the simple models recomputed)."""
     say = progress or (lambda msg: None)
     unknown = [s for s in negatives if s not in STRATEGIES]
     if unknown or not negatives:
@@ -231,6 +238,13 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         raise InputError("the open strategy needs accessibility peaks of the same cell type", hint="pass --accessible")
     cfg = config or TrainConfig(task="classification")
     split_arg = split if isinstance(split, str | os.PathLike) else "given"
+    checkpoints = begin_run(out, {"command": "tfbind", **request_paths(genome=genome, chip=chip, accessible=accessible,
+                                                                       init=init), "motif": motif,
+                                  "negatives": list(negatives), "window": window, "split": str(split_arg),
+                                  "chroms": None if chroms is None else list(chroms), "threshold": threshold,
+                                  "summit_distance": summit_distance, "ratio": ratio, "database": database,
+                                  "jitter": jitter, "train_fraction": train_fraction, "training": cfg.resumable()},
+                            resume=resume)
     if isinstance(split, str | os.PathLike) and str(split).endswith(".json"):
         split = Split.load(split)
     start = _initial_weights(init, window) if init is not None else None
@@ -264,7 +278,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         if db is not None:
             preds["context-motifs"], extra[strategy] = fit_context_motifs(context_motif_scores(g, t, db), y, tr, va)
         model, res, attempts = fit_tfbind_cnn(ex, g, window, cfg, jitter=jitter, start=start, strategy=strategy,
-                                              say=say)
+                                              say=say, checkpoints=checkpoints, resume=resume)
         preds["cnn"] = predict(model, examples_dataset(ex, g))[:, 0]
         table = _write_strategy(d, strategy, model, t, preds, genome, motif, window)
         test_scores[strategy] = table[table["split"] == "test"][["label", *[m for m in MODELS if m in preds]]]
@@ -288,4 +302,5 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
               "train_fraction": train_fraction, "training": cfg.to_dict(), "skipped": skipped}
     finish_run(d, config=config, split=pool.split.to_dict(), metrics=metrics, extra={"fits.json": extra},
                tables={"comparison.tsv": comparison})
+    end_run(d)
     return TFBindResult(d, config, metrics, comparison, test_scores)

@@ -18,22 +18,30 @@ from cisgram.interpret.attribution import input_x_gradient
 from cisgram.models.cnn import CNNModel, build
 from cisgram.results import CNNResult
 from cisgram.training import TrainConfig, fit
-from cisgram.workflows.rundir import path_entries, write_run
+from cisgram.workflows.rundir import begin_run, end_run, path_entries, request_paths, write_run
 
 
 def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", signal: str = "logcounts",
               targets: Sequence[str] = (), vs: str | None = None, length: int = 1000, background: float = 1.0,
               jitter: int = 20, rc: bool = True, arch_params: dict | None = None, config=None, genome=None,
-              device: str = "cpu", progress: Callable[[str], None] | None = None) -> CNNResult | None:
+              device: str = "cpu", progress: Callable[[str], None] | None = None,
+              resume: bool = False) -> CNNResult | None:
     """A sequence CNN on a dataset's peaks (and GC-matched background windows,
     :mod:`cisgram.data.targets`), windows of ``length`` bp cut from the genome on the fly with
     ``±jitter`` shifts and strand flips (``rc``) in training. Returns the result, or None in the
-    extra processes of a distributed run (only the first one writes the run)."""
+    extra processes of a distributed run (only the first one writes the run).
+
+    The last completed epoch is kept in ``out/checkpoint/`` until the run is written; ``resume``
+    continues an interrupted run from there (:func:`~cisgram.workflows.rundir.begin_run`)."""
     cfg = config or TrainConfig(task=task)
     if cfg.task != task:
         raise ValueError("config.task and task differ")
     if length < 50:
         raise InputError(f"--length {length} is too short for a sequence model", hint="use 200 bp or more")
+    checkpoints = begin_run(out, {"command": "train cnn", **request_paths(dataset=dataset, genome=genome), "arch": arch,
+                                  "task": task, "signal": signal, "targets": list(targets), "vs": vs, "length": length,
+                                  "background": background, "jitter": jitter, "rc": rc, "arch_params": arch_params,
+                                  "training": cfg.resumable()}, resume=resume)
     data = sequence_targets(dataset, task=task, signal=signal, targets=targets, vs=vs, background=background,
                             genome=genome, seed=cfg.seed, progress=progress)
     train = data.split == "train"
@@ -64,7 +72,8 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
     if progress:
         progress(f"training a {arch} network on {int(train.sum()):,} regions ({len(data.targets)} task(s), "
                  f"{length} bp windows)")
-    result = fit(net, windows(train, True), windows(data.split == "val", False), cfg)
+    result = fit(net, windows(train, True), windows(data.split == "val", False), cfg, checkpoint=checkpoints / "cnn",
+                 resume=resume)
     if not result.is_global_zero:
         return None
     model = CNNModel(result.net, spec, task, data.targets, mean, std)
@@ -83,6 +92,7 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
                "world_size": result.world_size, "epochs": result.history}
     metrics, preds = write_run(out, "cnn", conf, data, pred, model.save, {"history.json": history}, task=task,
                                subsets=subsets)
+    end_run(out)
     logos = attribution_logos(model, windows, data, pred, device=device)
     return CNNResult(out, "cnn", {"family": "cnn", **conf}, metrics, preds, arch=arch, task=task, history=history,
                      logos=logos)

@@ -70,6 +70,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -97,6 +98,7 @@ from cisgram.workflows.get_entries import (
     write_adapter,
 )
 from cisgram.workflows.pretrain_get import (
+    data_request,
     history,
     load_data,
     load_pretrained,
@@ -104,7 +106,7 @@ from cisgram.workflows.pretrain_get import (
     resolve_config,
     split_blocks,
 )
-from cisgram.workflows.rundir import finish_run, path_entries, start_run
+from cisgram.workflows.rundir import begin_run, end_run, finish_run, path_entries, request_paths, start_run
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +182,12 @@ def _plan(data: RegionMotifData, leave_out, cells, lora: bool, lora_base: str, h
 
 def _fit_seed(data: RegionMotifData, cfg: GETConfig, plan: Plan, s: int, *, R: int, stride, training: GETTraining,
               tcs: dict, pretrain: bool, lora: bool, lora_base: str, lora_rank: int, lora_alpha: float,
-              leave_out, device: str, say: Callable[[str], None]) -> SeedFit:
-    """Steps 2-6 of the module docstring for seed ``s``."""
+              leave_out, device: str, say: Callable[[str], None], checkpoints: Path, resume: bool) -> SeedFit:
+    """Steps 2-6 of the module docstring for seed ``s``; each fit keeps its last completed epoch
+    in ``checkpoints/seed<s>-<stage>`` (and with ``resume`` goes on from it)."""
     hist, timings, features = {}, {}, list(data.feature_names)
+    keep = {stage: {"checkpoint": checkpoints / f"seed{s}-{stage}", "resume": resume}
+            for stage in ("pretrain", "finetune", "cnn", "lora")}
     train_ds = RegionWindows(data, plan.train_cells, split="train", n_regions=R, stride=stride, seed=s)
     val_ds = tss_windows(data, plan.train_cells, split="val", n_regions=R)
     with torch.random.fork_rng(devices=[]):
@@ -191,13 +196,13 @@ def _fit_seed(data: RegionMotifData, cfg: GETConfig, plan: Plan, s: int, *, R: i
     if pretrain:
         t0 = time.perf_counter()
         net, hist["pretrain"] = masked_pretraining(net, data, R, tcs["pretrain"], training, stride=stride, seed=s,
-                                                   say=say)
+                                                   say=say, **keep["pretrain"])
         timings["pretrain"] = time.perf_counter() - t0
     start = copy.deepcopy(net).cpu() if (plan.base is not None or pretrain) else None
     t0 = time.perf_counter()
     say(f"seed {s}: fine-tuning on {len(train_ds):,} windows of {R} regions ({', '.join(plan.train_cells)}"
         f"{'; held out: ' + leave_out if leave_out else ''})")
-    res = fit(net, train_ds, val_ds, tcs["finetune"], loss=training.loss())
+    res = fit(net, train_ds, val_ds, tcs["finetune"], loss=training.loss(), **keep["finetune"])
     net, hist["finetune"] = res.net, history(res)
     timings["finetune"] = time.perf_counter() - t0
     model = GETModel(net, features)
@@ -213,7 +218,8 @@ def _fit_seed(data: RegionMotifData, cfg: GETConfig, plan: Plan, s: int, *, R: i
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(s)
             cnn = RegionCNN(RegionCNNConfig(n_features=data.n_features))
-        cres = fit(cnn, train_ds, val_ds, tcs["finetune"], loss=get_loss(zero_labels=training.zero_labels))
+        cres = fit(cnn, train_ds, val_ds, tcs["finetune"], loss=get_loss(zero_labels=training.zero_labels),
+                   **keep["cnn"])
         hist["cnn"] = history(cres)
         plan.stages.setdefault("baselines", {})["cnn"] = {**cres.net.config.to_dict(), "best_epoch": cres.best_epoch}
         tables.append(evaluate_entries(GETModel(cres.net, features), data, plan.eval_cells, R,
@@ -228,7 +234,7 @@ def _fit_seed(data: RegionMotifData, cfg: GETConfig, plan: Plan, s: int, *, R: i
         lbase = start if lora_base == "pretrained" else net
         say(f"seed {s}: LoRA (rank {lora_rank}, from the {lora_base} model) on {leave_out}'s training blocks")
         adapted, lres = lora_finetune(lbase, data, leave_out, tcs["lora"], n_regions=R, stride=stride, rank=lora_rank,
-                                      alpha=lora_alpha, seed=s, loss=training.loss())
+                                      alpha=lora_alpha, seed=s, loss=training.loss(), **keep["lora"])
         hist["lora"] = history(lres)
         tables.append(evaluate_entries(GETModel(adapted, features), data, [leave_out], R,
                                        device=device).assign(model="get_lora"))
@@ -293,6 +299,7 @@ def train_get(
     device: str = "cpu",
     progress: Callable[[str], None] | None = None,
     progress_bar: bool = False,
+    resume: bool = False,
 ) -> GETResult:
     """Train, evaluate and compare GET on region-motif data; write a run directory to ``out``
     and return its result (see the module docstring).
@@ -330,6 +337,12 @@ def train_get(
     max_epochs, patience, batch_size, lr, weight_decay, seed, device, progress, progress_bar
         Training (AdamW, early stopping on the validation loss), the device, one line per stage
         and Lightning's progress bar.
+    resume
+        Continue an interrupted run in ``out``: every fit (per seed: pre-training, fine-tuning,
+        the CNN baseline, LoRA) keeps its last completed epoch in ``out/checkpoint/seed<s>-<stage>/``
+        until the run is written; a resumed run gets the finished fits' weights back from there,
+        goes on with the interrupted one from its last completed epoch and recomputes the rest
+        (evaluation, the feature baselines), ending as an uninterrupted run would.
 
     Raises
     ------
@@ -354,13 +367,20 @@ def train_get(
     common = dict(patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                   accelerator=accelerator, progress=progress_bar)
     seeds_used = [int(seed) + k for k in range(int(seeds))]
+    checkpoints = begin_run(out, {
+        "command": "train get", "data": data_request(source), **request_paths(init=init), "leave_out": leave_out,
+        "cells": plan.train_cells, "config": cfg.to_dict(), "n_regions": R, "stride": stride, "pretrain": pretrain,
+        "lora": lora, "lora_rank": lora_rank, "lora_alpha": lora_alpha, "lora_base": lora_base, "baselines": plan.baselines,
+        "seeds": seeds_used, "max_epochs": max_epochs, "pretrain_epochs": pretrain_epochs, "lora_epochs": lora_epochs,
+        "training": training.to_dict(), "optimiser": training.config(max_epochs=max_epochs, seed=seed, **common).resumable(),
+    }, resume=resume)
     fits = []
     for s in seeds_used:
         tcs = {stage: training.config(max_epochs=e or max_epochs, seed=s, **common)
                for stage, e in (("pretrain", pretrain_epochs), ("finetune", max_epochs), ("lora", lora_epochs))}
         fits.append(_fit_seed(data, cfg, plan, s, R=R, stride=stride, training=training, tcs=tcs, pretrain=pretrain,
                               lora=lora, lora_base=lora_base, lora_rank=lora_rank, lora_alpha=lora_alpha,
-                              leave_out=leave_out, device=device, say=say))
+                              leave_out=leave_out, device=device, say=say, checkpoints=checkpoints, resume=resume))
     preds = ensemble([f.table for f in fits])
     preds["held_out"] = preds["cell"].map(plan.held)
     preds["target"] = preds["cell"]
@@ -396,5 +416,6 @@ def train_get(
                                                                   for f, s in zip(fits, seeds_used, strict=True)}}
     finish_run(d, config=conf, split=split_blocks(data), metrics=metrics, predictions=preds, save_model=model.save,
                extra={"history.json": hist})
+    end_run(d)
     return GETResult(d, FAMILY, conf, metrics, preds, history=hist, accessibility=atac,
                      gene_by_motif=report_gene_by_motif(model, data, plan.eval_cells[-1], R, device))
