@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +80,9 @@ def _allele_problem(ref: str, alt: str, max_indel: int) -> str | None:
     return None
 
 
+CHUNK = 100_000  # records per chunk of iter_vcf: ~30 MB of table, whatever the file's size
+
+
 def read_vcf(path: str | os.PathLike, genome=None, *, max_indel: int = 50) -> tuple[pd.DataFrame, list[Problem]]:
     """Read the variants of a VCF (plain, gzip or bgzip).
 
@@ -103,23 +107,48 @@ def read_vcf(path: str | os.PathLike, genome=None, *, max_indel: int = 50) -> tu
 
     Raises :class:`InputError` when the file cannot be read, or when a genome is given and none
     of the file's chromosomes is in it (the message says whether adding or removing ``chr``
-    fixes it).
+    fixes it). :func:`iter_vcf` reads the same file in chunks.
     """
+    tables, problems = [], []
+    for table, probs in iter_vcf(path, genome, max_indel=max_indel):
+        tables.append(table)
+        problems.extend(probs)
+    return (pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]), problems
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    return table.astype({"line": np.int64, "pos": np.int64, "chrom": object, "id": object, "ref": object,
+                         "alt": object, "kind": object})
+
+
+def iter_vcf(path: str | os.PathLike, genome=None, *, max_indel: int = 50,
+             chunk: int = CHUNK) -> Iterator[tuple[pd.DataFrame, list[Problem]]]:
+    """:func:`read_vcf` in pieces: ``(table, problems)`` for every ``chunk`` records read, in file
+    order, so a genome-wide VCF is never held whole. At least one (possibly empty) piece is
+    yielded; the check that some record is on the genome's chromosomes runs when the file ends,
+    after the pieces before it were yielded."""
     from cisgram.genome import chromosome_hint, encode
 
     if max_indel < 1:
         raise InputError(f"max_indel must be at least 1, got {max_indel}")
+    if chunk < 1:
+        raise InputError(f"chunk must be at least 1, got {chunk}")
     g = open_genome(genome)
     rows: list[tuple] = []
     problems: list[Problem] = []
     unknown: dict[str, int] = {}
-    known = 0
+    known, records, yielded = 0, 0, False
     try:
         with open_text(path) as fh:
             for n, raw in enumerate(fh, 1):
+                if records >= chunk:
+                    yield _frame(rows), problems
+                    rows, problems, records, yielded = [], [], 0, True
                 text = raw.rstrip("\r\n")
                 if not text.strip() or text.startswith("#"):
                     continue
+                records += 1
                 fields = text.split("\t")
                 if len(fields) < 5:
                     fields = text.split()
@@ -183,7 +212,5 @@ def read_vcf(path: str | os.PathLike, genome=None, *, max_indel: int = 50) -> tu
     if unknown:
         log.warning("%s: %d record(s) on chromosome(s) not in the genome: %s", path, sum(unknown.values()),
                     ", ".join(list(unknown)[:5]))
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table = table.astype({"line": np.int64, "pos": np.int64, "chrom": object, "id": object, "ref": object,
-                          "alt": object, "kind": object})
-    return table, problems
+    if rows or problems or not yielded:
+        yield _frame(rows), problems

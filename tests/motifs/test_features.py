@@ -197,3 +197,15 @@ def test_energy_normalisation_in_row_slices_equals_one_pass(monkeypatch):
         np.testing.assert_array_equal(getattr(sliced_norm, field), getattr(one_norm, field))
     np.testing.assert_array_equal(apply_energy_norm(raw, sliced_norm), one)
     assert one.min() >= 0 and one.max() <= 10 and np.isfinite(one).all()
+    # training rows by mask, without the copy; float32 energies normalised in place (IQ's screen)
+    train = rng.random(100) < 0.7
+    by_rows = fit_energy_norm(raw, list("abcdef"), rows=train)
+    copied = fit_energy_norm(raw[train], list("abcdef"))
+    for field in ("ref", "min_ref", "max_ref"):
+        np.testing.assert_array_equal(getattr(by_rows, field), getattr(copied, field))
+    np.testing.assert_array_equal(fit_energy_norm(raw, list("abcdef"), rows=np.flatnonzero(train)).ref, copied.ref)
+    raw32 = raw.astype(np.float32)
+    in_place = apply_energy_norm(raw32, copied, out=raw32)
+    assert in_place is raw32 and raw32.dtype == np.float32
+    np.testing.assert_allclose(in_place, apply_energy_norm(raw.astype(np.float32).astype(np.float64), copied),
+                               atol=1e-5)

@@ -26,7 +26,13 @@ from cisgram.intervals import parse_region
 from cisgram.report.variants import saturation_report
 from cisgram.vcf import read_vcf, variant_kind
 from cisgram.workflows.rundir import Run, load
-from cisgram.workflows.variants import problems_path, saturate, saturation_matrix, score_variants
+from cisgram.workflows.variants import (
+    problems_path,
+    saturate,
+    saturation_matrix,
+    score_variants,
+    write_variant_scores,
+)
 from tests.probes import TRUNCATED, genome_wide_vcf, truncated
 
 MOTIF = "GATTACAGC"  # reverse complement GCTGTAATC: not a palindrome
@@ -368,6 +374,46 @@ def test_truncated_or_misnamed_call_sets_stop_variants_with_nothing_written(slic
         errors.append(err.strip().splitlines())
     assert len(errors[0]) == 1  # a cut download: one line (it used to be a bare "Aborted.", exit 1)
     assert len(errors[1]) == 2 and "22 -> chr22" in errors[1][1]  # the naming fix, on its hint line
+
+
+def test_streamed_scores_equal_the_whole_table_and_a_cut_mid_file_leaves_nothing(slice_run, call_set, tmp_path):
+    """A genome-wide VCF is read, scored and written in pieces (issue 24): pieces of 3 records
+    give byte-for-byte the file and problems of one piece, and a download cut after several
+    pieces were written raises naming the file and leaves no scores file."""
+    import pysam
+
+    from cisgram.vcf import iter_vcf
+
+    plain, bgz, _ = call_set
+    whole = score_variants(slice_run, bgz, tmp_path / "whole.tsv")
+    n = write_variant_scores(slice_run, bgz, tmp_path / "pieces.tsv", chunk=3)
+    assert n == len(whole)
+    assert (tmp_path / "pieces.tsv").read_bytes() == (tmp_path / "whole.tsv").read_bytes()
+    assert problems_path(tmp_path / "pieces.tsv").read_bytes() == problems_path(tmp_path / "whole.tsv").read_bytes()
+    pieces = list(iter_vcf(bgz, Genome(_slice_genome()), chunk=3))
+    assert len(pieces) > 3
+    read, problems = read_vcf(bgz, Genome(_slice_genome()))
+    pd.testing.assert_frame_equal(pd.concat([t for t, _ in pieces], ignore_index=True), read)
+    assert [q for _, p in pieces for q in p] == problems
+    lines = plain.read_text().splitlines()
+    big = tmp_path / "big.vcf"
+    big.write_text("\n".join([x for x in lines if x.startswith("#")] + [x for x in lines if not x.startswith("#")] * 800)
+                   + "\n")
+    pysam.tabix_compress(str(big), str(tmp_path / "big.vcf.gz"))
+    cut = truncated(tmp_path / "big.vcf.gz", tmp_path / "cut.vcf.gz")
+    out = tmp_path / "cut.tsv"
+    written: list = []
+    with pytest.raises(InputError) as e:
+        write_variant_scores(slice_run, cut, out, chunk=200, keep=written)
+    assert str(e.value).startswith(f"{cut}: {TRUNCATED}")
+    assert len(written) >= 2  # pieces had gone to the temporary file before the cut was met
+    assert not out.exists() and not list(tmp_path.glob("*cut.tsv*")) and not problems_path(out).exists()
+
+
+def _slice_genome():
+    from cisgram.bundled import demo
+
+    return demo().genome
 
 
 # ---------------------------------------------------------------- saturation

@@ -362,10 +362,11 @@ def variants(
         saturation_report(out_path, result)
         out.print(f"{len(result.table):,} substitutions scored; wrote {out_path}/saturation.tsv and report.html")
         return
-    table = v.score_variants(model, vcf, out_path, window=window, genome=genome, attribution=attribution, device=device)
+    n = v.write_variant_scores(model, vcf, out_path, window=window, genome=genome, attribution=attribution,
+                               device=device)
     problems = v.problems_path(out_path)
     extra = f"; {sum(1 for _ in open(problems)) - 1:,} line(s) not scored, listed in {problems}" if problems.is_file() else ""
-    out.print(f"{len(table):,} variant allele(s) scored; wrote {out_path}{extra}")
+    out.print(f"{n:,} variant allele(s) scored; wrote {out_path}{extra}")
 
 
 @app.command()

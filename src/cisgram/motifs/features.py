@@ -167,6 +167,7 @@ def motif_energy(
     pseudocount: float = IQ_PSEUDOCOUNT,
     return_bins: bool = False,
     batch_size: int = 1024,
+    dtype=np.float64,
 ) -> EnergyResult:
     """IceQream energies of every motif on every sequence (see the module docstring).
 
@@ -180,6 +181,9 @@ def motif_energy(
         Spatial weights ``S``: ``(n_bins,)`` for all motifs or ``(M, n_bins)``; default 1.
     return_bins
         Also return the per-bin log sums ``(N, n_bins, M)`` (memory: 4 bytes each).
+    dtype
+        Of ``energy``; ``np.float32`` halves the largest array of a genome's regions (each
+        batch is still computed in float64).
     """
     codes = _check(codes, motifs)
     n, length = codes.shape
@@ -187,7 +191,7 @@ def motif_energy(
     w = _weights(weights, len(motifs), grid)
     log_scale = np.array([mm.width * np.log(0.25) for mm in motifs])  # odds -> probabilities
     dense = _dense_for(motifs, None, pseudocount)
-    energy = np.empty((n, len(motifs)))
+    energy = np.empty((n, len(motifs)), dtype=dtype)
     bins_out = np.empty((n, grid.n, len(motifs)), dtype=np.float32) if return_bins else None
     scratch = None if return_bins else np.empty((min(batch_size, n), grid.n, len(motifs)), np.float32)
     for start in range(0, n, batch_size):
@@ -236,14 +240,22 @@ def _log2_finite(energy: np.ndarray) -> np.ndarray:
 
 
 def fit_energy_norm(reference: np.ndarray, motif_names: Sequence[str], *, quantile: float = 1.0,
-                    min_energy: float = -7.0, top: float = 10.0) -> EnergyNorm:
-    """Reference statistics from raw energies ``(N_ref, M)`` (natural log) of a reference set.
-    With ``quantile >= 1`` (the default) the rows are read ``ENERGY_CHUNK`` at a time, so a
-    genome's regions need no float64 copies of the whole matrix."""
+                    min_energy: float = -7.0, top: float = 10.0, rows: np.ndarray | None = None) -> EnergyNorm:
+    """Reference statistics from raw energies ``(N_ref, M)`` (natural log) of a reference set,
+    or of its ``rows`` (a boolean mask or indices: the same as passing ``reference[rows]``, without
+    the copy). With ``quantile >= 1`` (the default) the rows are read ``ENERGY_CHUNK`` at a time,
+    so a genome's regions need no float64 copies of the whole matrix."""
     reference = np.asarray(reference)
     if reference.ndim != 2 or reference.shape[1] != len(motif_names):
         raise InputError(f"reference energies have shape {reference.shape} for {len(motif_names)} motifs")
-    chunks = [slice(a, a + ENERGY_CHUNK) for a in range(0, max(len(reference), 1), ENERGY_CHUNK)]
+    if rows is not None and quantile < 1:  # the quantile needs the rows together anyway
+        reference, rows = reference[rows], None
+    if rows is None:
+        chunks = [slice(a, a + ENERGY_CHUNK) for a in range(0, max(len(reference), 1), ENERGY_CHUNK)]
+    else:
+        idx = np.asarray(rows)
+        idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
+        chunks = [idx[a: a + ENERGY_CHUNK] for a in range(0, max(len(idx), 1), ENERGY_CHUNK)]
     if quantile >= 1:
         ref = np.max([_log2_finite(reference[c]).max(axis=0) for c in chunks], axis=0)
     else:  # log2 of the quantile of 2^x2, computed stably relative to the maximum
@@ -258,11 +270,15 @@ def fit_energy_norm(reference: np.ndarray, motif_names: Sequence[str], *, quanti
     return EnergyNorm(tuple(motif_names), ref, lo, hi, min_energy, top)
 
 
-def apply_energy_norm(energy: np.ndarray, norm: EnergyNorm) -> np.ndarray:
+def apply_energy_norm(energy: np.ndarray, norm: EnergyNorm, *, out: np.ndarray | None = None) -> np.ndarray:
     """Raw energies ``(N, M)`` -> [0, 10] with stored reference statistics (NaN and -inf -> 0),
-    ``ENERGY_CHUNK`` rows at a time (one float64 result, small transients)."""
+    ``ENERGY_CHUNK`` rows at a time (one float64 result, small transients). ``out`` receives the
+    result (and is returned); it may be ``energy`` itself, normalised in place."""
     energy = np.asarray(energy)
-    out = np.empty(energy.shape, dtype=np.float64)
+    if out is None:
+        out = np.empty(energy.shape, dtype=np.float64)
+    elif out.shape != energy.shape:
+        raise InputError(f"out has shape {out.shape}, energies {energy.shape}")
     span = norm.max_ref - norm.min_ref
     ok, denom = span > 0, np.where(span > 0, span, 1)
     for a in range(0, len(energy), ENERGY_CHUNK):

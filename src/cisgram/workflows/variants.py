@@ -64,7 +64,8 @@ from cisgram.intervals import parse_region
 from cisgram.motifs.features import region_features
 from cisgram.motifs.pwm import load_motifs
 from cisgram.results import SaturationResult
-from cisgram.vcf import COLUMNS, Problem, read_vcf
+from cisgram.vcf import CHUNK as VCF_CHUNK
+from cisgram.vcf import COLUMNS, Problem, iter_vcf, read_vcf
 from cisgram.workflows.rundir import GETRun, Run, load
 
 log = logging.getLogger(__name__)
@@ -127,9 +128,9 @@ def _write_tsv(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(fh, sep="\t", index=False)
 
 
-def _report_problems(problems: list[Problem], table: pd.DataFrame, vcf, out) -> None:
+def _report_problems(problems: list[Problem], n_scored: int, vcf, out) -> None:
     """Write the records left out to :func:`problems_path` (or remove a stale list) and refuse
-    an empty ``table`` naming the first problem."""
+    a VCF with nothing scored (``n_scored`` rows), naming the first problem."""
     problems.sort(key=lambda p: p.line)
     extra = problems_path(out)
     if problems:
@@ -137,7 +138,7 @@ def _report_problems(problems: list[Problem], table: pd.DataFrame, vcf, out) -> 
         log.warning("%s: %d record(s) or allele(s) not scored, listed in %s", vcf, len(problems), extra)
     elif extra.exists():
         extra.unlink()
-    if table.empty:
+    if not n_scored:
         first = f"; first: line {problems[0].line}: {problems[0].reason}" if problems else ""
         raise InputError(f"no variant to score{first}", path=vcf,
                          hint=f"see {extra}" if problems else "the VCF holds no records")
@@ -146,7 +147,7 @@ def _report_problems(problems: list[Problem], table: pd.DataFrame, vcf, out) -> 
 def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, window: int | None = None, genome=None,
                    batch_size: int = 512, attribution: bool = False, max_indel: int = 50,
                    device: str = "cpu") -> pd.DataFrame:
-    """Score every variant of ``vcf`` with a trained IQ or CNN model.
+    """Score every variant of ``vcf`` with a trained IQ or CNN model and return the table.
 
     Parameters
     ----------
@@ -179,10 +180,28 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
     pd.DataFrame
         One row per scored (record, allele): ``line, chrom, pos, id, ref, alt, kind, padded``, then
         per target ``ref:<t>``, ``alt:<t>``, ``delta:<t>`` (alt − ref), then the attributions.
+        :func:`write_variant_scores` writes the same file without holding the table (genome-wide VCFs).
     """
     if _family_of(run) == "get":
         return score_variants_get(run, vcf, out, genome=genome, max_indel=max_indel, batch_size=min(batch_size, 64),
                                   device=device)
+    pieces: list[pd.DataFrame] = []
+    write_variant_scores(run, vcf, out, window=window, genome=genome, batch_size=batch_size, attribution=attribution,
+                         max_indel=max_indel, device=device, keep=pieces)
+    return pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+
+
+def write_variant_scores(run, vcf: str | os.PathLike, out: str | os.PathLike, *, window: int | None = None,
+                         genome=None, batch_size: int = 512, attribution: bool = False, max_indel: int = 50,
+                         device: str = "cpu", chunk: int = VCF_CHUNK, keep: list | None = None) -> int:
+    """:func:`score_variants` in bounded memory: the VCF is read ``chunk`` records at a time
+    (:func:`~cisgram.vcf.iter_vcf`), each piece scored in batches and appended to ``out`` (a
+    temporary file renamed into place at the end, so a failed run leaves nothing). Returns the
+    number of rows written; with ``keep`` (a list) each scored piece is also appended to it. A
+    ``get`` run is scored by :func:`score_variants_get`, which holds its table."""
+    if _family_of(run) == "get":
+        return len(score_variants_get(run, vcf, out, genome=genome, max_indel=max_indel,
+                                      batch_size=min(batch_size, 64), device=device))
     run = _open_run(run)
     L = int(run.length)
     if window is not None and int(window) != L:
@@ -193,12 +212,33 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     g = run.genome(genome)
-    table, problems = read_vcf(vcf, g, max_indel=max_indel)
-    too_long = (table["ref"].str.len() > L) | (table["alt"].str.len() > L)
-    for line, c, p in table.loc[too_long, ["line", "chrom", "pos"]].itertuples(index=False):
-        problems.append(Problem(int(line), f"{c}:{p}: an allele is longer than the model's {L} bp window"))
-    table = table[~too_long].reset_index(drop=True)
-    _report_problems(problems, table, vcf, out)
+    problems: list[Problem] = []
+    n_rows = n_padded = 0
+    with atomic_write(Path(out)) as fh:
+        for table, probs in iter_vcf(vcf, g, max_indel=max_indel, chunk=chunk):
+            problems.extend(probs)
+            too_long = (table["ref"].str.len() > L) | (table["alt"].str.len() > L)
+            for line, c, p in table.loc[too_long, ["line", "chrom", "pos"]].itertuples(index=False):
+                problems.append(Problem(int(line), f"{c}:{p}: an allele is longer than the model's {L} bp window"))
+            table = table[~too_long].reset_index(drop=True)
+            if table.empty:
+                continue
+            res = _score_piece(run, g, table, L, batch_size, attribution, device)
+            res.to_csv(fh, sep="\t", index=False, header=n_rows == 0)
+            n_rows += len(res)
+            n_padded += int(res["padded"].sum())
+            if keep is not None:
+                keep.append(res)
+            log.info("scored %d variant allele(s)", n_rows)
+        _report_problems(problems, n_rows, vcf, out)  # raises inside the block: no scores file then
+    if n_padded:
+        log.warning("%d variant window(s) run past a chromosome end and were padded with N", n_padded)
+    return n_rows
+
+
+def _score_piece(run, g, table: pd.DataFrame, L: int, batch_size: int, attribution: bool,
+                 device: str) -> pd.DataFrame:
+    """Scores of one piece of the VCF: ``table`` with ``padded`` and the per-target columns."""
     n, T = len(table), len(run.targets)
     ref_p, alt_p = np.empty((n, T)), np.empty((n, T))
     attr = np.empty((n, T)) if attribution else None
@@ -212,9 +252,6 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
         padded[lo:hi] = w.padded
         if attr is not None:
             attr[lo:hi] = _span_attribution(run, w, part["ref"].str.len().to_numpy(), batch_size, device)
-        log.info("scored %d of %d variants", hi, n)
-    if padded.any():
-        log.warning("%d variant window(s) run past a chromosome end and were padded with N", int(padded.sum()))
     res = table.copy()
     res["padded"] = padded
     for t, name in enumerate(run.targets):
@@ -222,7 +259,6 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
     if attr is not None:
         for t, name in enumerate(run.targets):
             res[f"attribution:{name}"] = attr[:, t]
-    _write_tsv(res, Path(out))
     return res
 
 
@@ -365,7 +401,7 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
         rows.append(r)
     table = table[np.array([r is not None for r in rows], dtype=bool)].reset_index(drop=True)
     vrow = np.array([r for r in rows if r is not None], dtype=np.int64)
-    _report_problems(problems, table, vcf, out)
+    _report_problems(problems, len(table), vcf, out)
     delta_feat = motif_feature_deltas(g, rmd, motifs, table, vrow)
     R = int(opened.config["n_regions"])
     windows = tss_windows(rmd, [cell], n_regions=R, require_targets=False)
