@@ -47,13 +47,32 @@ class CNNResult(RunResult):
 
 
 @dataclass
+class IQReading:
+    """How one IQ motif reads sequence for one target (:mod:`cisgram.interpret.iq_reading`): the
+    validation R² (squared Pearson r) of the model's final fit refitted with the motif's energy
+    ``integrated`` (the model's own), from its ``best site`` only, or from its ``top-k sites``
+    (``r2``, keyed by those names); ``delta`` maps the last two to ``[R²(x) − R²(integrated),
+    low, high]`` (95 % paired bootstrap over ``n_val`` validation regions, ``n_boot`` resamples);
+    ``label`` is "strong sites only", "integrates weak sites", "undecided" or "not measured: …"."""
+
+    label: str
+    r2: dict
+    delta: dict
+    n_val: int
+    n_boot: int
+    top_k: int
+
+
+@dataclass
 class IQMotif:
     """One binding model of an IQ run as the report shows it.
 
     ``response`` maps each target to the partial response (link scale) over ``energies``;
     ``spatial`` is the spatial profile over bins of ``bin_size`` bp starting at ``offset``;
-    ``reading`` says whether the motif reads strong sites only or integrates weak ones (the median
-    best-site share of the energy in the top 10 % regions, ``best_site_share``); ``nearest`` is
+    ``reading`` says whether the motif reads strong sites only or integrates weak ones, measured
+    per target in ``readings`` (target -> :class:`IQReading`; ``reading`` is their common label,
+    or each target's); ``best_site_share`` is descriptive: the median share of the best site in
+    the energy of the top 10 % training regions by that energy; ``nearest`` is
     the nearest database motif by TOMTOM (``target``, ``target_name``, ``p_value``, ``strand``)."""
 
     name: str
@@ -71,6 +90,7 @@ class IQMotif:
     spatial: np.ndarray
     bin_size: int
     offset: int
+    readings: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +104,7 @@ class IQResult(RunResult):
     motifs: list = field(default_factory=list)
     ranking: dict = field(default_factory=dict)
     interactions: list = field(default_factory=list)
+    anatomy: list = field(default_factory=list)  # PairAnatomy per motif × motif term (cisgram.interpret.iq_anatomy)
 
 
 @dataclass

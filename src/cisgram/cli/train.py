@@ -34,6 +34,7 @@ def train_iq(
     track: Annotated[list[str] | None, typer.Option("--track", help="Extra covariate NAME=FILE.bw: log(1 + mean signal) over each region; repeatable.")] = None,
     genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every subsample.")] = 0,
+    calibrate: Annotated[str, typer.Option(help="Rows of the least-squares line from σ(link) to the target: train | val (validation blocks; never test).")] = "train",
 ) -> None:
     """The biophysical model (IceQream-style): a few PWM + spatial binding models, dose-response bases, logistic link."""
     from cisgram.models.iq_fit import IQConfig
@@ -41,7 +42,7 @@ def train_iq(
     from cisgram.workflows.train_iq import train_iq as run
 
     cfg = IQConfig(max_motifs=max_motifs, n_denovo=n_denovo, interactions=interactions, filter=simplify,
-                   covariates=covariates, seed=seed)
+                   covariates=covariates, seed=seed, calibrate=calibrate)
     with console.status("training the IQ model…"):
         result = run(dataset, target, out_dir, vs=vs, motifs=motifs, config=cfg, genome=genome, tracks=track,
                      progress=_say)

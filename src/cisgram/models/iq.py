@@ -13,9 +13,10 @@ Where this deviates from IceQream (``specs/iceqream.md``) and why:
   min–max statistics come from training rows and are stored, so new regions get the same scale;
 - the spatial window is IceQream's 0-based one everywhere (no 1 bp shift between learning and
   inference);
-- the calibration is the least-squares line from σ(link) to the target on training rows (IceQream
-  maps the range of σ(link) onto the range of the target, which two extreme regions decide), and
-  is stored with the model as ``[lo, hi, ylo, yhi]`` = ``[0, 1, a, a + b]``.
+- the calibration is the least-squares line from σ(link) to the target on training rows, or on
+  validation rows with ``IQConfig(calibrate="val")`` (IceQream maps the range of σ(link) onto the
+  range of the target, which two extreme regions decide), and is stored with the model as
+  ``[lo, hi, ylo, yhi]`` = ``[0, 1, a, a + b]``, so every prediction of the run uses it.
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ class IQModel:
         return X @ self.coef.T + self.intercept
 
     def calibrate(self, link: np.ndarray) -> np.ndarray:
-        """σ(link) mapped by the stored calibration ``(N, T)`` (an affine map fitted on training rows)."""
+        """σ(link) mapped by the stored calibration ``(N, T)`` (an affine map fitted on training or validation rows)."""
         p = sigmoid(link)
         lo, hi, ylo, yhi = self.calibration.T
         return ylo + (p - lo) / np.where(hi > lo, hi - lo, 1.0) * (yhi - ylo)

@@ -71,6 +71,10 @@ class IQConfig:
     interaction_threshold: float = 0.001
     covariates: bool = True
     seed: int = 0
+    calibrate: str = "train"  # rows of the σ(link) -> target line: "train" or "val" (ours; :func:`_calibration`)
+
+
+CALIBRATIONS = ("train", "val")
 
 
 @dataclass
@@ -191,15 +195,36 @@ def _check_extra(extra, n: int, taken: Sequence[str]) -> tuple[list[str], np.nda
 
 
 def _calibration(p: np.ndarray, y: np.ndarray) -> list[float]:
-    """The least-squares line from σ(link) to the target on training rows, as the model's
-    ``[lo, hi, ylo, yhi]`` (``y = ylo + (p - lo) / (hi - lo) (yhi - ylo)`` with lo, hi = 0, 1).
+    """The least-squares line from σ(link) to the target on the calibration rows (training rows,
+    or validation rows with ``IQConfig(calibrate="val")``), as the model's ``[lo, hi, ylo, yhi]``
+    (``y = ylo + (p - lo) / (hi - lo) (yhi - ylo)`` with lo, hi = 0, 1).
     IceQream maps the range of σ(link) onto the range of the target, which leans on the two most
     extreme regions: on the chr22 dAP target it shifted the training predictions by 0.08 and
-    halved their R² (0.18 against 0.36 with this line; Pearson r is the same either way)."""
+    halved their R² (0.18 against 0.36 with this line; Pearson r is the same either way).
+    On training rows the line is close to the identity (the logistic fit already matches their
+    mean); a negative held-out R² comes from held-out blocks whose target level differs
+    (``docs/iq.md``, "Calibration and R² on held-out blocks"), which only validation rows can see."""
     vp = float(np.var(p))
     b = float(np.cov(p, y, bias=True)[0, 1] / vp) if vp > 0 else 0.0
     a = float(np.mean(y) - b * np.mean(p))
     return [0.0, 1.0, a, a + b]
+
+
+MIN_CALIBRATION_ROWS = 30  # validation regions with a value a validation-fitted calibration needs
+
+
+def _check_calibration(calibrate: str, val: np.ndarray | None, Y: np.ndarray, targets: Sequence[str]) -> None:
+    """``calibrate`` is one of :data:`CALIBRATIONS`; ``"val"`` needs validation rows, at least
+    :data:`MIN_CALIBRATION_ROWS` with a value per target."""
+    if calibrate not in CALIBRATIONS:
+        raise InputError(f"calibrate must be one of {', '.join(CALIBRATIONS)}; got {calibrate!r}")
+    if calibrate != "val":
+        return
+    for t, name in enumerate(targets):
+        k = 0 if val is None else int((val & np.isfinite(Y[:, t])).sum())
+        if k < MIN_CALIBRATION_ROWS:
+            raise InputError(f"calibrating on validation rows needs at least {MIN_CALIBRATION_ROWS} validation regions "
+                             f"with a value; target {name!r} has {k}", hint="calibrate on training rows (--calibrate train)")
 
 
 def _raw_energies(codes, motifs: list[Motif], grid: Bins, spatial: np.ndarray | None) -> np.ndarray:
@@ -212,6 +237,26 @@ def _normalised(raw: np.ndarray, motifs: list[Motif], train: np.ndarray):
     concatenation of columns normalises as if scanned alone)."""
     norm = fit_energy_norm(raw[train], [m.name for m in motifs])
     return apply_energy_norm(raw, norm), norm
+
+
+def _database_energies(codes: np.ndarray, db: MotifSet, grid: Bins, train: np.ndarray) -> np.ndarray:
+    """[0, 10] energies ``(N, M)`` of every database motif, in float32 and normalised in place:
+    one array of 4 bytes per region × motif is the screen's whole footprint (it was three float64
+    ones: raw, the training rows' copy and the result)."""
+    raw = motif_energy(codes, db, grid=grid, dtype=np.float32).energy
+    norm = fit_energy_norm(raw, db.names, rows=train)
+    return apply_energy_norm(raw, norm, out=raw)
+
+
+SCREEN_COLUMNS = 64  # motifs per block of the correlation screen
+
+
+def _screen_correlation(E: np.ndarray, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of ``E[rows]`` with ``y``, ``SCREEN_COLUMNS`` columns at a time in
+    float64, so no copy of the training rows of the whole matrix is made."""
+    return np.concatenate([pearson_columns(E[np.ix_(rows, np.arange(a, min(a + SCREEN_COLUMNS, E.shape[1])))]
+                                           .astype(np.float64), y)
+                           for a in range(0, E.shape[1], SCREEN_COLUMNS)])
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -234,7 +279,8 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     signal over each region): scaled to [0, 10] on training rows and given the four dose-response
     bases like GC; ``extra_sources`` (name -> description) is stored with the model. ``val`` rows
     (never fitted on) choose the final fit's ridge penalty per target (:func:`_choose_ridge`);
-    without them the final fit is IceQream's near-unpenalised one."""
+    without them the final fit is IceQream's near-unpenalised one. ``config.calibrate="val"``
+    fits the calibration line (:func:`_calibration`) on ``val`` rows instead of training rows."""
     cfg = config or IQConfig()
     say = progress or (lambda msg: None)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
@@ -252,6 +298,7 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     for t, r in enumerate(rows):
         if r.size < 50:
             raise InputError(f"target {targets[t]!r} has {r.size} training regions with a value; need at least 50")
+    _check_calibration(cfg.calibrate, val, Y, targets)
     if np.nanmin(Y) < 0 or np.nanmax(Y) > 1:
         raise InputError("IQ targets must lie in [0, 1] (access probabilities or min-max scaled dAP)")
     db = MotifSet([m for m in database if m.width <= L])
@@ -277,14 +324,14 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         C = apply_scale(cov_raw, cov_scale)
     else:
         cov_scale, C = {"lo": [], "hi": [], "q": [0.05, 0.95], "top": 10.0}, np.zeros((n, 0))
-    E_db, _ = _normalised(_raw_energies(codes, list(db), grid, None), list(db), train)
+    E_db = _database_energies(codes, db, grid, train)
     stage("database energies", motifs=len(db), regions=n)
 
     # screens, per target
     kept: dict[int, dict[int, float]] = {}
     for t, r in enumerate(rows):
         y = Y[r, t]
-        cor = np.abs(np.nan_to_num(pearson_columns(E_db[r], y)))
+        cor = np.abs(np.nan_to_num(_screen_correlation(E_db, r, y)))
         thr = cfg.cor_threshold
         passed = np.flatnonzero(cor >= thr)
         while passed.size < cfg.max_motifs and thr > 1e-3:
@@ -407,7 +454,8 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     ridge = _choose_ridge(design, keep, inter, val, targets, stage) if val is not None else None
     fits, r2 = design.fit(keep, inter, ridge=ridge)
     X = design.X(keep, inter)
-    calib = [_calibration(sigmoid(X[r] @ fits[t].coef + fits[t].intercept), Y[r, t]) for t, r in enumerate(rows)]
+    cal_rows = rows if cfg.calibrate == "train" else [np.flatnonzero(val & np.isfinite(Y[:, t])) for t in range(len(targets))]
+    calib = [_calibration(sigmoid(X[r] @ fits[t].coef + fits[t].intercept), Y[r, t]) for t, r in enumerate(cal_rows)]
     model = IQModel(motifs, spatial, grid, norm, list(cov_names), cov_scale, inter, list(targets),
                     np.array([f.coef for f in fits]), np.array([f.intercept for f in fits]), np.array(calib),
                     {"config": asdict(cfg), "clusters": clusters}, extra_names, dict(extra_sources or {}))

@@ -6,8 +6,9 @@ import html
 
 import numpy as np
 
-from cisgram.report import plots
+from cisgram.report import plots, plots_iq
 from cisgram.report.html import html_table, img_tag, write_page
+from cisgram.report.iq_anatomy import interactions_section
 from cisgram.report.sections import metric_bars, metrics_section, test_scatters
 
 
@@ -17,8 +18,14 @@ def _motif_row(m, targets: list[str]) -> str:
         cells.append(img_tag(plots.dose_response(m.energies, m.response[t], f"{t}: partial response (link)"),
                              f"{m.name} response"))
     cells.append(img_tag(plots.spatial_profile(m.spatial, m.bin_size, m.offset, "spatial"), f"{m.name} spatial"))
+    reading = _reading_bars(m)
+    if reading is not None:
+        cells.append(reading)
     lines = [f"<b>{html.escape(m.name)}</b> ({html.escape(m.how)}; {m.n_members} member(s))",
-             f"bits {m.bits:.1f}; reading: {m.reading} (best-site share {m.best_site_share:.2f})"]
+             f"bits {m.bits:.1f}; reading: {html.escape(m.reading)} (best-site share {m.best_site_share:.2f})"]
+    for t, r in m.readings.items():
+        lines.append(f"{html.escape(t)}: validation R² " + ", ".join(f"{k} {v:.3f}" for k, v in r.r2.items())
+                     + f" ({r.n_val} regions, {r.n_boot} paired resamples)")
     if m.nearest is not None:
         n = m.nearest
         lines.append(f"nearest: {html.escape(n['target'])} {html.escape(n['target_name'])} "
@@ -29,6 +36,16 @@ def _motif_row(m, targets: list[str]) -> str:
                      + (f"; ΔR² {d:.4f}" if d is not None else ""))
     cells.append("<br>".join(lines))
     return "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>"
+
+
+def _reading_bars(m) -> str | None:
+    """The motif's reading fits: ΔR² of best-site and top-k against integrated, with intervals."""
+    rows = [(f"{t} {k}", *v) for t, r in m.readings.items() for k, v in r.delta.items()]
+    if not rows or not any(np.isfinite(v[1]) for v in rows):
+        return None
+    names, d, lo, hi = zip(*rows, strict=True)
+    return img_tag(plots_iq.reading_fits(list(names), np.array(d), np.array(lo), np.array(hi), "reading"),
+                   f"{m.name} reading fits")
 
 
 def iq_report(path, result) -> None:
@@ -44,9 +61,7 @@ def iq_report(path, result) -> None:
     motifs_html = f"<table>{''.join(_motif_row(m, targets) for m in result.motifs)}</table>"
     rank_html = "".join(img_tag(plots.bars([k for k, _ in r], np.array([v for _, v in r]), t, "leave-one-out ΔR² (train)"),
                                 f"{t} ranking") for t, r in result.ranking.items() if r)
-    inter_rows = [[pair] + [f"{c:+.3f}" for c in coefs] for pair, coefs in result.interactions]
-    inter_html = (html_table(["pair", *targets], inter_rows) if inter_rows
-                  else "<p class='note'>none (run with --interactions)</p>")
+    inter_html = interactions_section(result.interactions, result.anatomy, targets)
     write_page(path, f"cisgram IQ model: {', '.join(targets)}", [
         ("Metrics", metrics_section(result.metrics) + metric_bars(result.metrics)),
         ("Test predictions", test_scatters(result.predictions)),

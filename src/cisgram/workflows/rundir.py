@@ -6,9 +6,12 @@ predicted, split), the model's own files (``model.safetensors`` + ``model.json``
 ``lora.safetensors`` + ``lora.json``; a baseline's ``targets/<name>/``) and, written last,
 ``metrics.json``::
 
-    {"family": ..., "train"|"val"|"test": {target: {pearson, spearman, r2, pearson_r2, n}}}
+    {"family": ..., "train"|"val"|"test": {target: {pearson, spearman, r2, pearson_r2, n,
+                                                    r2_val_calibrated}},
+     "val_calibration": {target: {intercept, slope, n}}}
 
-so a directory with ``metrics.json`` is complete (:func:`write_run` removes an earlier run's
+(regression runs; ``r2_val_calibrated`` is R² after the least-squares line of
+``val_calibration``, fitted on validation rows: :func:`validation_lines`), so a directory with ``metrics.json`` is complete (:func:`write_run` removes an earlier run's
 metrics first). The families that train networks hold ``checkpoint/`` while they train
 (:func:`begin_run`, :func:`end_run`: each fit's last completed epoch, for ``--resume``); a
 directory with it is unfinished, whatever else it holds, and :func:`load` refuses it.
@@ -85,14 +88,44 @@ def metrics_table(preds: pd.DataFrame, family: str, *, task: str = "regression",
     ``auprc``). ``subsets`` (name -> boolean mask over the table's rows) adds the same metrics
     on parts of it under ``"subsets": {name: {split: ...}}``."""
     score = classification_metrics if task == "classification" else regression_metrics
+    lines = validation_lines(preds) if task == "regression" else {}
+
+    def scored(t: str, g: pd.DataFrame) -> dict:
+        m = score(g["observed"], g["predicted"])
+        if t in lines:
+            a, b = lines[t]["intercept"], lines[t]["slope"]
+            m["r2_val_calibrated"] = regression_metrics(g["observed"], a + b * g["predicted"].to_numpy())["r2"]
+        return m
 
     def table(p: pd.DataFrame) -> dict:
-        return {s: {t: score(g["observed"], g["predicted"]) for t, g in p[p["split"] == s].groupby("target", sort=False)}
-                for s in SPLITS}
+        return {s: {t: scored(t, g) for t, g in p[p["split"] == s].groupby("target", sort=False)} for s in SPLITS}
 
     out: dict = {"family": family, **table(preds)}
+    if lines:
+        out["val_calibration"] = lines
     if subsets:
         out["subsets"] = {name: table(preds[mask]) for name, mask in subsets.items()}
+    return out
+
+
+def validation_lines(preds: pd.DataFrame) -> dict[str, dict]:
+    """Per target the least-squares line ``observed ≈ intercept + slope × predicted`` on the
+    validation rows of a predictions table (``{"intercept", "slope", "n"}``; targets with fewer
+    than 3 finite validation pairs are left out; a constant prediction gets slope 0). Applied to
+    every split it gives ``r2_val_calibrated``: the R² a linear recalibration fitted on
+    validation rows (never test rows) would reach, so ``r2_val_calibrated − r2`` on test is the
+    part of the R² lost to calibration (shift and scale) rather than to ranking."""
+    out: dict[str, dict] = {}
+    val = preds[preds["split"] == "val"]
+    for t, g in val.groupby("target", sort=False):
+        y, p = g["observed"].to_numpy(dtype=np.float64), g["predicted"].to_numpy(dtype=np.float64)
+        ok = np.isfinite(y) & np.isfinite(p)
+        y, p = y[ok], p[ok]
+        if y.size < 3:
+            continue
+        vp = float(np.var(p))
+        b = float(np.mean((p - p.mean()) * (y - y.mean())) / vp) if vp > 0 else 0.0
+        out[str(t)] = {"intercept": float(y.mean() - b * p.mean()), "slope": b, "n": int(y.size)}
     return out
 
 
