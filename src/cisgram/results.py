@@ -91,6 +91,13 @@ class IQMotif:
     bin_size: int
     offset: int
     readings: dict = field(default_factory=dict)
+    # where the best sites sit: best-site centres relative to the region centre over the training
+    # regions whose best site passes p < p_site: {"edges" (bp), "counts", "n_strong", "n_regions", "p_site"}
+    site_positions: dict = field(default_factory=dict)
+    # the target in bins of this motif's [0, 10] energy on training regions: target -> {"edges",
+    # "stats": one box per bin (matplotlib bxp keys med, q1, q3, whislo, whishi, n; empty bins left out)}
+    energy_bins: dict = field(default_factory=dict)
+    seed: str | None = None  # the k-mer a learned PWM grew from (the cluster record's "seed"), when recorded
 
 
 @dataclass
@@ -105,6 +112,8 @@ class IQResult(RunResult):
     ranking: dict = field(default_factory=dict)
     interactions: list = field(default_factory=list)
     anatomy: list = field(default_factory=list)  # PairAnatomy per motif × motif term (cisgram.interpret.iq_anatomy)
+    # several targets (IceQream §5): {"models": {target: [motif]}, "models_full": [motif]} (cisgram.models.iq_fusion)
+    trajectory_sets: dict = field(default_factory=dict)
 
 
 @dataclass

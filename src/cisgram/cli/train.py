@@ -35,6 +35,10 @@ def train_iq(
     genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every subsample.")] = 0,
     calibrate: Annotated[str, typer.Option(help="Rows of the least-squares line from σ(link) to the target: train | val (validation blocks; never test).")] = "train",
+    background: Annotated[float, typer.Option(help="GC-matched background windows per peak, target AP 0 (0: peaks only; refused with --vs).")] = 0.0,
+    distill: Annotated[str, typer.Option(help="How a multi-member cluster learns its PWM: refine (the representative by gradient ascent) | kmer (grown from gapped 8-mer seeds, IceQream) | both (the best on validation).")] = "refine",
+    coherence_split: Annotated[str, typer.Option(help="Several targets: split clusters whose targets' responses correlate below 0.6: off | groups | singletons (IceQream).")] = "off",
+    min_diff: Annotated[float, typer.Option(help="Several targets: cluster on training rows where some target exceeds this (IceQream 0.1; < 0: every row).")] = -1.0,
 ) -> None:
     """The biophysical model (IceQream-style): a few PWM + spatial binding models, dose-response bases, logistic link."""
     from cisgram.models.iq_fit import IQConfig
@@ -42,10 +46,11 @@ def train_iq(
     from cisgram.workflows.train_iq import train_iq as run
 
     cfg = IQConfig(max_motifs=max_motifs, n_denovo=n_denovo, interactions=interactions, filter=simplify,
-                   covariates=covariates, seed=seed, calibrate=calibrate)
+                   covariates=covariates, seed=seed, calibrate=calibrate, distill=distill,
+                   coherence_split=coherence_split, min_diff=min_diff)
     with console.status("training the IQ model…"):
         result = run(dataset, target, out_dir, vs=vs, motifs=motifs, config=cfg, genome=genome, tracks=track,
-                     progress=_say)
+                     background=background, progress=_say)
         iq_report(out_dir / "report.html", result)
     out.print(f"{_metrics_line(result.metrics)}; wrote {out_dir}")
 

@@ -166,10 +166,23 @@ class TrainingData:
 
 
 def training_data(dataset: str | os.PathLike, targets: Sequence[str], *, vs: str | None = None,
-                  genome: str | os.PathLike | None = None, min_tss_distance: float = 5000.0) -> TrainingData:
+                  genome: str | os.PathLike | None = None, min_tss_distance: float = 5000.0,
+                  background: float = 0.0, seed: int = 0) -> TrainingData:
     """Load a dataset from ``cisgram prepare`` with one column per target (``vs`` makes each
-    target the dAP ``target − vs`` on distal regions) and the sequences of its regions."""
-    from cisgram.data.dataset import dataset_info, dataset_target, read_dataset
+    target the dAP ``target − vs`` on distal regions) and the sequences of its regions.
+
+    ``background`` > 0 adds that many GC-matched background windows per region (matched within
+    each split, :func:`~cisgram.data.windows.background_windows`, seeded by ``seed``; they overlap
+    no region of the dataset), with access probability 0 for every target: a window away from
+    every peak of every condition is closed chromatin, the floor of the AP scale. ``regions``
+    then has a ``kind`` column (``peak`` | ``background``) and background rows are named
+    ``bg:chrom:start-end``. A dAP target (``vs``) refuses background: dAP is a difference
+    between two conditions' accessibility, min-max scaled on training peaks; on a closed window
+    it is not measured (0 − 0 would land mid-scale as "no difference", and thousands of such
+    rows would swamp the differential signal IceQream fits).
+    """
+    from cisgram.data.dataset import dataset_info, dataset_split, dataset_target, read_dataset
+    from cisgram.data.windows import background_windows
     from cisgram.genome import Genome
 
     if not targets:
@@ -193,7 +206,31 @@ def training_data(dataset: str | os.PathLike, targets: Sequence[str], *, vs: str
         raise InputError("the dataset's regions have different widths", path=dataset)
     codes = g.fetch_codes_batch(v["chrom"].to_numpy(), v["start"].to_numpy(), v["end"].to_numpy())
     regions = v[["chrom", "start", "end"]].reset_index()
-    return TrainingData(regions, codes, np.column_stack(cols), split, names, params, gpath, info["split"])
+    Y = np.column_stack(cols)
+    if background < 0:
+        raise InputError(f"--background must be 0 or more background windows per region, got {background}")
+    if background > 0:
+        if vs is not None:
+            raise InputError("a dAP target (--vs) is defined on peaks only: background windows have no "
+                             "differential accessibility to learn", hint="give --background 0 with --vs")
+        bg = background_windows(g, pd.DataFrame({"chrom": v["chrom"].to_numpy(), "start": v["start"].to_numpy(np.int64),
+                                                 "end": v["end"].to_numpy(np.int64), "split": split}),
+                                dataset_split(adata), ratio=background, seed=seed)
+        bg_codes = g.fetch_codes_batch(bg["chrom"].to_numpy(), bg["start"].to_numpy(), bg["end"].to_numpy())
+        regions = pd.concat([regions.rename(columns={regions.columns[0]: "region"}).assign(kind="peak"),
+                             pd.DataFrame({"region": bg["name"].to_numpy(), "chrom": bg["chrom"].to_numpy(),
+                                           "start": bg["start"].to_numpy(np.int64), "end": bg["end"].to_numpy(np.int64),
+                                           "kind": "background"})], ignore_index=True)
+        codes = np.concatenate([codes, bg_codes])
+        Y = np.vstack([Y, np.zeros((len(bg), Y.shape[1]))])
+        split = np.concatenate([split, bg["split"].astype(str).to_numpy()])
+    return TrainingData(regions, codes, Y, split, names, params, gpath, info["split"])
+
+
+def domain_label(background: float) -> str:
+    """The domain a model fitted on :func:`training_data` covers, as its run records it
+    (``config.json``'s ``domain``): ``"peaks"`` or ``"peaks+background (ratio r, GC-matched)"``."""
+    return f"peaks+background (ratio {background:g}, GC-matched)" if background > 0 else "peaks"
 
 
 def track_covariates(tracks: dict[str, str], regions: pd.DataFrame) -> np.ndarray:

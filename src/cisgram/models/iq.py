@@ -256,6 +256,18 @@ class IQModel:
         beta = self.coef[target, : 4 * m].reshape(m, 4)
         return np.einsum("nmk,mk->nm", logistic_bases(energies), beta)
 
+    def trajectory_motifs(self, target: str | None = None) -> list[str]:
+        """IceQream's per-trajectory sets (``info["trajectory_sets"]``, :mod:`cisgram.models.iq_fusion`):
+        the binding models of the clusters where ``target`` had a member (``models``), or with no
+        target the whole fused set every target is fitted on (``models_full``). A model saved
+        without the sets gives every motif."""
+        sets = self.info.get("trajectory_sets") or {}
+        if target is None:
+            return list(sets.get("models_full", self.motif_names))
+        if target not in self.targets:
+            raise InputError(f"unknown target {target!r}; the model has {', '.join(self.targets)}")
+        return list(sets.get("models", {}).get(target, self.motif_names))
+
     # ---------------------------------------------------------------- state on disk
     def save(self, directory: str | os.PathLike) -> None:
         widths = [m.width for m in self.motifs]

@@ -26,7 +26,6 @@ import numba
 import numpy as np
 
 from cisgram.errors import InputError
-from cisgram.models.baselines import canonical_kmers
 from cisgram.motifs.features import Bins
 
 log = logging.getLogger(__name__)
@@ -280,46 +279,17 @@ def learn_binding_model(codes: np.ndarray, response: np.ndarray, grid: Bins, ini
 
 
 def kmer_seed(codes: np.ndarray, response: np.ndarray, *, k: int = 8, window: int = 300, width: int = 15,
-              max_rows: int = 20000, seed: int = 0) -> tuple[str, float, np.ndarray]:
-    """The k-mer (reverse complements pooled) whose count in the central ``window`` bp best
-    correlates with ``response`` (sum of r² over columns), and its seed PWM ``(width, 4)``: 0.85 on
-    the k-mer's letters, 0.05 elsewhere, padded with uniform columns (prego's seed)."""
-    from scipy import sparse
+              max_rows: int = 20000, seed: int = 0, max_gap: int = 0) -> tuple[str, float, np.ndarray]:
+    """The k-mer (reverse complements pooled; with ``max_gap=1`` possibly with one N, prego's
+    gapped seeds) whose count in the central ``window`` bp best correlates with ``response`` (sum
+    of r² over columns), and its seed PWM ``(width, 4)``: 0.85 on the k-mer's letters, 0.05
+    elsewhere, padded with uniform columns (prego's seed). The screen is
+    :func:`cisgram.models.iq_seeds.screen_kmers`."""
+    from cisgram.models import iq_seeds
 
-    R = np.asarray(response, dtype=np.float64)
-    R = R[:, None] if R.ndim == 1 else R
-    ok = np.flatnonzero(np.isfinite(R).all(axis=1))
-    if ok.size > max_rows:
-        ok = np.sort(np.random.default_rng(seed).choice(ok, max_rows, replace=False))
-    L = codes.shape[1]
-    lo = max(0, (L - window) // 2)
-    c = np.asarray(codes[ok, lo:lo + min(window, L)], dtype=np.int64)
-    n, w = c.shape
-    if w < k:
-        raise InputError(f"sequences of {w} bp are shorter than the {k}-mer seed")
-    rank, names = canonical_kmers(k)
-    n_canon = len(names)
-    idx = np.zeros((n, w - k + 1), dtype=np.int64)
-    bad = np.zeros_like(idx, dtype=bool)
-    for j in range(k):
-        col = c[:, j:j + w - k + 1]
-        idx = idx * 4 + np.minimum(col, 3)
-        bad |= col > 3
-    rows = np.broadcast_to(np.arange(n)[:, None], idx.shape)[~bad]
-    M = sparse.csr_matrix((np.ones(rows.size, np.float32), (rows, rank[idx[~bad]])), shape=(n, n_canon))
-    Rc = R[ok] - R[ok].mean(axis=0)
-    cnt_mean = np.asarray(M.mean(axis=0)).ravel()
-    cov = (M.T @ Rc) / n  # (K, T)
-    var = np.asarray(M.multiply(M).mean(axis=0)).ravel() - cnt_mean ** 2
-    r2 = (cov ** 2 / (np.maximum(var, 1e-12)[:, None] * (Rc ** 2).mean(axis=0))).sum(axis=1)
-    best = int(np.argmax(r2))
-    word = names[best]  # the smaller of the word and its reverse complement
-    probs = np.full((max(width, k), 4), 0.25)
-    off = (probs.shape[0] - k) // 2
-    for i, ch in enumerate(word):
-        probs[off + i] = 0.05
-        probs[off + i, "ACGT".index(ch)] = 0.85
-    return word, float(r2[best]), probs
+    (word, r2), = iq_seeds.screen_kmers(codes, response, k=k, max_gap=max_gap, window=window, n_seeds=1,
+                                        max_rows=max_rows, seed=seed)
+    return word, r2, iq_seeds.seed_probs(word, width)
 
 
 def crop(probs: np.ndarray, width: int = 15) -> np.ndarray:

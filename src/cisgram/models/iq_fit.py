@@ -36,6 +36,8 @@ from cisgram.data.covariates import apply_scale, fit_scale, sequence_covariates
 from cisgram.errors import InputError
 from cisgram.metrics import pearson, pearson_columns
 from cisgram.models import iq_distill as distill
+from cisgram.models import iq_fusion as fusion
+from cisgram.models import iq_kmer
 from cisgram.models.iq import (
     BASES,
     Interactions,
@@ -62,6 +64,9 @@ class IQConfig:
     distill_steps: int = 100
     distill_lr: float = 0.1
     distill_rows: int = 4000
+    distill: str = "refine"  # "refine" | "kmer" | "both": how a multi-member cluster learns its PWM (iq_kmer)
+    kmer_seeds: int = 3  # gapped 8-mer seeds grown per cluster (distill "kmer" / "both")
+    kmer_rows: int = 10000  # training rows the k-mer screen reads and the winner is grown again on (ours; iq_kmer)
     bits_threshold: float = 1.75
     r2_threshold: float = 5e-4
     filter: bool = True
@@ -72,6 +77,12 @@ class IQConfig:
     covariates: bool = True
     seed: int = 0
     calibrate: str = "train"  # rows of the σ(link) -> target line: "train" or "val" (ours; :func:`_calibration`)
+    # several targets (:mod:`.iq_fusion`): "off" (default, chosen on validation: the split lowered the
+    # mean validation r of the chr22 three-cell-line run, 0.548 -> 0.535), "groups" (ours) or
+    # "singletons" (IceQream); and IceQream's min-diff filter of the clustering rows (< 0: off, default)
+    coherence_split: str = "off"
+    coherence_threshold: float = 0.6  # split a cluster whose targets' partial responses correlate below this
+    min_diff: float = -1.0  # IceQream: 0.1 (cluster on training rows with |target| > min_diff in some target)
 
 
 CALIBRATIONS = ("train", "val")
@@ -299,6 +310,9 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         if r.size < 50:
             raise InputError(f"target {targets[t]!r} has {r.size} training regions with a value; need at least 50")
     _check_calibration(cfg.calibrate, val, Y, targets)
+    iq_kmer.options(cfg)  # refuses an unknown cfg.distill before any work
+    if cfg.coherence_split not in fusion.SPLIT_MODES:
+        raise InputError(f"coherence split must be one of {', '.join(fusion.SPLIT_MODES)}; got {cfg.coherence_split!r}")
     if np.nanmin(Y) < 0 or np.nanmax(Y) > 1:
         raise InputError("IQ targets must lie in [0, 1] (access probabilities or min-max scaled dAP)")
     db = MotifSet([m for m in database if m.width <= L])
@@ -350,8 +364,13 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         raise InputError("no database motif survived the screens", hint="check the target and the motif database")
 
     # clustering over the pooled motifs (training rows)
-    labels = _cluster(E_db[np.ix_(train, pool)], min(len(pool), cfg.max_motifs))
-    stage("clustering", motifs=len(pool), clusters=int(labels.max()) + 1)
+    fuse_rows = np.flatnonzero(fusion.min_diff_rows(Y, train, cfg.min_diff)) if len(targets) > 1 else np.flatnonzero(train)
+    labels = _cluster(E_db[np.ix_(fuse_rows, pool)], min(len(pool), cfg.max_motifs))
+    stage("clustering", motifs=len(pool), clusters=int(labels.max()) + 1, rows=int(fuse_rows.size))
+    if len(targets) > 1:  # IceQream §5: split clusters whose targets' partial responses disagree
+        labels, split = fusion.split_incoherent(labels, pool, E_db, kept, fuse_rows, threshold=cfg.coherence_threshold,
+                                                mode=cfg.coherence_split, names=db.names)
+        stage("coherence split", **split)
 
     # distillation
     motifs, spatial, clusters, taken = [], [], [], set()
@@ -361,29 +380,36 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         for t in range(len(targets)):
             mine = [m for m in members if m in kept[t]]
             if mine:
-                resp = np.full(n, np.nan)
-                resp[rows[t]] = sum(kept[t][m] * E_db[rows[t], m] for m in mine)
+                resp = np.full(n, np.nan)  # training rows, and validation rows for iq_kmer's choice
+                fill = rows[t] if val is None else np.union1d(rows[t], np.flatnonzero(val & np.isfinite(Y[:, t])))
+                resp[fill] = sum(kept[t][m] * E_db[fill, m] for m in mine)
                 cols.append(resp)
             for m in mine:
                 weight[m] = max(weight.get(m, 0.0), abs(kept[t][m]) * E_db[rows[t], m].std())
         rep = max(members, key=lambda m: weight.get(m, 0.0))
-        response = np.column_stack(cols)
+        full = np.column_stack(cols)
+        response = np.where(train[:, None], full, np.nan)
         rep_motif = db[rep]
         kw = dict(steps=cfg.distill_steps, lr=cfg.distill_lr, max_rows=cfg.distill_rows, seed=cfg.seed)
         fixed = distill.learn_binding_model(codes, response, grid, rep_motif.probs, learn_pwm=False, **kw)
-        chosen, how = fixed, "spatial only"
-        if len(members) > 1:
+        chosen, how, seed = fixed, "spatial only", ""
+        if len(members) > 1 and cfg.distill != "kmer":
             learned = distill.learn_binding_model(codes, response, grid, distill.crop(rep_motif.probs, cfg.pwm_width), **kw)
             if learned.r2 > fixed.r2_start:
                 chosen, how = learned, "distilled"
+        if len(members) > 1 and cfg.distill != "refine":
+            pick = iq_kmer.learn_from_kmers(codes, response, grid, validation=None if val is None else np.where(
+                val[:, None], full, np.nan), incumbent=(how, chosen) if cfg.distill == "both" else None, **iq_kmer.options(cfg))
+            chosen, how, seed = pick.learned, pick.how, pick.seed
         label = rep_motif.alt_name or rep_motif.name
         name = _unique(label, taken)
         motifs.append(Motif(name, "", chosen.probs, source="iq"))
         spatial.append(chosen.spatial)
         clusters.append({"name": name, "representative": rep_motif.name, "representative_alt": rep_motif.alt_name,
-                         "members": [db[m].name for m in members], "how": how, "r2_representative": fixed.r2_start,
+                         "members": [db[m].name for m in members], "how": how, "seed": seed, "r2_representative": fixed.r2_start,
                          "r2_learned": chosen.r2, "responses": len(cols)})
-    stage("distillation", clusters=len(motifs), distilled=sum(c["how"] == "distilled" for c in clusters))
+    stage("distillation", clusters=len(motifs), distilled=sum(c["how"] == "distilled" for c in clusters),
+          kmer=sum(c["how"] == "kmer" for c in clusters))
 
     raw = _raw_energies(codes, motifs, grid, spatial)
     E, norm = _normalised(raw, motifs, train)
@@ -432,7 +458,7 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         name = _unique(f"denovo{k + 1}_{word}", taken)
         motifs.append(Motif(name, "", learned.probs, source="iq"))
         spatial.append(learned.spatial)
-        clusters.append({"name": name, "representative": word, "representative_alt": "", "members": [], "how": "de novo",
+        clusters.append({"name": name, "representative": word, "representative_alt": "", "members": [], "how": "de novo", "seed": word,
                          "r2_representative": learned.r2_start, "r2_learned": learned.r2, "responses": len(targets)})
         raw = np.column_stack([raw, _raw_energies(codes, motifs[-1:], grid, spatial[-1:])])
         E, norm = _normalised(raw, motifs, train)
@@ -460,6 +486,10 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
                     np.array([f.coef for f in fits]), np.array([f.intercept for f in fits]), np.array(calib),
                     {"config": asdict(cfg), "clusters": clusters}, extra_names, dict(extra_sources or {}))
     stage("final fit", motifs=len(motifs), r2_train=[round(v, 4) for v in r2])
+    sets = fusion.trajectory_sets(clusters, {targets[t]: {db[m].name for m in k} for t, k in kept.items()}, targets)
+    model.info["trajectory_sets"] = sets  # IceQream's models (per target) and models_full
+    if len(targets) > 1:
+        stage("trajectory sets", **sets)
     contributions: dict[str, dict[str, float]] = {t: {} for t in targets}
     if len(keep) > 1:
         _, base = design.fit(keep, inter, fit_rows=fr)

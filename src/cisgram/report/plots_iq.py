@@ -50,3 +50,53 @@ def reading_fits(names: list[str], delta: np.ndarray, low: np.ndarray, high: np.
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return fig
+
+
+def site_positions(edges: np.ndarray, counts: np.ndarray, title: str = "", *, note: str = ""):
+    """Positional frequency of a motif's hits: bars of ``counts`` ``(B,)`` over ``edges`` ``(B + 1,)``
+    (bp from the region centre), a dashed line at 0; ``note`` (e.g. ``"412 of 2,348 regions"``)
+    under the axis."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    e, c = np.asarray(edges, dtype=np.float64).reshape(-1), np.asarray(counts, dtype=np.float64).reshape(-1)
+    if e.size != c.size + 1 or c.size == 0:
+        raise InputError(f"site_positions needs one more edge than counts; got {e.size} edges, {c.size} counts")
+    fig = Figure(figsize=(2.6, 1.6), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.bar(e[:-1], c, width=np.diff(e), align="edge", color="C0")
+    ax.axvline(0, color="0.5", lw=0.5, ls="--")
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel("best-site centre − region centre (bp)" + (f"\n{note}" if note else ""), fontsize=7)
+    ax.set_ylabel("regions", fontsize=7)
+    ax.tick_params(labelsize=6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+def energy_boxes(stats: list[dict], title: str = ""):
+    """The target in bins of a motif's [0, 10] energy: one box per bin from precomputed ``stats``
+    (matplotlib ``bxp`` dictionaries: ``med, q1, q3, whislo, whishi``, ``label`` the bin's lower
+    edge, ``n`` its regions), no outliers drawn; an empty list gives an empty axis."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2.6, 1.6), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if stats:
+        pos = [float(s["label"]) + 0.5 for s in stats]
+        ax.bxp([{k: s[k] for k in ("med", "q1", "q3", "whislo", "whishi")} | {"label": s["label"], "fliers": []}
+                for s in stats], positions=pos, widths=0.6, showfliers=False,
+               medianprops={"color": "C3"}, boxprops={"linewidth": 0.7}, whiskerprops={"linewidth": 0.7})
+        ax.set_xticks(range(0, 11, 2), [str(v) for v in range(0, 11, 2)])
+    ax.set_xlim(0, 10)
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel("energy bin", fontsize=7)
+    ax.set_ylabel("target", fontsize=7)
+    ax.tick_params(labelsize=6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig
