@@ -36,9 +36,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--quick", action="store_true", help="5,000 regions and at most 10 motifs (under a minute)")
+    ap.add_argument("--distill", default="refine", help="refine | kmer | both (IQConfig.distill)")
     a = ap.parse_args()
     n = 5_000 if a.quick else a.n
-    config = IQConfig(max_motifs=10) if a.quick else IQConfig()
+    config = IQConfig(max_motifs=10, distill=a.distill) if a.quick else IQConfig(distill=a.distill)
     chr22 = SHARED / "hg38_chr22"
     genome = Genome(chr22 / "genome" / "chr22.fa.gz")
     motifs = read_meme(SHARED / "motifs" / "JASPAR2024_CORE_vertebrates_nonredundant.meme")
@@ -63,7 +64,7 @@ def main() -> None:
     pred = fitted.model.predict(codes)[:, 0]
     res = {
         "benchmark": "iq",
-        "inputs": {"regions": int(n), "max_motifs": config.max_motifs, "width": 500, "motifs": len(motifs), "target": "K562 log1p(sum) min-max",
+        "inputs": {"regions": int(n), "max_motifs": config.max_motifs, "distill": config.distill, "width": 500, "motifs": len(motifs), "target": "K562 log1p(sum) min-max",
                    "split": {s: int((split == s).sum()) for s in ("train", "val", "test")}},
         "versions": {"cisgram": md.version("cisgram"), "torch": md.version("torch")},
         "data_seconds": prep,

@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--max-motifs", type=int, default=30)
+    ap.add_argument("--distill", default="refine", help="refine | kmer | both (IQ's PWM learning)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-ridge", dest="ridge", action="store_false",
                     help="IceQream's near-unpenalised final fit instead of a ridge chosen on fold k + 1")
@@ -74,7 +75,7 @@ def main() -> None:
         train = live & ~test & ~val
         t0 = time.perf_counter()
         fitted = fit_iq(data.codes, y[:, None], train, db, targets=data.targets,
-                        config=IQConfig(max_motifs=a.max_motifs, seed=a.seed), val=val if a.ridge else None)
+                        config=IQConfig(max_motifs=a.max_motifs, seed=a.seed, distill=a.distill), val=val if a.ridge else None)
         pred["iq"][test] = fitted.model.predict(data.codes[test])[:, 0]
         info.append({"fold": k, "n_train": int(train.sum()), "n_test": int(test.sum()),
                      "iq_motifs": len(fitted.model.motifs), "iq_seconds": round(time.perf_counter() - t0, 1)})
