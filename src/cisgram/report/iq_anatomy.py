@@ -14,28 +14,10 @@ import numpy as np
 
 from cisgram.errors import InputError
 from cisgram.report.html import html_table, img_tag
-from cisgram.report.plots import DPI
+from cisgram.report.plots import new_figure, style_axes
 
 SHOWN_PAIRS = 6  # pairs drawn with figures; every pair is in the table
 ORIENTATIONS = ("++", "+-", "-+", "--")
-
-
-def _new(size: tuple[float, float]):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
-
-
-def _small(ax, title: str, xlabel: str, ylabel: str) -> None:
-    ax.set_title(title, fontsize=8)
-    ax.set_xlabel(xlabel, fontsize=7)
-    ax.set_ylabel(ylabel, fontsize=7)
-    ax.tick_params(labelsize=6)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
 
 
 def spacing_histogram(spacing, top, background, title: str = "", *, bin_bp: int = 1, expected=None):
@@ -48,7 +30,7 @@ def spacing_histogram(spacing, top, background, title: str = "", *, bin_bp: int 
     b = np.asarray(background, dtype=np.float64)
     if not (s.shape == t.shape == b.shape) or s.ndim != 1:
         raise InputError(f"spacing, top and background must be 1-D of one length, got {s.shape}, {t.shape}, {b.shape}")
-    fig, ax = _new((3.2, 2.0))
+    fig, ax = new_figure((3.2, 2.0))
     if s.size:
         key = np.floor(s / bin_bp) * bin_bp
         edges = np.unique(key)
@@ -65,7 +47,7 @@ def spacing_histogram(spacing, top, background, title: str = "", *, bin_bp: int 
             ax.plot(ee + bin_bp / 2, frac, color="0.4", lw=0.6, ls="--", label="top, independent")
         ax.legend(fontsize=5, frameon=False)
     ax.axvline(0, color="0.5", lw=0.4)
-    _small(ax, title, "spacing B − A (bp, on A's strand)", "fraction")
+    style_axes(ax, title, "spacing B − A (bp, on A's strand)", "fraction")
     return fig
 
 
@@ -75,14 +57,14 @@ def orientation_bars(top, background, expected, title: str = ""):
     t, b, e = (np.asarray(v, dtype=np.float64) for v in (top, background, expected))
     if t.shape != (4,) or b.shape != (4,) or e.shape != (4,):
         raise InputError(f"four counts per set expected, got {t.shape}, {b.shape} and {e.shape}")
-    fig, ax = _new((2.4, 2.0))
+    fig, ax = new_figure((2.4, 2.0))
     x = np.arange(4)
     ax.bar(x - 0.27, t / max(t.sum(), 1), width=0.27, color="C0", label="top")
     ax.bar(x, e / max(e.sum(), 1e-12), width=0.27, color="0.6", label="top, independent")
     ax.bar(x + 0.27, b / max(b.sum(), 1), width=0.27, color="C3", label="background")
     ax.set_xticks(x, ORIENTATIONS)
     ax.legend(fontsize=5, frameon=False)
-    _small(ax, title, "strands (A, B)", "fraction")
+    style_axes(ax, title, "strands (A, B)", "fraction")
     return fig
 
 

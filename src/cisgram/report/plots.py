@@ -27,7 +27,7 @@ ROW_SUM_TOLERANCE = 1e-3
 SCATTER_POINTS = 2000  # above this many points the scatter becomes a hexbin density
 
 
-def _new(size: tuple[float, float] = SIZE):
+def new_figure(size: tuple[float, float] = SIZE):
     """A figure on the Agg canvas with one axes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -37,7 +37,8 @@ def _new(size: tuple[float, float] = SIZE):
     return fig, fig.add_subplot()
 
 
-def _small(ax, title: str, xlabel: str = "", ylabel: str = "") -> None:
+def style_axes(ax, title: str, xlabel: str = "", ylabel: str = "") -> None:
+    """The house style of a small figure: 8 pt title, 7 pt labels, 6 pt ticks, no top or right spine."""
     ax.set_title(title, fontsize=8)
     ax.set_xlabel(xlabel, fontsize=7)
     ax.set_ylabel(ylabel, fontsize=7)
@@ -109,13 +110,13 @@ def logo(probs: np.ndarray, title: str = "", *, ax=None):
         raise InputError(f"logo probabilities: row {off[0]} sums to {p[off[0]].sum():.4g}, not 1",
                          hint="divide each row by its total")
     if ax is None:
-        fig, ax = _new((max(1.5, 0.2 * p.shape[0] + 0.5), 1.2))
+        fig, ax = new_figure((max(1.5, 0.2 * p.shape[0] + 0.5), 1.2))
     else:
         fig = ax.figure
     heights = pd.DataFrame(information_heights(p), columns=list(ALPHABET))
     logomaker.Logo(heights, ax=ax, color_scheme="classic", font_name="DejaVu Sans")
     ax.set_ylim(0, 2)
-    _small(ax, title, ylabel="bits")
+    style_axes(ax, title, ylabel="bits")
     return fig
 
 
@@ -138,7 +139,7 @@ def dose_response(energy: np.ndarray, response: np.ndarray, title: str = "", *,
     x = _vector(energy, "energy", min_size=2)
     y = _vector(response, "response", min_size=2)
     _same_length(x, y, "energy and response")
-    fig, ax = _new()
+    fig, ax = new_figure()
     order = np.argsort(x, kind="stable")
     ax.plot(x[order], y[order], color="C0", lw=1.5, label="model")
     if observed is not None:
@@ -149,7 +150,7 @@ def dose_response(energy: np.ndarray, response: np.ndarray, title: str = "", *,
         _same_length(ox, oy, "observed x and y")
         ax.scatter(ox, oy, s=10, color="C1", zorder=3, label="observed")
         ax.legend(fontsize=6, frameon=False)
-    _small(ax, title, "energy", "response")
+    style_axes(ax, title, "energy", "response")
     return fig
 
 
@@ -178,10 +179,10 @@ def spatial_profile(weights: np.ndarray, bin_size: int, offset: int, title: str 
     if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
         raise InputError(f"offset must be an integer (bp), got {offset!r}")
     centres = offset + bin_size * (np.arange(w.size) + 0.5)
-    fig, ax = _new()
+    fig, ax = new_figure()
     ax.bar(centres, w, width=bin_size * 0.9, color=np.where(w >= 0, "C0", "C3"))
     ax.axhline(0, color="0.5", lw=0.5)
-    _small(ax, title, "position (bp)", "weight")
+    style_axes(ax, title, "position (bp)", "weight")
     return fig
 
 
@@ -214,7 +215,7 @@ def scatter(observed: np.ndarray, predicted: np.ndarray, title: str = ""):
     p = _vector(predicted, "predicted", min_size=2)
     _same_length(o, p, "observed and predicted")
     r, r2 = fit_stats(o, p)
-    fig, ax = _new((2.6, 2.4))
+    fig, ax = new_figure((2.6, 2.4))
     if o.size > SCATTER_POINTS:
         ax.hexbin(p, o, gridsize=40, bins="log", mincnt=1, cmap="Blues", linewidths=0)
     else:
@@ -222,7 +223,7 @@ def scatter(observed: np.ndarray, predicted: np.ndarray, title: str = ""):
     lo, hi = float(min(o.min(), p.min())), float(max(o.max(), p.max()))
     ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.7, ls="--")
     stats = f"r = {r:.3f}, R\u00b2 = {r2:.3f}"
-    _small(ax, f"{title}  {stats}" if title else stats, "predicted", "observed")
+    style_axes(ax, f"{title}  {stats}" if title else stats, "predicted", "observed")
     return fig
 
 
@@ -245,13 +246,13 @@ def bars(names: list[str], values: np.ndarray, title: str = "", xlabel: str = ""
     v = _vector(values, "values")
     if len(names) != v.size:
         raise InputError(f"names and values must have the same length, got {len(names)} and {v.size}")
-    fig, ax = _new((3.0, max(1.2, 0.15 * len(names) + 0.6)))
+    fig, ax = new_figure((3.0, max(1.2, 0.15 * len(names) + 0.6)))
     y = np.arange(len(names))
     ax.barh(y, v, color=np.where(v >= 0, "C0", "C3"), height=0.8)
     ax.set_yticks(y, names)
     ax.set_ylim(len(names) - 0.5, -0.5)  # first name on top
     ax.axvline(0, color="0.5", lw=0.5)
-    _small(ax, title, xlabel)
+    style_axes(ax, title, xlabel)
     return fig
 
 
@@ -260,14 +261,14 @@ def training_curve(epochs: list[dict], title: str = "", *, best: int | None = No
     ``val_loss``), with the kept epoch marked."""
     if not epochs:
         raise InputError("no epochs to plot")
-    fig, ax = _new((3.2, 2.2))
+    fig, ax = new_figure((3.2, 2.2))
     e = [d["epoch"] for d in epochs]
     ax.plot(e, [d["train_loss"] for d in epochs], marker=".", label="train", color="C0")
     ax.plot(e, [d["val_loss"] for d in epochs], marker=".", label="validation", color="C1")
     if best is not None and best >= 0:
         ax.axvline(best, color="0.5", lw=0.7, ls="--")
     ax.legend(fontsize=6, frameon=False)
-    _small(ax, title, "epoch", "loss")
+    style_axes(ax, title, "epoch", "loss")
     return fig
 
 
@@ -289,11 +290,11 @@ def roc_pr(labels: np.ndarray, scores: np.ndarray, title: str = ""):
     fpr, tpr, _ = roc_curve(y, s)
     a.plot(fpr, tpr, color="C0")
     a.plot([0, 1], [0, 1], color="0.6", lw=0.7, ls="--")
-    _small(a, f"{title} ROC, area {roc_auc_score(y, s):.3f}", "false positive rate", "true positive rate")
+    style_axes(a, f"{title} ROC, area {roc_auc_score(y, s):.3f}", "false positive rate", "true positive rate")
     prec, rec, _ = precision_recall_curve(y, s)
     b.plot(rec, prec, color="C1")
     b.axhline(y.mean(), color="0.6", lw=0.7, ls="--")
-    _small(b, f"PR, area {average_precision_score(y, s):.3f}", "recall", "precision")
+    style_axes(b, f"PR, area {average_precision_score(y, s):.3f}", "recall", "precision")
     return fig
 
 
@@ -304,7 +305,7 @@ def roc_curves(labels: np.ndarray, scores: dict[str, np.ndarray], title: str = "
     y = _vector(labels, "labels", min_size=2) > 0.5
     if y.all() or not y.any():
         raise InputError("ROC curves need both classes among the labels")
-    fig, ax = _new((2.8, 2.5))
+    fig, ax = new_figure((2.8, 2.5))
     for i, (name, s) in enumerate(scores.items()):
         s = _vector(s, f"scores of {name}", min_size=2)
         _same_length(y.astype(float), s, f"labels and scores of {name}")
@@ -312,7 +313,7 @@ def roc_curves(labels: np.ndarray, scores: dict[str, np.ndarray], title: str = "
         ax.plot(fpr, tpr, color=f"C{i}", lw=1, label=f"{name} {roc_auc_score(y, s):.3f}")
     ax.plot([0, 1], [0, 1], color="0.6", lw=0.7, ls="--")
     ax.legend(fontsize=6, frameon=False, loc="lower right")
-    _small(ax, title, "false positive rate", "true positive rate")
+    style_axes(ax, title, "false positive rate", "true positive rate")
     return fig
 
 
@@ -335,7 +336,7 @@ def contribution_logo(contrib: np.ndarray, title: str = "", *, ax=None, spans=()
         raise InputError(f"contributions must be finite and shaped (w, 4), got {c.shape}",
                          hint="transpose a (4, w) attribution")
     if ax is None:
-        fig, ax = _new((min(12.0, max(3.0, 0.09 * c.shape[0] + 1.0)), 1.4))  # ~0.09 in a letter up to 120 bp
+        fig, ax = new_figure((min(12.0, max(3.0, 0.09 * c.shape[0] + 1.0)), 1.4))  # ~0.09 in a letter up to 120 bp
     else:
         fig = ax.figure
     for start, end, label in spans:
@@ -344,7 +345,7 @@ def contribution_logo(contrib: np.ndarray, title: str = "", *, ax=None, spans=()
                 va="bottom")
     logomaker.Logo(pd.DataFrame(c, columns=list(ALPHABET)), ax=ax, color_scheme="classic", font_name="DejaVu Sans")
     ax.axhline(0, color="0.5", lw=0.4)
-    _small(ax, title, ylabel="contribution")
+    style_axes(ax, title, ylabel="contribution")
     return fig
 
 
@@ -365,7 +366,7 @@ def importance_tracks(tracks: dict[str, np.ndarray], title: str = "", *, spans=(
             ax.axvspan(start - 0.5, end - 0.5, color="C2", alpha=0.2, lw=0)
         ax.plot(np.arange(v.size), v, color=f"C{i % 10}", lw=0.6)
         ax.set_yticks([])
-        _small(ax, "", ylabel=name)
+        style_axes(ax, "", ylabel=name)
         ax.yaxis.label.set(rotation=0, ha="right", va="center", fontsize=6)
     axes[0].set_title(title, fontsize=8)
     axes[-1].set_xlabel("position (bp)", fontsize=7)
@@ -385,7 +386,7 @@ def heatmap(values: np.ndarray, rows: list[str], columns: list[str], title: str 
         raise InputError(f"the heat map needs a non-empty ({len(rows)}, {len(columns)}) matrix, got shape {v.shape}")
     if not np.isfinite(v).all():
         raise InputError("the heat map's values hold NaN or infinite entries")
-    fig, ax = _new((max(2.5, 0.16 * len(columns) + 1.6), max(1.5, 0.16 * len(rows) + 1.0)))
+    fig, ax = new_figure((max(2.5, 0.16 * len(columns) + 1.6), max(1.5, 0.16 * len(rows) + 1.0)))
     if center:
         lim = float(np.abs(v).max()) or 1.0
         im = ax.imshow(v, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
@@ -396,7 +397,7 @@ def heatmap(values: np.ndarray, rows: list[str], columns: list[str], title: str 
     cb = fig.colorbar(im, ax=ax, shrink=0.6)
     cb.ax.tick_params(labelsize=6)
     cb.set_label(label, fontsize=6)
-    _small(ax, title)
+    style_axes(ax, title)
     ax.tick_params(labelsize=5)
     return fig
 
@@ -406,11 +407,11 @@ def network(edges: list[tuple[str, str, float]], title: str = "", *, seed: int =
     motifs): nodes on a spring layout, arrows coloured by sign (red +, blue -), width by |weight|."""
     import networkx as nx
 
-    fig, ax = _new((5.0, 4.0))
+    fig, ax = new_figure((5.0, 4.0))
     ax.set_axis_off()
     if not edges:
         ax.text(0.5, 0.5, "no edge above the threshold", ha="center", va="center", fontsize=8)
-        _small(ax, title)
+        style_axes(ax, title)
         return fig
     g = nx.DiGraph()
     for s, t, w in edges:
@@ -421,7 +422,7 @@ def network(edges: list[tuple[str, str, float]], title: str = "", *, seed: int =
     nx.draw_networkx_labels(g, pos, ax=ax, font_size=5)
     nx.draw_networkx_edges(g, pos, ax=ax, edge_color=np.where(w > 0, "C3", "C0").tolist(),
                            width=(0.5 + 2.5 * np.abs(w) / np.abs(w).max()).tolist(), arrowsize=6, node_size=60)
-    _small(ax, title)
+    style_axes(ax, title)
     return fig
 
 
@@ -431,7 +432,7 @@ def enhancer_track(distance: np.ndarray, score: np.ndarray, title: str = "", *, 
     d = _vector(distance, "distance") / 1000.0
     s = _vector(score, "score")
     _same_length(d, s, "distance and score")
-    fig, ax = _new((5.0, 2.0))
+    fig, ax = new_figure((5.0, 2.0))
     width = max(0.5, 0.6 * float(np.median(np.diff(np.sort(d)))) if d.size > 1 else 1.0)
     ax.bar(d, s, width=width, color="0.6", label="score")
     for i, (name, v) in enumerate((parts or {}).items()):
@@ -440,7 +441,7 @@ def enhancer_track(distance: np.ndarray, score: np.ndarray, title: str = "", *, 
         ax.plot(d, v, ls="none", marker="o", ms=2, color=f"C{i}", label=name)
     ax.axvline(0, color="0.3", lw=0.5, ls=":")
     ax.legend(fontsize=5, frameon=False)
-    _small(ax, title, "distance to the TSS region (kb)", "share")
+    style_axes(ax, title, "distance to the TSS region (kb)", "share")
     return fig
 
 
@@ -522,17 +523,17 @@ def compare_bars(target: str, comparison: dict):
 def plddt_track(plddt: np.ndarray, residues: np.ndarray, folded=(), title: str = ""):
     """pLDDT ``(n,)`` (0-100) by residue number ``(n,)``, ``folded`` ``[(start, end)]`` (inclusive) shaded."""
     _same_length(x := _vector(residues, "residue numbers"), y := _vector(plddt, "pLDDT"), "residues and pLDDT")
-    fig, ax = _new((6.0, 1.6))
+    fig, ax = new_figure((6.0, 1.6))
     ax.broken_barh([(s - 0.5, e - s + 1.0) for s, e in folded], (0, 100), color="C2", alpha=0.25, lw=0)
     ax.plot(x, y, color="C0", lw=0.8)
-    _small(ax, title, "residue", "pLDDT")
+    style_axes(ax, title, "residue", "pLDDT")
     return fig
 
 def pae_map(pae: np.ndarray, starts=(), title: str = ""):
     """A ``(N, N)`` PAE in Å (row: aligned, column: scored residue); chain ``starts`` (0-based rows) ruled."""
-    fig, ax = _new((3.4, 3.0))
+    fig, ax = new_figure((3.4, 3.0))
     fig.colorbar(ax.imshow(pae, cmap="Greens_r", vmin=0, interpolation="nearest"), ax=ax, shrink=0.8, label="PAE (Å)")
     ax.hlines(np.asarray(starts[1:]) - 0.5, -0.5, len(pae) - 0.5, color="k", lw=0.6)
     ax.vlines(np.asarray(starts[1:]) - 0.5, -0.5, len(pae) - 0.5, color="k", lw=0.6)
-    _small(ax, title, "scored residue", "aligned residue")
+    style_axes(ax, title, "scored residue", "aligned residue")
     return fig
