@@ -52,6 +52,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from cisgram.data.windows import gc_content
 from cisgram.errors import InputError
 from cisgram.models.iq import Interactions
 from cisgram.motifs.pvalues import log_odds_matrices, pvalue_thresholds
@@ -198,13 +199,6 @@ def co_occurrence(counts) -> tuple[float, float, float, float]:
     return orr, lo, hi, float(fisher_exact([[a, b], [c, d]]).pvalue)
 
 
-def gc_fraction(codes: np.ndarray) -> np.ndarray:
-    """G + C over non-N bases per row."""
-    codes = np.asarray(codes)
-    acgt = (codes < 4).sum(axis=1)
-    return ((codes == 1) | (codes == 2)).sum(axis=1) / np.maximum(acgt, 1)
-
-
 def matched_background(score: np.ndarray, top: np.ndarray, gc: np.ndarray, *, bins: int = GC_BINS,
                        seed: int = 0) -> np.ndarray:
     """Indices of rows with ``score`` at or below its median (outside ``top``), drawn per GC
@@ -273,7 +267,7 @@ def interaction_anatomy(model, codes: np.ndarray, train: np.ndarray, *, top_frac
     ms = MotifSet(model.motifs)
     mats = log_odds_matrices(ms)
     thr = pvalue_thresholds(ms, p_site)
-    gc = gc_fraction(tc)
+    gc = np.nan_to_num(gc_content(tc))  # an all-N region counts as GC 0
     rows = np.flatnonzero(train)
     names = model.motif_names
     site_cache: dict[int, tuple] = {}
@@ -360,4 +354,4 @@ def anatomy_table(anatomies: list[PairAnatomy]) -> pd.DataFrame:
 
 
 __all__ = ["ORIENTATIONS", "P_SITE", "TOP_FRACTION", "PairAnatomy", "anatomy_table", "best_sites", "co_occurrence",
-           "gc_fraction", "independent_placement", "interaction_anatomy", "matched_background"]
+           "independent_placement", "interaction_anatomy", "matched_background"]

@@ -193,7 +193,7 @@ def measure_reading(model: IQModel, codes: np.ndarray, Y: np.ndarray, train: np.
     names = _fits(top_k)
     for i, mot in enumerate(model.motifs):
         raw = reading_energies(codes, mot.probs, model.spatial[i], model.grid, top_k=top_k)
-        norm = fit_energy_norm(raw[train], list(names))
+        norm = fit_energy_norm(raw, list(names), rows=train)
         columns = [design.E[:, i], *apply_energy_norm(raw, norm)[:, 1:].T]  # (a) is the model's own column
         Xs = [design.X(i, c) for c in columns]
         for t, r in enumerate(rows):

@@ -67,7 +67,7 @@ def train_iq(dataset, targets: Sequence[str], out, *, vs: str | None = None, mot
     interactions = [(names[k0 + j], [float(model.coef[t, k0 + j]) for t in range(len(model.targets))])
                     for j in range(len(model.interactions))]
     return IQResult(out, "iq", {"family": "iq", **conf}, metrics, preds, targets=list(model.targets),
-                    stages=fitted.stages, motifs=motif_summaries(fitted, data, db), ranking=ranking,
+                    stages=fitted.stages, motifs=motif_summaries(fitted, data, db, extra), ranking=ranking,
                     interactions=interactions, anatomy=anatomy,
                     trajectory_sets=model.info.get("trajectory_sets", {}))
 
@@ -88,14 +88,14 @@ def write_anatomy(out, anatomy) -> None:
         pd.concat([a.sites.assign(pair=a.pair) for a in anatomy], ignore_index=True).to_parquet(tmp, index=False)
 
 
-def reading(fitted, data: TrainingData) -> list[dict]:
+def reading(fitted, data: TrainingData, extra: np.ndarray | None = None) -> list[dict]:
     """How each motif of ``fitted`` reads sequence, measured (:func:`cisgram.interpret.iq_reading.measure_reading`):
     per motif, per target, the validation R² of the final fit with the motif's energy integrated,
     best-site only and top-:data:`READING_TOP_K`, refitted on training rows with the final fit's
-    ridge, and the label from the paired-bootstrap interval (:data:`READING_BOOT` resamples)."""
+    ridge, and the label from the paired-bootstrap interval (:data:`READING_BOOT` resamples).
+    ``extra``: the track covariates the model was fitted with (``(N, K)``, read once by :func:`train_iq`)."""
     model = fitted.model
     ridge = next((s["chosen"] for s in fitted.stages if s["stage"] == "ridge"), None)
-    extra = track_covariates(model.extra_sources, data.regions) if model.extra else None
     return measure_reading(model, data.codes, data.Y, data.split == "train", data.split == "val", extra=extra,
                            ridge=ridge, top_k=READING_TOP_K, n_boot=READING_BOOT)
 
@@ -108,7 +108,7 @@ def best_site_share(codes: np.ndarray, motif, spatial: np.ndarray, grid) -> floa
     return float(np.median(top)) if top.size else float("nan")
 
 
-def motif_summaries(fitted, data: TrainingData, database) -> list[IQMotif]:
+def motif_summaries(fitted, data: TrainingData, database, extra: np.ndarray | None = None) -> list[IQMotif]:
     """One :class:`~cisgram.results.IQMotif` per binding model of ``fitted``: its partial
     responses, spatial profile, coefficients, ΔR², reading (measured by :func:`reading`; the
     best-site share on the training regions) and nearest database motif (TOMTOM)."""
@@ -117,7 +117,7 @@ def motif_summaries(fitted, data: TrainingData, database) -> list[IQMotif]:
     xs = np.linspace(0, 10, 101)
     phi = logistic_bases(xs[:, None])[:, 0, :]  # (101, 4)
     train_codes = data.codes[data.split == "train"]
-    readings = reading(fitted, data)
+    readings = reading(fitted, data, extra)
     figures = motif_figure_data(model, train_codes, data.Y[data.split == "train"], fitted.clusters)
     out = []
     for i, mot in enumerate(model.motifs):
