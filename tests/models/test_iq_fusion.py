@@ -33,6 +33,21 @@ def test_min_diff_rows_keeps_training_rows_that_differ_in_some_target():
                                   [True, True, True, False, True])
 
 
+def test_references_put_the_min_diff_threshold_on_the_unscaled_dap():
+    from cisgram.data.access import differential_target
+
+    rng = np.random.default_rng(3)
+    n = 400
+    ap = rng.uniform(0, 1, size=(n, 2))
+    d = differential_target(ap, ["K", "G"], "G", "K", np.full(n, 1e5), np.ones(n, bool))
+    zero, scale = fusion.references([d.params, None])
+    assert zero[1] == 0.0 and scale[1] == 1.0  # an AP target: read from 0
+    train = np.ones(n, bool)
+    rows = fusion.min_diff_rows(np.column_stack([d.y, np.full(n, np.nan)]), train, 0.1, zero=zero, scale=scale)
+    np.testing.assert_array_equal(rows, np.abs(d.dap) > 0.1)  # |dAP| > 0.1, IceQream's rule
+    assert 0 < rows.sum() < n
+
+
 def test_cluster_whose_members_act_in_opposite_ways_is_split():
     E = _energies()
     rows = np.arange(len(E))

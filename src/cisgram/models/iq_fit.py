@@ -282,6 +282,7 @@ def _unique(name: str, taken: set[str]) -> str:
 def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifSet, *, targets: Sequence[str],
            config: IQConfig | None = None, extra: tuple[Sequence[str], np.ndarray] | None = None,
            extra_sources: dict | None = None, val: np.ndarray | None = None,
+           target_params: Sequence[dict] | None = None,
            progress: Callable[[str], None] | None = None) -> Fitted:
     """Run the pipeline on ``codes`` ``(N, L)`` and targets ``Y`` ``(N, T)`` in [0, 1] (NaN where a
     region is not modelled for that target); only ``train`` rows ``(N,)`` are ever used to fit,
@@ -291,7 +292,9 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
     bases like GC; ``extra_sources`` (name -> description) is stored with the model. ``val`` rows
     (never fitted on) choose the final fit's ridge penalty per target (:func:`_choose_ridge`);
     without them the final fit is IceQream's near-unpenalised one. ``config.calibrate="val"``
-    fits the calibration line (:func:`_calibration`) on ``val`` rows instead of training rows."""
+    fits the calibration line (:func:`_calibration`) on ``val`` rows instead of training rows.
+    ``target_params`` (one dict per target, ``TrainingData.target_params``) give the min-diff
+    filter the no-difference point of min–max scaled dAP targets (:func:`fusion.references`)."""
     cfg = config or IQConfig()
     say = progress or (lambda msg: None)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
@@ -364,7 +367,9 @@ def fit_iq(codes: np.ndarray, Y: np.ndarray, train: np.ndarray, database: MotifS
         raise InputError("no database motif survived the screens", hint="check the target and the motif database")
 
     # clustering over the pooled motifs (training rows)
-    fuse_rows = np.flatnonzero(fusion.min_diff_rows(Y, train, cfg.min_diff)) if len(targets) > 1 else np.flatnonzero(train)
+    zero, scale = fusion.references(target_params or [None] * len(targets))
+    fuse_rows = (np.flatnonzero(fusion.min_diff_rows(Y, train, cfg.min_diff, zero=zero, scale=scale))
+                 if len(targets) > 1 else np.flatnonzero(train))
     labels = _cluster(E_db[np.ix_(fuse_rows, pool)], min(len(pool), cfg.max_motifs))
     stage("clustering", motifs=len(pool), clusters=int(labels.max()) + 1, rows=int(fuse_rows.size))
     if len(targets) > 1:  # IceQream §5: split clusters whose targets' partial responses disagree

@@ -65,6 +65,19 @@ def min_diff_rows(Y: np.ndarray, train: np.ndarray, min_diff: float, *, zero=0.0
     return np.asarray(train, dtype=bool) & big.any(axis=1)
 
 
+def references(params: Sequence[dict | None]) -> tuple[np.ndarray, np.ndarray]:
+    """``zero`` and ``scale`` of :func:`min_diff_rows` for targets described by ``params`` (a
+    target's ``params`` from :func:`cisgram.data.targets.training_data`): a min–max scaled dAP
+    target (``min`` and ``max`` present) has its no-difference point at ``-min/(max-min)`` and one
+    unit of dAP spans ``1/(max-min)``; any other target (AP) is read from 0 on its own scale."""
+    zero, scale = np.zeros(len(params)), np.ones(len(params))
+    for t, p in enumerate(params):
+        if p and "min" in p and "max" in p and float(p["max"]) > float(p["min"]):
+            span = float(p["max"]) - float(p["min"])
+            zero[t], scale[t] = -float(p["min"]) / span, 1.0 / span
+    return zero, scale
+
+
 def member_responses(E: np.ndarray, kept: dict, motifs: Sequence[int], rows: np.ndarray):
     """The cluster's members: ``[(target, motif)]`` for every target ``t`` of ``kept`` (target ->
     {motif column of ``E``: screen coefficient β}) that kept a motif of ``motifs``, and their
@@ -192,4 +205,4 @@ def trajectory_sets(clusters: Sequence[dict], kept_names: dict[str, set], target
 
 
 __all__ = ["SPLIT_MODES", "coherent_groups", "cross_target_r", "mean_pairwise_r", "member_responses",
-           "min_diff_rows", "split_incoherent", "trajectory_sets"]
+           "min_diff_rows", "references", "split_incoherent", "trajectory_sets"]

@@ -45,7 +45,7 @@ def train_iq(dataset, targets: Sequence[str], out, *, vs: str | None = None, mot
     extra = track_covariates(track_paths, data.regions) if track_paths else None
     fitted = fit_iq(data.codes, data.Y, data.split == "train", db, targets=data.targets, config=cfg,
                     extra=(list(track_paths), extra) if track_paths else None, extra_sources=track_paths,
-                    val=data.split == "val", progress=progress)
+                    val=data.split == "val", target_params=data.target_params, progress=progress)
     pred = fitted.model.predict(data.codes, extra)
     conf = {**path_entries(dataset=dataset, motifs=motifs, genome=data.genome), "targets": list(targets), "vs": vs,
             "target_params": data.target_params, "iq": fitted.model.info["config"], "tracks": track_paths,
