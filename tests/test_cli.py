@@ -31,7 +31,8 @@ def test_every_command_prints_its_help():
 
     commands = [[], ["info"], ["demo"], ["prepare"], ["scan"], ["get-data"], ["tfbind"], ["simulate"], ["compare"],
                 ["variants"], ["predict"], ["train"], ["train", "iq"], ["train", "baseline"], ["train", "cnn"],
-                ["train", "get"], ["explain"], ["explain", "benchmark"], ["explain", "get"]]
+                ["train", "get"], ["explain"], ["explain", "benchmark"], ["explain", "get"], ["tracks"],
+                ["tracks", "insertions"], ["structure"]]
     for args in commands:
         r = CliRunner().invoke(app, [*args, "--help"])
         assert r.exit_code == 0 and "Usage" in r.output, (args, r.output[-500:])

@@ -5,6 +5,8 @@ two insertions, at ``start`` and at ``end - 1`` (0-based). 10x Genomics (Cell Ra
 ARC) fragment files are already corrected for the Tn5 shift (+4 / -5), so no shift is
 applied here; shift your file first if it is not. Each fragment record counts once: the
 fifth column (how many read pairs were collapsed into it as PCR duplicates) is ignored.
+Per-base insertion tracks (``cisgram tracks insertions``) are counted by
+:mod:`cisgram.insertions` on this module's :func:`read_fragment_chunks` and :func:`barcode_index`.
 
 How it stays bounded in memory
 ------------------------------
@@ -42,7 +44,7 @@ from cisgram.tracks import check_regions
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FragmentCounts", "fragment_counts"]
+__all__ = ["FragmentCounts", "barcode_index", "fragment_counts", "read_fragment_chunks"]
 
 
 @dataclass
@@ -206,120 +208,41 @@ def fragment_counts(
     unmatched: set[str] = set()
     example_barcodes: list[str] = []
     file_chroms: set[str] = set()
-    try:
-        n_header, n_cols = _peek(p)
-    except UnicodeDecodeError:
-        raise InputError(
-            "not a text fragment file (cannot decode it as text)", path=p, hint=_FRAG_HINT
-        ) from None
-    if n_cols == 0:
-        raise InputError("fragment file has no records", path=p, hint=_FRAG_HINT)
-    if n_cols < need:
-        raise InputError(
-            f"records have {n_cols} tab-separated column(s), need at least {need}"
-            + (" (the barcode is column 4)" if need == 4 else ""),
-            path=p,
-            line=n_header + 1,
-            hint=_FRAG_HINT,
-        )
-    if n_cols > 6:
-        raise InputError(
-            f"records have {n_cols} tab-separated columns, but a fragment file has 3 to 5 "
-            "(chrom, start, end, barcode, count)" + (": this looks like a narrowPeak file" if n_cols == 10 else ""),
-            path=p,
-            line=n_header + 1,
-            hint="give a bigWig or a fragment file as a track; peak files go to --peaks",
-        )
     n_read = 0
     t0 = time.perf_counter()
-    with compressed_errors(p):  # pandas decompresses the file itself; a damaged one is named as such
-        try:
-            reader = pd.read_csv(
-                p,
-                sep="\t",
-                header=None,
-                skiprows=n_header,
-                usecols=list(range(need)),
-                dtype={0: "category", 3: "category"},
-                compression="gzip" if is_gzipped(p) else None,
-                chunksize=int(chunksize),
-                na_filter=True,
-                keep_default_na=False,
-                na_values=[""],
-            )
-        except pd.errors.EmptyDataError:
-            raise InputError("fragment file has no records", path=p, hint=_FRAG_HINT) from None
-        try:
-            for chunk in reader:
-                first_line = n_header + n_read + 1
-                n_read += len(chunk)
-                missing = chunk.isna().to_numpy().any(axis=1)
-                if missing.any():
-                    i = int(np.flatnonzero(missing)[0])
-                    raise InputError(
-                        f"record has fewer than {need} tab-separated columns (or an empty field)",
-                        path=p,
-                        line=first_line + i,
-                        hint=_FRAG_HINT,
-                    )
-                s = _positions(chunk[1], "start", p, first_line)
-                e = _positions(chunk[2], "end", p, first_line)
-                bad = (s < 0) | (s >= e)
-                if bad.any():
-                    i = int(np.flatnonzero(bad)[0])
-                    raise InputError(
-                        f"fragment {chunk[0].iloc[i]}:{s[i]}-{e[i]} has start < 0 or start >= end",
-                        path=p,
-                        line=first_line + i,
-                        hint="coordinates are 0-based, half-open: start < end",
-                    )
-                if groups is None:
-                    g = np.zeros(len(chunk), dtype=np.int64)
-                    n_fragments[0] += len(chunk)
-                else:
-                    bc = chunk[3]
-                    cats = bc.cat.categories
-                    if len(example_barcodes) < 5:
-                        example_barcodes.extend(map(str, cats[: 5 - len(example_barcodes)]))
-                    pos = bc_index.get_indexer(cats)
-                    cat_group = np.where(pos >= 0, bc_owner[np.maximum(pos, 0)], -1)
-                    g = cat_group[bc.cat.codes.to_numpy()]
-                    unmatched.update(map(str, cats[pos < 0]))
-                    n_unmatched_fragments += int((g < 0).sum())
-                    n_fragments += np.bincount(g[g >= 0], minlength=n_groups)
-                ch = chunk[0]
-                file_chroms.update(map(str, ch.cat.categories))
-                codes = ch.cat.codes.to_numpy()
-                for k, name in enumerate(ch.cat.categories):
-                    name = str(name)
-                    if name not in boundaries:
-                        continue
-                    sel = (codes == k) & (g >= 0)
-                    if not sel.any():
-                        continue
-                    b = boundaries[name]
-                    nb = len(b) + 1
-                    gg = g[sel]
-                    flat = np.concatenate(
-                        (
-                            gg * nb + np.searchsorted(b, s[sel], side="right"),
-                            gg * nb + np.searchsorted(b, e[sel] - 1, side="right"),
-                        )
-                    )
-                    binned[name] += np.bincount(flat, minlength=n_groups * nb).reshape(n_groups, nb)
-        except pd.errors.ParserError as exc:
-            raise InputError(
-                f"cannot parse the fragment file ({str(exc).strip()})", path=p, hint=_FRAG_HINT
-            ) from None
-        except UnicodeDecodeError:
-            raise InputError(
-                "not a text fragment file (cannot decode it as text)", path=p, hint=_FRAG_HINT
-            ) from None
-        finally:
-            reader.close()
+    for _, chunk, s, e in read_fragment_chunks(p, need, chunksize):
+        n_read += len(chunk)
+        if groups is None:
+            g = np.zeros(len(chunk), dtype=np.int64)
+            n_fragments[0] += len(chunk)
+        else:
+            bc = chunk[3]
+            cats = bc.cat.categories
+            if len(example_barcodes) < 5:
+                example_barcodes.extend(map(str, cats[: 5 - len(example_barcodes)]))
+            pos = bc_index.get_indexer(cats)
+            cat_group = np.where(pos >= 0, bc_owner[np.maximum(pos, 0)], -1)
+            g = cat_group[bc.cat.codes.to_numpy()]
+            unmatched.update(map(str, cats[pos < 0]))
+            n_unmatched_fragments += int((g < 0).sum())
+            n_fragments += np.bincount(g[g >= 0], minlength=n_groups)
+        ch = chunk[0]
+        file_chroms.update(map(str, ch.cat.categories))
+        codes = ch.cat.codes.to_numpy()
+        for k, name in enumerate(ch.cat.categories):
+            name = str(name)
+            if name not in boundaries:
+                continue
+            sel = (codes == k) & (g >= 0)
+            if not sel.any():
+                continue
+            b = boundaries[name]
+            nb = len(b) + 1
+            gg = g[sel]
+            flat = np.concatenate((gg * nb + np.searchsorted(b, s[sel], side="right"),
+                                   gg * nb + np.searchsorted(b, e[sel] - 1, side="right")))
+            binned[name] += np.bincount(flat, minlength=n_groups * nb).reshape(n_groups, nb)
 
-    if n_read == 0:
-        raise InputError("fragment file has no records", path=p, hint=_FRAG_HINT)
     empty = [names[k] for k in range(n_groups) if n_fragments[k] == 0]
     if empty:
         raise InputError(
@@ -370,3 +293,83 @@ def fragment_counts(
         n_unmatched_barcodes=len(unmatched),
         n_unmatched_fragments=n_unmatched_fragments,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# streaming records and barcode lists (shared with :mod:`cisgram.insertions`)
+# --------------------------------------------------------------------------------------------
+
+
+def read_fragment_chunks(path, need: int = 3, chunksize: int = 2_000_000):
+    """Yield ``(first_line, chunk, start, end)`` for every ``chunksize`` records of a fragment file.
+
+    ``chunk`` holds the first ``need`` columns (0 chrom and 3 barcode as categories),
+    ``start`` / ``end`` are int64 and ``first_line`` is the file line of the chunk's first
+    record. Raises :class:`InputError` naming the file and line, as :func:`fragment_counts` does,
+    for a missing field, a non-integer position, ``start >= end``, a file that is not text or has
+    no records, or one with the column count of another format.
+    """
+    p = require_file(path, "fragment file")
+    try:
+        n_header, n_cols = _peek(p)
+    except UnicodeDecodeError:
+        raise InputError("not a text fragment file (cannot decode it as text)", path=p, hint=_FRAG_HINT) from None
+    if n_cols == 0:
+        raise InputError("fragment file has no records", path=p, hint=_FRAG_HINT)
+    if n_cols < need:
+        raise InputError(
+            f"records have {n_cols} tab-separated column(s), need at least {need}"
+            + (" (the barcode is column 4)" if need == 4 else ""),
+            path=p, line=n_header + 1, hint=_FRAG_HINT,
+        )
+    if n_cols > 6:
+        raise InputError(
+            f"records have {n_cols} tab-separated columns, but a fragment file has 3 to 5 "
+            "(chrom, start, end, barcode, count)" + (": this looks like a narrowPeak file" if n_cols == 10 else ""),
+            path=p, line=n_header + 1,
+            hint="give a bigWig or a fragment file as a track; peak files go to --peaks",
+        )
+    n_read = 0
+    with compressed_errors(p):
+        try:
+            reader = pd.read_csv(
+                p, sep="\t", header=None, skiprows=n_header, usecols=list(range(need)),
+                dtype={0: "category", 3: "category"}, compression="gzip" if is_gzipped(p) else None,
+                chunksize=int(chunksize), na_filter=True, keep_default_na=False, na_values=[""],
+            )
+        except pd.errors.EmptyDataError:
+            raise InputError("fragment file has no records", path=p, hint=_FRAG_HINT) from None
+        try:
+            for chunk in reader:
+                first_line = n_header + n_read + 1
+                n_read += len(chunk)
+                missing = chunk.isna().to_numpy().any(axis=1)
+                if missing.any():
+                    raise InputError(
+                        f"record has fewer than {need} tab-separated columns (or an empty field)",
+                        path=p, line=first_line + int(np.flatnonzero(missing)[0]), hint=_FRAG_HINT,
+                    )
+                s = _positions(chunk[1], "start", p, first_line)
+                e = _positions(chunk[2], "end", p, first_line)
+                bad = (s < 0) | (s >= e)
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    raise InputError(
+                        f"fragment {chunk[0].iloc[i]}:{s[i]}-{e[i]} has start < 0 or start >= end",
+                        path=p, line=first_line + i, hint="coordinates are 0-based, half-open: start < end",
+                    )
+                yield first_line, chunk, s, e
+        except pd.errors.ParserError as exc:
+            raise InputError(f"cannot parse the fragment file ({str(exc).strip()})", path=p, hint=_FRAG_HINT) from None
+        except UnicodeDecodeError:
+            raise InputError("not a text fragment file (cannot decode it as text)", path=p, hint=_FRAG_HINT) from None
+        finally:
+            reader.close()
+    if n_read == 0:
+        raise InputError("fragment file has no records", path=p, hint=_FRAG_HINT)
+
+
+def barcode_index(path, barcodes: Sequence[str]) -> pd.Index:
+    """The barcodes of one pseudo-bulk, checked as :func:`fragment_counts` checks a group (a
+    non-empty list of strings); ``path`` is named in the error."""
+    return _check_groups(path, {"barcodes": barcodes})[1]

@@ -294,3 +294,24 @@ class StructureResult:
     pairs: pd.DataFrame | None = None
     pae: np.ndarray | None = None
     chain_starts: list = field(default_factory=list)
+
+
+@dataclass
+class InsertionsResult:
+    """``cisgram tracks insertions``: the bigWig written (``path``), the fragment file, the
+    barcodes kept (None: all), the ``(plus, minus)`` shift, and the tallies of
+    :class:`cisgram.insertions.InsertionTrack`: fragments counted, insertions written, insertions
+    shifted off a chromosome end (and the line of the first), fragments of other barcodes, and
+    the number of bases with insertions (bigWig entries)."""
+
+    path: Path
+    fragments: Path
+    barcodes: tuple | None
+    shift: tuple
+    n_fragments: int
+    n_insertions: int
+    n_dropped: int
+    n_unmatched: int
+    n_positions: int
+    first_dropped: int | None = None
+    seconds: float = 0.0

@@ -10,6 +10,8 @@ Conventions
   Bases without data count as 0. This is *not* pyBigWig's ``stats(type="mean")``, which
   averages over covered bases only and returns ``None`` for a region without data; use
   ``stat="sum"`` and divide yourself if you want something else.
+* :func:`write_bigwig` writes 1-bp values (an insertion track, ``cisgram tracks insertions``)
+  atomically: a failed write leaves no file and keeps an earlier one.
 
 How it stays fast and bounded in memory
 ---------------------------------------
@@ -30,19 +32,20 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from cisgram.errors import InputError, few
-from cisgram.files import require_file
+from cisgram.files import atomic_path, require_file
 from cisgram.genome import chromosome_hint
 
 __all__ = [
     "bigwig_chroms",
     "bigwig_coverage",
     "bigwig_coverage_naive",
+    "write_bigwig",
 ]
 
 log = logging.getLogger(__name__)
@@ -309,6 +312,68 @@ def bigwig_coverage_naive(path: str | os.PathLike, regions: pd.DataFrame, stat: 
     if stat == "mean":
         out /= end - start
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# writing a base-resolution bigWig
+# --------------------------------------------------------------------------------------------
+
+
+def write_bigwig(
+    path: str | os.PathLike,
+    chrom_sizes: Mapping[str, int],
+    entries: Iterable[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    batch: int = 1 << 20,
+) -> int:
+    """Write a bigWig of 1-bp values with pyBigWig, atomically (no file is left by a failure).
+
+    Parameters
+    ----------
+    path
+        bigWig to write; an existing one is replaced only when the write succeeds.
+    chrom_sizes
+        The header: every chromosome and its length, in this order.
+    entries
+        ``(chrom, positions, values)`` per chromosome, in the order of ``chrom_sizes``, each at
+        most once: strictly increasing 0-based positions inside the chromosome and their values
+        (stored as float32). Bases not given hold no data (pyBigWig's ``values`` reads NaN there,
+        :func:`bigwig_coverage` 0).
+    batch
+        Entries handed to pyBigWig at once (memory of the int64 / float64 copies).
+
+    Returns
+    -------
+    int
+        Entries written.
+    """
+    import pyBigWig
+
+    order = {str(c): i for i, c in enumerate(chrom_sizes)}
+    n, last = 0, -1
+    with atomic_path(path) as tmp:
+        bw = pyBigWig.open(os.fspath(tmp), "w")
+        try:
+            bw.addHeader([(str(c), int(size)) for c, size in chrom_sizes.items()])
+            for chrom, pos, val in entries:
+                if order.get(chrom, -1) <= last:
+                    raise InputError(
+                        f"bigWig entries on {chrom!r} are not in the header's order, once per chromosome "
+                        f"(header: {few(chrom_sizes, sort=False)})", path=path,
+                    )
+                last = order[chrom]
+                if len(pos) != len(val):
+                    raise InputError(f"{len(pos)} positions but {len(val)} values on {chrom}", path=path)
+                if len(pos) and (pos[0] < 0 or pos[-1] >= chrom_sizes[chrom] or (np.diff(pos) <= 0).any()):
+                    raise InputError(f"positions on {chrom} are not strictly increasing inside 0..{chrom_sizes[chrom] - 1}",
+                                     path=path)
+                for a in range(0, len(pos), batch):
+                    bw.addEntries(chrom, np.asarray(pos[a:a + batch], dtype=np.int64),
+                                  values=np.asarray(val[a:a + batch], dtype=np.float64), span=1)
+                n += len(pos)
+        finally:
+            bw.close()
+    return n
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from cisgram.cli.console import say as _say
 from cisgram.cli.console import table as _table
 from cisgram.cli.explain import explain_app, grammar_from_options
 from cisgram.cli.structure import structure
+from cisgram.cli.tracks import tracks_app
 from cisgram.cli.train import ResumeOption, pretrain_app, train_app
 from cisgram.errors import InputError
 
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.add_typer(train_app, name="train")
 app.add_typer(pretrain_app, name="pretrain")
 app.add_typer(explain_app, name="explain")
+app.add_typer(tracks_app, name="tracks")
 
 
 def _version(value: bool) -> None:
