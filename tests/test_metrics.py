@@ -94,3 +94,62 @@ def test_scalar_metrics_match_scipy_and_sklearn():
     lab = y > 0
     assert auroc(lab, p) == pytest.approx(roc_auc_score(lab, p))
     assert auprc(lab, p) == pytest.approx(average_precision_score(lab, p))
+
+
+# --- base-resolution profiles --------------------------------------------------------------------
+
+def test_profile_jsd_and_pearson_of_identical_profiles():
+    from cisgram.metrics import profile_jsd, profile_pearson
+
+    counts = np.random.default_rng(0).poisson(3.0, (4, 2, 30)).astype(float)
+    np.testing.assert_allclose(profile_jsd(counts / counts.sum((1, 2), keepdims=True), counts), 0.0, atol=1e-7)
+    np.testing.assert_allclose(profile_pearson(counts * 5 + 1, counts), 1.0)
+    assert profile_jsd(counts, counts).shape == (4,)
+
+
+def test_profile_jsd_by_hand_and_against_scipy():
+    from scipy.spatial.distance import jensenshannon
+
+    from cisgram.metrics import profile_jsd
+
+    # disjoint supports: JS divergence is 1 bit, so the distance is 1; p = (1/2, 1/2, 0) vs q = (0, 1/2, 1/2):
+    # m = (1/4, 1/2, 1/4), KL(p||m) = 1/2·log2(2) + 1/2·log2(1) = 1/2, likewise KL(q||m), JS = 1/2
+    got = profile_jsd(np.array([[1.0, 0, 0], [1.0, 1, 0]]), np.array([[0.0, 0, 5], [0.0, 3, 3]]))
+    np.testing.assert_allclose(got, [1.0, np.sqrt(0.5)])
+    rng = np.random.default_rng(1)
+    pred = rng.dirichlet(np.ones(40), size=6)
+    obs = rng.poisson(2.0, (6, 40)).astype(float)
+    want = [jensenshannon(p, o / o.sum(), base=2) for p, o in zip(pred, obs, strict=True)]
+    np.testing.assert_allclose(profile_jsd(pred, obs), want, atol=1e-12)
+    np.testing.assert_allclose(profile_jsd(pred, obs, base=np.e), [jensenshannon(p, o / o.sum()) for p, o in
+                                                                  zip(pred, obs, strict=True)], atol=1e-12)
+
+
+def test_profile_metrics_give_nan_without_a_distribution():
+    from cisgram.metrics import profile_jsd, profile_pearson
+
+    obs = np.array([[0.0, 0, 0, 0], [1.0, 2, 0, 1]])
+    pred = np.array([[0.25, 0.25, 0.25, 0.25], [0.1, 0.6, 0.1, 0.2]])
+    jsd, r = profile_jsd(pred, obs), profile_pearson(pred, obs)
+    assert np.isnan(jsd[0]) and np.isfinite(jsd[1])
+    assert np.isnan(r[0]) and r[1] == pytest.approx(pearson(pred[1], obs[1]))
+
+
+def test_profile_baselines():
+    from cisgram.metrics import profile_baselines, profile_jsd, profile_pearson
+
+    rng = np.random.default_rng(2)
+    shape = np.exp(-0.5 * ((np.arange(50) - 25) / 3.0) ** 2)
+    obs = rng.poisson(20 * shape + 0.1, (30, 50)).astype(float)
+    base = profile_baselines(obs, average=shape, seed=0)
+    assert all(v.shape == (30,) for v in base)
+    np.testing.assert_allclose(base.average_jsd, profile_jsd(np.broadcast_to(shape, obs.shape), obs))
+    np.testing.assert_allclose(base.average_pearson, profile_pearson(np.broadcast_to(shape, obs.shape), obs))
+    # a peaked profile: the true shape beats the shuffled profile (the no-skill floor) by far
+    assert base.average_jsd.mean() < base.shuffled_jsd.mean() - 0.2
+    assert base.average_pearson.mean() > 0.8 > 0.3 > abs(base.shuffled_pearson.mean())
+    again = profile_baselines(obs, average=shape, seed=0)
+    np.testing.assert_array_equal(again.shuffled_jsd, base.shuffled_jsd)
+    own = profile_baselines(obs)  # no training mean given: the mean of obs's own proportions
+    mean = (obs / obs.sum(1, keepdims=True)).mean(0)
+    np.testing.assert_allclose(own.average_jsd, profile_jsd(np.broadcast_to(mean, obs.shape), obs))
