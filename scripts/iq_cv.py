@@ -8,7 +8,8 @@ and for fold k the models are fitted on the other folds (fold k + 1 chooses the 
 penalties and IQ's final ridge, as the validation split does in ``cisgram train``) and predict
 fold k. The
 out-of-fold predictions of all models are compared on the same regions: pooled Pearson r with a
-paired bootstrap interval of each difference to IQ, pooled R² (1 - SSres/SStot of the
+paired bootstrap interval of each difference to IQ, IQ's Pearson r on each fold's validation
+rows (fold k + 1, never tested on: where a default may be chosen), pooled R² (1 - SSres/SStot of the
 out-of-fold predictions), and the Pearson r and R² of every fold. ``--distill refine,both`` fits
 one IQ model per mode on the same folds (columns ``iq-refine``, ``iq-both``); the baselines are
 fitted once. Several ``-T`` fit one IQ model on all targets (IceQream's fusion, as ``cisgram
@@ -114,6 +115,10 @@ def main() -> None:
             fitted = fit_iq(data.codes, Y, train, db, targets=data.targets, target_params=data.target_params,
                             config=IQConfig(max_motifs=a.max_motifs, seed=a.seed, distill=mode), val=val if a.ridge else None)
             pred[name][test] = fitted.model.predict(data.codes[test])
+            pv = fitted.model.predict(data.codes[val])  # fold k + 1: the rows a default may be chosen on
+            info[-1][f"{name}_val_pearson"] = [
+                float(np.corrcoef(Y[val, t][ok], pv[ok, t])[0, 1]) if (ok := np.isfinite(Y[val, t])).sum() > 2 else None
+                for t in range(Y.shape[1])]
             info[-1][f"{name}_motifs"] = len(fitted.model.motifs)
             info[-1][f"{name}_seconds"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
@@ -132,7 +137,11 @@ def main() -> None:
         per_target[name], pf = target_summary(table, models, iqs, a.seed)
         tables.append(table)
         folds_tables.append(pf.assign(target=name))
-    summary = {"dataset": a.dataset, "targets": data.targets, "vs": a.vs, "distill": modes, "folds": a.folds,
+    val_r = {name: np.nanmean([[v if v is not None else np.nan for v in f[f"{name}_val_pearson"]] for f in info], axis=0)
+             for name in iqs}
+    summary = {"validation_pearson_mean": {name: dict(zip(data.targets, map(float, v), strict=True))
+                                           for name, v in val_r.items()},
+               "dataset": a.dataset, "targets": data.targets, "vs": a.vs, "distill": modes, "folds": a.folds,
                "folds_info": info, "per_target": per_target}
     with atomic_path(out / "predictions.parquet") as tmp:
         pd.concat(tables, ignore_index=True).to_parquet(tmp, index=False)
