@@ -16,6 +16,9 @@
 - :mod:`cisgram.data.tfbind`, :mod:`cisgram.data.tfbind_examples` — bound and unbound motif
   instances, and the negative sets and oriented context windows of ``cisgram tfbind``.
 - :mod:`cisgram.data.variants` — reference and alternative windows of variants.
+- :mod:`cisgram.data.profiles` — base-resolution windows (sequence and per-base counts from
+  insertion bigWigs) around peak summits and background, with ChromBPNet's jitter, reverse
+  complement and bias-model background.
 - :mod:`cisgram.data.simulate` — sequences with planted motifs (ground truth).
 
 Import from the submodules; this package holds no code.
