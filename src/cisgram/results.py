@@ -166,7 +166,10 @@ class ExplainedSequence:
 @dataclass
 class ExplainResult:
     """``cisgram explain``: the explained sequences' names and predictions, the methods, the
-    sequences drawn in the report, and the TF-MoDISco discovery (None without ``--discover``)."""
+    sequences drawn in the report, and the TF-MoDISco discovery (None without ``--discover``).
+    ``unresponsive`` ``(N,)`` is True where the explained output does not respond to the
+    sequence at all (zero gradient everywhere): its attributions are 0 because the model cannot
+    see that window, not because no base matters."""
 
     path: Path
     config: dict
@@ -176,6 +179,7 @@ class ExplainResult:
     shown: list
     discovery: object | None = None
     patterns: list = field(default_factory=list)
+    unresponsive: np.ndarray | None = None
 
 
 @dataclass
@@ -262,6 +266,21 @@ class SaturationResult:
     family: str
     run: str
     length: int
+    unresponsive: list = field(default_factory=list)  # targets whose output does not respond to the window
+
+
+@dataclass
+class VariantScores:
+    """``cisgram variants --vcf``: the scores file ``path`` and its ``n`` rows, with what reading
+    them needs: ``unresponsive`` rows whose Δ is 0 because the model's output does not respond
+    to the window (None where not tested: GET runs), ``in_training`` variants in a training
+    region of the run's split (None where the run's regions are unknown), ``padded`` windows."""
+
+    path: Path
+    n: int
+    unresponsive: int | None = None
+    in_training: int | None = None
+    padded: int = 0
 
 
 @dataclass

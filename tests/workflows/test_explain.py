@@ -21,7 +21,7 @@ from cisgram.data.get_windows import tss_windows
 from cisgram.errors import InputError
 from cisgram.genome import codes_to_onehot
 from cisgram.interpret.attribution import importance, recovery
-from cisgram.report.explain import explain_benchmark_report
+from cisgram.report.explain import explain_benchmark_report, explain_report
 from cisgram.training import TrainConfig
 from cisgram.workflows.explain import benchmark, explain_regions
 
@@ -46,6 +46,77 @@ def test_importance_conventions():
     np.testing.assert_allclose(importance(attr, X, "deeplift"), np.abs((attr * X).sum(1)))
     np.testing.assert_allclose(importance(attr, X, "saliency"), np.abs(attr).max(1))
     np.testing.assert_allclose(importance(attr, X, "ism"), np.abs(attr).sum(1) / 3)
+
+
+# ---------------------------------------------------------------- regions the model cannot see
+
+MOTIF = "GATTACAGC"  # the toy network's one filter; its reverse complement GCTGTAATC does not match it
+
+
+@pytest.fixture(scope="module")
+def blind_run(tmp_path_factory):
+    """A CNN run that sees one 9-mer: a filter scoring +1 per base matching MOTIF and −1 otherwise,
+    minus 7.5, a ReLU, a global max and a linear layer. On a sequence without MOTIF (forward
+    strand) every ReLU is off: the output is exactly 0 and its gradient zero."""
+    from cisgram.genome import encode
+    from cisgram.models.cnn import CNNModel, build
+
+    spec = {"arch": "dilated", "n_tasks": 1, "length": 60, "filters": 1, "layers": 0, "first_kernel": 9}
+    net = build(spec)
+    w = -np.ones((1, 4, 9), np.float32)
+    w[0, encode(MOTIF), np.arange(9)] = 1.0
+    with torch.no_grad():
+        net.stem[0].weight.copy_(torch.from_numpy(w))
+        net.stem[0].bias.fill_(-7.5)
+        net.count.weight.fill_(2.0)
+        net.count.bias.zero_()
+    d = tmp_path_factory.mktemp("runs") / "blind"
+    CNNModel(net, spec, "regression", ["acc"]).save(d)
+    (d / "config.json").write_text(json.dumps({"family": "cnn", "length": 60}))
+    return d
+
+
+def test_explain_flags_the_regions_the_model_cannot_see(blind_run, tmp_path, caplog):
+    """Sequences without MOTIF on the explained (forward) strand are flagged ``unresponsive``
+    (result, attributions.npz, config, warning, report) and their gradient and ISM maps are all
+    0; the others are not. The flags are those of ``cisgram variants`` on the same windows,
+    except where the motif is on the reverse strand only: the prediction averages both strands
+    and sees it, the attributions explain the forward strand and do not."""
+    import logging
+
+    from cisgram.workflows.rundir import load
+    from cisgram.workflows.variants import unresponsive_windows
+
+    rng = np.random.default_rng(5)
+    rc = MOTIF[::-1].translate(str.maketrans("ACGT", "TGCA"))
+
+    def background() -> str:
+        while True:
+            s = "".join(rng.choice(list("ACGT"), 60))
+            if all(sum(a != b for a, b in zip(s[i: i + 9], m, strict=True)) > 1 for m in (MOTIF, rc) for i in range(52)):
+                return s
+
+    seqs = [background() for _ in range(4)]
+    seqs[0] = seqs[0][:20] + MOTIF + seqs[0][29:]
+    seqs[2] = seqs[2][:30] + rc + seqs[2][39:]
+    with caplog.at_level(logging.WARNING, logger="cisgram.workflows.explain"):
+        res = explain_regions(blind_run, tmp_path / "ex", sequences=seqs, methods=["saliency", "ism"], n_logos=4)
+    expect = [False, True, True, True]
+    assert res.unresponsive.tolist() == expect
+    assert "3 of 4 regions do not respond to their input" in caplog.text
+    a = np.load(tmp_path / "ex" / "attributions.npz")
+    assert a["unresponsive"].tolist() == expect and json.loads((tmp_path / "ex" / "config.json").read_text())[
+        "n_unresponsive"] == 3
+    for m in ("saliency", "ism"):
+        assert (a[m][1:] == 0).all() and np.abs(a[m][0]).max() > 0
+    assert a["prediction"][2] == pytest.approx(1.5)  # the prediction sees the reverse-strand motif
+    explain_report(tmp_path / "ex" / "report.html", res)
+    report = (tmp_path / "ex" / "report.html").read_text()
+    assert "Regions the model cannot see" in report and "3 of 4 regions do not respond" in report
+    assert sum("unresponsive: zero output gradient" in s.title for s in res.shown) == 3
+    # the variants' test (both strands) flags the same windows but the reverse-strand one
+    both = unresponsive_windows(load(blind_run), a["codes"], [30] * 4)[:, 0]
+    assert both.tolist() == [False, True, False, True]
 
 
 # ---------------------------------------------------------------- the benchmark on a simulation

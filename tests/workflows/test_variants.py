@@ -227,8 +227,10 @@ def test_motif_loss_scores_large_and_neutral_near_zero(motif_run, toy, messy, tm
                                       f"chrT\t{AT - 20}\tdel\t{t[AT - 21: AT - 18]}\t{t[AT - 21]}\t.\t.\t."])
     out = tmp_path / "scores.tsv"
     res = score_variants(motif_run, vcf, out, attribution=True)
-    assert list(res.columns) == ["line", "chrom", "pos", "id", "ref", "alt", "kind", "padded", "ref:acc", "alt:acc",
-                                 "delta:acc", "attribution:acc"]
+    assert list(res.columns) == ["line", "chrom", "pos", "id", "ref", "alt", "kind", "padded", "split", "unresponsive",
+                                 "ref:acc", "alt:acc", "delta:acc", "attribution:acc"]
+    assert (res["split"] == "unknown").all()  # the run names no dataset
+    assert not res["unresponsive"].any()  # every window holds the motif: the output responds
     by = res.set_index("id")
     # the intact motif is worth 1.5 (strand average of 3 and 0); one mismatch removes all of it.
     # |delta| > 1.0 demands most of that loss; background windows predict exactly 0 here.
@@ -292,6 +294,140 @@ def test_unsupported_runs_and_options_are_refused(motif_run, toy, tmp_path):
     empty = _vcf(tmp_path / "empty.vcf", ["chrT\t101\tbad"])
     with pytest.raises(InputError, match="no variant to score"):
         score_variants(motif_run, empty, tmp_path / "o.tsv")
+
+
+# ---------------------------------------------------------------- windows the model cannot see, splits
+
+FAR = 600  # 0-based; the 201 bp windows of this and of FAR + 300 hold no motif: the model outputs exactly 0
+
+
+class MotifStub:
+    """An IQ-like model without gradients (a numpy ``predict``): 1.5 where a window holds MOTIF on
+    either strand, exactly 0 elsewhere; like ``motif_run``, blind to every window without it."""
+
+    reads = "sequence"
+    length = L
+
+    def predict(self, codes):
+        rc = MOTIF.translate(COMP)[::-1]
+        seqs = ["".join("ACGTN"[c] for c in row) for row in np.asarray(codes)]
+        return np.array([[1.5 if MOTIF in s or rc in s else 0.0] for s in seqs])
+
+
+def _blind_vcf(path, t):
+    """Windows the model sees (motif; neutral: Δ 0 but the motif is in its window) and does not
+    (far, far2); wake inserts the whole motif into a blind window, so its Δ is not 0."""
+    c, nb = AT + 4, AT + 40
+    return _vcf(path, [f"chrT\t{c + 1}\tmotif\t{t[c]}\t{_other(t[c])}\t.\t.\t.",
+                       f"chrT\t{nb + 1}\tneutral\t{t[nb]}\t{_other(t[nb])}\t.\t.\t.",
+                       f"chrT\t{FAR + 1}\tfar\t{t[FAR]}\t{_other(t[FAR])}\t.\t.\t.",
+                       f"chrT\t{FAR + 301}\tfar2\t{t[FAR + 300]}\t{_other(t[FAR + 300])}\t.\t.\t.",
+                       f"chrT\t{FAR + 101}\twake\t{t[FAR + 100]}\t{t[FAR + 100]}{MOTIF}\t.\t.\t."])
+
+
+BLIND = {"motif": False, "neutral": False, "far": True, "far2": True, "wake": False}
+
+
+def test_windows_the_model_cannot_see_are_flagged_and_warned(motif_run, toy, tmp_path, caplog):
+    """Gradient test (CNN): exactly the variants whose reference window gives a zero gradient
+    on both strands and whose Δ is 0 are ``unresponsive``; cross-checked by autograd on the bare
+    network and by the motif's presence in the window; the count is logged as a warning."""
+    import logging
+
+    from cisgram.genome import codes_to_onehot
+
+    t = toy[1]["chrT"]
+    vcf = _blind_vcf(tmp_path / "blind.vcf", t)
+    with caplog.at_level(logging.WARNING, logger="cisgram.workflows.variants"):
+        res = score_variants(motif_run, vcf, tmp_path / "blind.tsv")
+    by = res.set_index("id")
+    assert by["unresponsive"].to_dict() == BLIND
+    assert (by.loc[["far", "far2"], "delta:acc"] == 0).all() and by.loc["wake", "delta:acc"] > 1.0
+    assert "2 of 5 windows do not respond to their input" in caplog.text and "not because the variant" in caplog.text
+    # independently: the motif is in the reference window exactly where the output responds
+    rc = MOTIF.translate(COMP)[::-1]
+    for vid, pos in by["pos"].items():
+        win = t[pos - 1 - 100: pos - 1 + 101]
+        assert (MOTIF in win or rc in win) == (not BLIND[vid] and vid != "wake")
+    # independently: autograd of the bare network on both strands of the reference windows
+    w = variant_windows(res, Genome(toy[0]), L)
+    x = torch.from_numpy(codes_to_onehot(w.ref)).requires_grad_(True)
+    net = load(motif_run).model.net.eval()
+    grads = [torch.autograd.grad(net(v).sum(), x)[0].abs().amax(dim=(1, 2)) for v in (x, x.flip(1, 2))]
+    blind = ((grads[0] == 0) & (grads[1] == 0)).numpy() & (res["delta:acc"] == 0).to_numpy()
+    assert blind.tolist() == res["unresponsive"].tolist()
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "blind.tsv", sep="\t", dtype={"id": object}), res,
+                                  check_dtype=False)
+
+
+def test_each_target_is_tested_on_its_own(motif_run, toy, tmp_path):
+    """Two targets: ``on`` reads the motif, ``off`` has weight 0 (a constant everywhere); the
+    per-target columns say which is blind, ``unresponsive`` is True where any target is."""
+    from cisgram.models.cnn import CNNModel, build
+
+    model = load(motif_run).model
+    spec = {**model.spec, "n_tasks": 2}
+    net = build(spec)
+    state = model.net.state_dict()
+    state["count.weight"], state["count.bias"] = torch.tensor([[2.0], [0.0]]), torch.tensor([0.0, 0.25])
+    net.load_state_dict(state)
+    d = tmp_path / "two"
+    CNNModel(net, spec, "regression", ["on", "off"]).save(d)
+    (d / "config.json").write_text((motif_run / "config.json").read_text())
+    res = score_variants(d, _blind_vcf(tmp_path / "blind.vcf", toy[1]["chrT"]), tmp_path / "two.tsv").set_index("id")
+    assert res["unresponsive:on"].to_dict() == BLIND
+    assert res["unresponsive:off"].all() and res["unresponsive"].all() and (res["delta:off"] == 0).all()
+
+
+def test_models_without_gradients_take_the_ism_row_test(toy, tmp_path, caplog):
+    """An IQ run (no gradients) is tested by single edits at the variant and at 8 evenly spaced
+    positions: the same windows as the CNN's are flagged."""
+    import logging
+
+    run = Run(tmp_path, "iq", {"genome": str(toy[0])}, ["acc"], MotifStub())
+    vcf = _blind_vcf(tmp_path / "blind.vcf", toy[1]["chrT"])
+    with caplog.at_level(logging.WARNING, logger="cisgram.workflows.variants"):
+        res = score_variants(run, vcf, tmp_path / "iq.tsv")
+    assert res.set_index("id")["unresponsive"].to_dict() == BLIND
+    assert "2 of 5 windows do not respond" in caplog.text and (res["split"] == "unknown").all()
+
+
+def test_split_column_says_which_regions_the_model_saw(motif_run, toy, tmp_path):
+    """``split`` is the split of the run's dataset region whose model window (±jitter) holds the
+    variant, train first where windows of several splits do; background windows of the run's
+    predictions count too; ``none`` outside every window. The CLI line counts the training ones."""
+    import shutil
+
+    import anndata as ad
+    from typer.testing import CliRunner
+
+    from cisgram.cli.app import app
+
+    t = toy[1]["chrT"]
+    var = pd.DataFrame({"chrom": "chrT", "start": [AT - 96, AT - 50, 2000, 200], "end": [AT + 104, AT + 150, 2200, 400],
+                        "split": ["train", "val", "val", "test"]}, index=["r1", "r2", "r3", "r4"])
+    ds = tmp_path / "ds.h5ad"
+    ad.AnnData(X=np.zeros((1, 4), np.float32), var=var).write_h5ad(ds)
+    run = tmp_path / "run"
+    shutil.copytree(motif_run, run)
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**cfg, "dataset": str(ds), "jitter": 10, "background": 1}))
+    pd.DataFrame({"region": ["r1", "bg:chrT:2500-2700"], "target": "acc", "observed": 0.0, "predicted": 0.0,
+                  "split": ["train", "test"]}).to_parquet(run / "predictions.parquet")
+    # r1's window: midpoint AT + 4, [AT - 96, AT + 105) widened by the jitter to [AT - 106, AT + 115);
+    # r2's (val) starts at AT - 60: "edge" lies in r1's jitter margin alone, "both" in r1 and r2
+    where = {"both": AT + 4, "edge": AT - 100, "val": AT + 130, "val2": 2100, "test": 250, "bg": 2650, "none": 1000}
+    vcf = _vcf(tmp_path / "split.vcf", [f"chrT\t{p + 1}\t{k}\t{t[p]}\t{_other(t[p])}\t.\t.\t." for k, p in where.items()])
+    res = score_variants(run, vcf, tmp_path / "split.tsv")
+    assert res.set_index("id")["split"].to_dict() == {"both": "train", "edge": "train", "val": "val", "val2": "val",
+                                                      "test": "test", "bg": "test", "none": "none"}
+    r = CliRunner().invoke(app, ["variants", "--model", str(run), "--vcf", str(vcf), "--out", str(tmp_path / "c.tsv")])
+    assert r.exit_code == 0, r.output
+    n_blind = int(res["unresponsive"].sum())
+    assert f"7 variant allele(s) scored; {n_blind} unresponsive" in r.output and "2 in training regions" in r.output
+    # a run whose dataset is gone: unknown, said once
+    (run / "config.json").write_text(json.dumps({**cfg, "dataset": str(tmp_path / "gone.h5ad")}))
+    assert (score_variants(run, vcf, tmp_path / "gone.tsv")["split"] == "unknown").all()
 
 
 # ---------------------------------------------------------------- real-world call sets (issue 24)
@@ -387,7 +523,7 @@ def test_streamed_scores_equal_the_whole_table_and_a_cut_mid_file_leaves_nothing
     plain, bgz, _ = call_set
     whole = score_variants(slice_run, bgz, tmp_path / "whole.tsv")
     n = write_variant_scores(slice_run, bgz, tmp_path / "pieces.tsv", chunk=3)
-    assert n == len(whole)
+    assert n.n == len(whole) and n.unresponsive == int(whole["unresponsive"].sum()) and n.in_training is None
     assert (tmp_path / "pieces.tsv").read_bytes() == (tmp_path / "whole.tsv").read_bytes()
     assert problems_path(tmp_path / "pieces.tsv").read_bytes() == problems_path(tmp_path / "whole.tsv").read_bytes()
     pieces = list(iter_vcf(bgz, Genome(_slice_genome()), chunk=3))
@@ -438,6 +574,7 @@ def test_saturation_map_finds_the_motif(motif_run, toy, tmp_path):
     # every substitution of a motif base destroys it (-1.5); nothing outside changes
     assert (worst[in_motif] < -1.0).all() and np.abs(mat[:, ~in_motif]).max() < 1e-6
     assert in_motif[int(np.argmin(worst))]
+    assert result.unresponsive == []
     on_disk = pd.read_csv(tmp_path / "sat" / "saturation.tsv", sep="\t")
     pd.testing.assert_frame_equal(on_disk, table, check_dtype=False)
     assert (tmp_path / "sat" / "saturation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -445,6 +582,23 @@ def test_saturation_map_finds_the_motif(motif_run, toy, tmp_path):
     assert html.count("<img") == 1 and "Strongest losses" in html
     with pytest.raises(InputError, match="longer than the model's 201 bp window"):
         saturate(motif_run, ("chrT", 0, 500), tmp_path / "sat2")
+
+
+def test_saturation_of_a_window_the_model_cannot_see_says_so(motif_run, toy, tmp_path, caplog):
+    """Every Δ of a blind window is 0: the result, a warning and the page say the model cannot
+    see it, for the gradient test (CNN) and the ISM-row test (a model without gradients)."""
+    import logging
+
+    stub = Run(tmp_path, "iq", {"genome": str(toy[0])}, ["acc"], MotifStub())
+    for run, name in ((motif_run, "cnn"), (stub, "iq")):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="cisgram.workflows.variants"):
+            result = saturate(run, f"chrT:{FAR}-{FAR + 20}", tmp_path / name)
+        assert result.unresponsive == ["acc"] and (result.table["delta:acc"] == 0).all()
+        assert "does not respond to its input for acc" in caplog.text
+        saturation_report(tmp_path / name, result)
+        assert "cannot see this window" in (tmp_path / name / "report.html").read_text()
+    assert saturate(stub, f"chrT:{AT - 5}-{AT + 15}", tmp_path / "seen").unresponsive == []
 
 
 def test_parse_region():
@@ -468,10 +622,13 @@ def test_cli_scores_a_vcf_and_a_region_and_refuses_in_one_line(motif_run, messy,
                                  "--out", str(tmp_path / "s.tsv")])
     assert r.exit_code == 0, r.output
     assert f"{good:,} variant allele(s) scored" in r.output and f"{len(set(problem_lines))} line(s) not scored" in r.output
+    # every window of these variants lacks the motif: all unresponsive; the run names no dataset
+    assert f"; {good:,} unresponsive (Δ = 0 because the model cannot see the window); split unknown" in r.output
     assert len(pd.read_csv(tmp_path / "s.tsv", sep="\t")) == good
     r = CliRunner().invoke(app, ["variants", "--model", str(motif_run), "--saturate", f"chrT:{AT - 5}-{AT + 15}",
                                  "--out", str(tmp_path / "sat")])
     assert r.exit_code == 0 and "60 substitutions scored" in r.output, r.output
+    assert "cannot see" not in r.output  # the motif's window
     proc = subprocess.run([sys.executable, "-m", "cisgram", "variants", "--model", str(motif_run), "--out",
                            str(tmp_path / "x.tsv")], capture_output=True, text=True)
     text = (proc.stdout + proc.stderr).strip()

@@ -362,13 +362,20 @@ def variants(
     if saturate is not None:
         result = v.saturate(model, saturate, out_path, genome=genome, target=target)
         saturation_report(out_path, result)
-        out.print(f"{len(result.table):,} substitutions scored; wrote {out_path}/saturation.tsv and report.html")
+        blind = (f"; the model cannot see this window for {', '.join(result.unresponsive)} (every Δ is 0)"
+                 if result.unresponsive else "")
+        out.print(f"{len(result.table):,} substitutions scored{blind}; wrote {out_path}/saturation.tsv and report.html")
         return
-    n = v.write_variant_scores(model, vcf, out_path, window=window, genome=genome, attribution=attribution,
-                               device=device)
+    res = v.write_variant_scores(model, vcf, out_path, window=window, genome=genome, attribution=attribution,
+                                 device=device)
     problems = v.problems_path(out_path)
     extra = f"; {sum(1 for _ in open(problems)) - 1:,} line(s) not scored, listed in {problems}" if problems.is_file() else ""
-    out.print(f"{n:,} variant allele(s) scored; wrote {out_path}{extra}")
+    flags = ""
+    if res.unresponsive is not None:  # IQ and CNN runs (GET rows are not tested)
+        seen = ("split unknown (the run names no dataset)" if res.in_training is None
+                else f"{res.in_training:,} in training regions (the model saw their sequence)")
+        flags = f"; {res.unresponsive:,} unresponsive (Δ = 0 because the model cannot see the window); {seen}"
+    out.print(f"{res.n:,} variant allele(s) scored{flags}; wrote {out_path}{extra}")
 
 
 @app.command()

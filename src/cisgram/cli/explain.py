@@ -72,7 +72,9 @@ def explain(
     for p in result.patterns:
         match = f"{p['match']} {p['match_name']} (q {p['q_value']:.2g})" if "match" in p else "no match"
         out.print(f"{p['name']}: {p['n_seqlets']} seqlets, {match}")
-    out.print(f"{len(result.names):,} sequences explained with {', '.join(result.methods)}; wrote {out_dir}")
+    blind = int(result.unresponsive.sum()) if result.unresponsive is not None else 0
+    blind_note = f"; {blind:,} the model cannot see (zero gradient: their attributions are 0)" if blind else ""
+    out.print(f"{len(result.names):,} sequences explained with {', '.join(result.methods)}{blind_note}; wrote {out_dir}")
 
 
 @explain_app.command("benchmark")

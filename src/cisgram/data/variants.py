@@ -67,3 +67,84 @@ def variant_windows(table: pd.DataFrame, genome, length: int) -> Windows:
             padded[i] = min(s - lf, s - la) < 0 or max(e + rf, e + ra) > codes.size
             starts[i] = lf
     return Windows(ref_w, alt_w, padded, starts)
+
+
+# ---------------------------------------------------------------- the split a variant falls in
+
+SPLIT_ORDER = ("train", "val", "test", "gap")  # a variant in windows of several splits takes the first
+
+
+def training_regions(dataset, predictions=None) -> pd.DataFrame:
+    """``chrom, start, end, split`` of every region a model was fitted, validated or tested on:
+    the regions of the cisgram ``dataset`` (``.h5ad``; only its ``var`` table is read, not the
+    matrices) and, from a run's ``predictions`` (``predictions.parquet``), the GC-matched
+    background windows it added (rows named ``bg:chrom:start-end``)."""
+    import h5py
+
+    try:
+        from anndata.io import read_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import read_elem
+    try:
+        with h5py.File(dataset, "r") as fh:
+            var = read_elem(fh["var"])
+    except (OSError, KeyError) as e:
+        raise InputError(f"cannot read the regions of the dataset ({e})", path=dataset) from None
+    missing = [c for c in ("chrom", "start", "end", "split") if c not in var]
+    if missing:
+        raise InputError(f"not a cisgram dataset: its regions have no {', '.join(missing)}", path=dataset)
+    parts = [pd.DataFrame({"chrom": var["chrom"].astype(str).to_numpy(), "start": var["start"].to_numpy(np.int64),
+                           "end": var["end"].to_numpy(np.int64), "split": var["split"].astype(str).to_numpy()})]
+    if predictions is not None:
+        rows = pd.read_parquet(predictions, columns=["region", "split"]).drop_duplicates("region")
+        bg = rows["region"].astype(str).str.extract(r"^bg:(.+):(\d+)-(\d+)$").dropna()
+        if len(bg):
+            parts.append(pd.DataFrame({"chrom": bg[0].to_numpy(), "start": bg[1].astype(np.int64).to_numpy(),
+                                       "end": bg[2].astype(np.int64).to_numpy(),
+                                       "split": rows.loc[bg.index, "split"].astype(str).to_numpy()}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def model_windows(regions: pd.DataFrame, length: int, *, jitter: int = 0) -> pd.DataFrame:
+    """The sequence a model read around each region: ``length`` bp centred on the midpoint
+    ``(start + end) // 2`` (as :class:`~cisgram.data.windows.SequenceWindows` cuts them),
+    widened by the training shifts ``±jitter``. Other columns are kept."""
+    out = regions.copy()
+    lo = (out["start"].to_numpy(np.int64) + out["end"].to_numpy(np.int64)) // 2 - int(length) // 2 - int(jitter)
+    out["start"], out["end"] = lo, lo + int(length) + 2 * int(jitter)
+    return out
+
+
+def _merged(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, disjoint union of half-open intervals."""
+    order = np.argsort(starts, kind="stable")
+    s, e = starts[order], np.maximum.accumulate(ends[order])
+    first = np.r_[True, s[1:] > e[:-1]] if s.size else np.zeros(0, bool)
+    last = np.r_[first[1:], True] if s.size else np.zeros(0, bool)
+    return s[first], e[last]
+
+
+def variant_splits(table: pd.DataFrame, windows: pd.DataFrame | None) -> np.ndarray:
+    """``(N,)`` for each variant (``chrom``, 1-based ``pos``, ``ref``) the split of the windows
+    its REF span overlaps: ``"train"`` before ``"val"``, ``"test"`` and ``"gap"``
+    (:data:`SPLIT_ORDER`: a variant any training window holds was seen in training), ``"none"``
+    where no window holds it, ``"unknown"`` for every variant when ``windows`` is None."""
+    n = len(table)
+    if windows is None:
+        return np.full(n, "unknown", dtype=object)
+    out = np.full(n, "none", dtype=object)
+    chroms = table["chrom"].to_numpy(dtype=str)
+    s = table["pos"].to_numpy(np.int64) - 1
+    e = s + np.maximum(table["ref"].str.len().to_numpy(np.int64), 1)
+    w_chrom, w_split = windows["chrom"].to_numpy(dtype=str), windows["split"].to_numpy(dtype=str)
+    for label in SPLIT_ORDER[::-1]:  # the first of SPLIT_ORDER is written last
+        for chrom in np.unique(chroms):
+            sel = (w_chrom == chrom) & (w_split == label)
+            if not sel.any():
+                continue
+            ws, we = _merged(windows["start"].to_numpy(np.int64)[sel], windows["end"].to_numpy(np.int64)[sel])
+            rows = np.flatnonzero(chroms == chrom)
+            k = np.searchsorted(ws, e[rows], side="left") - 1  # the last window starting before the span ends
+            hit = (k >= 0) & (we[np.maximum(k, 0)] > s[rows])
+            out[rows[hit]] = label
+    return out

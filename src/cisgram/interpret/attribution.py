@@ -490,3 +490,43 @@ def contributions(attr: np.ndarray, onehot: np.ndarray, method: str) -> np.ndarr
     change of its three substitutions."""
     a = -attr.sum(1, keepdims=True) / 3 if method == "ism" else attr
     return a * onehot
+
+
+# ---------------------------------------------------------------- windows the output ignores
+
+
+FLAT_TOLERANCE = 1e-12  # on the raw output per unit of one-hot input; see unresponsive()
+
+
+def max_gradient(model, X, *, target: int = 0, batch_size: int = 128, device: str = "cpu",
+                 both_strands: bool = False) -> np.ndarray:
+    """``(N,)``: the largest ``|df/dx[b, l]|`` over every base and position of each sequence,
+    from :func:`saliency` (one batched backward pass per strand). With ``both_strands`` the
+    larger of the forward strand's and the reverse complement's, the two outputs a
+    :class:`~cisgram.models.cnn.CNNModel` prediction averages."""
+    grad = np.abs(saliency(model, X, target=target, batch_size=batch_size, device=device))
+    out = grad.max(axis=(1, 2), initial=0.0)
+    if both_strands:
+        rc = onehot(X).flip(1, 2)
+        grad = np.abs(saliency(model, rc, target=target, batch_size=batch_size, device=device))
+        out = np.maximum(out, grad.max(axis=(1, 2), initial=0.0))
+    return out
+
+
+def unresponsive(model, X, *, target: int = 0, batch_size: int = 128, device: str = "cpu",
+                 both_strands: bool = False, tol: float = FLAT_TOLERANCE) -> np.ndarray:
+    """``(N,)`` True where output ``target`` does not respond to the sequence at all: the gradient
+    of the raw output (standardised value or logit, as everywhere in this module) with respect
+    to the one-hot input is at most ``tol`` at every base and position (:func:`max_gradient`).
+
+    Such a window is one the network cannot see, e.g. every ReLU of a DeepSEA dense layer off:
+    the output is one constant there, so every attribution by gradient is 0 and every small
+    edit scores Δ = 0, whatever the sequence holds. The tolerance is absolute on the raw
+    output, whose scale is about 1 (standardised targets, logits): a window the network reads
+    has float32 gradients many orders of magnitude above ``1e-12``, a dead one has exactly 0,
+    so ``tol`` only absorbs denormal noise. The test is local: an edit large enough can still
+    wake such a window up (a variant that completes a motif), which is why
+    :func:`cisgram.workflows.variants.unresponsive_windows` flags only variants whose Δ is 0.
+    """
+    return max_gradient(model, X, target=target, batch_size=batch_size, device=device,
+                        both_strands=both_strands) <= tol

@@ -44,6 +44,22 @@ def explain_report(path, result) -> None:
     importance along it and a logo of each method's contributions over its most important
     stretch; with discovery, the TF-MoDISco patterns and their database matches."""
     sections = [(f"The {len(result.shown)} highest-predicted sequences", "".join(_sequence_figures(s) for s in result.shown))]
+    blind = unresponsive_note(result.names, result.unresponsive)
+    if blind:
+        sections.insert(0, ("Regions the model cannot see", blind))
     if result.discovery is not None:
         sections.append(("Motif discovery (TF-MoDISco, TOMTOM)", discovery_section(result.discovery)))
     write_page(path, "cisgram explain", sections)
+
+
+def unresponsive_note(names, flags, shown: int = 20) -> str:
+    """A paragraph naming the regions whose explained output does not respond to the sequence
+    (``flags`` ``(N,)``, from :class:`~cisgram.results.ExplainResult`), or "" when there are none."""
+    if flags is None or not np.any(flags):
+        return ""
+    blind = [str(n) for n, f in zip(names, flags, strict=True) if f]
+    more = f" and {len(blind) - shown:,} more" if len(blind) > shown else ""
+    return (f"<p class='note'><b>{len(blind):,} of {len(names):,} regions do not respond to their input</b>: the "
+            "gradient of the explained output is zero at every base, so their attributions are 0 because the "
+            "model cannot see these windows, not because no base matters (<code>unresponsive</code> in "
+            f"attributions.npz): {html.escape(', '.join(blind[:shown]))}{more}.</p>")

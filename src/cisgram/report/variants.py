@@ -32,6 +32,10 @@ def saturation_report(directory, result) -> None:
     note = (f"<p class='note'>Every substitution of {n} positions ({len(table)} in all), each scored alone in "
             f"one {result.length} bp window centred on the region; colour = predicted {html.escape(t)} of the "
             f"alternative minus the reference, dots = reference bases. Run: {html.escape(result.run)}.</p>")
+    if result.unresponsive:
+        note += (f"<p class='note'><b>The model cannot see this window</b> for {html.escape(', '.join(result.unresponsive))}: "
+                 "its output does not respond to the input at all, so every Δ is 0 because of the model, not because "
+                 "the bases are neutral.</p>")
     write_page(d / "report.html", f"cisgram saturation mutagenesis: {result.chrom}:{result.start + 1:,}-{result.end:,}", [
         ("Map", note + img_tag(saturation_figure(result), "saturation mutagenesis map")),
         ("Strongest losses", html_table(["chrom", "pos", "ref", "alt", "delta"], down)),

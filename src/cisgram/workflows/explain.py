@@ -36,6 +36,7 @@ from cisgram.interpret.attribution import (
     deeplift,
     importance,
     recovery,
+    unresponsive,
 )
 from cisgram.interpret.discovery import discover as discover_patterns
 from cisgram.interpret.discovery import write_patterns
@@ -162,9 +163,11 @@ def _benchmark_examples(sim, arrays: dict, X: np.ndarray, methods: list[str], n:
     return out
 
 
-def _shown(names, X: np.ndarray, pred: np.ndarray, arrays: dict, n: int, window: int = LOGO_WINDOW) -> list:
+def _shown(names, X: np.ndarray, pred: np.ndarray, arrays: dict, n: int, flat: np.ndarray | None = None,
+           window: int = LOGO_WINDOW) -> list:
     """The ``n`` highest-predicted sequences as drawn: every method's importance track and, over
-    the most important ``window`` bp of the first method's track, each method's contribution logo."""
+    the most important ``window`` bp of the first method's track, each method's contribution logo
+    (a title says when the sequence is one the model cannot see, ``flat``)."""
     out = []
     for i in np.argsort(-pred)[:n]:
         tracks = {m: importance(a[i: i + 1], X[i: i + 1], m)[0] for m, a in arrays.items()}
@@ -172,7 +175,9 @@ def _shown(names, X: np.ndarray, pred: np.ndarray, arrays: dict, n: int, window:
         lo = int(np.argmax(smooth)) if smooth.size else 0
         logos = [(f"{m}: {names[i]} +{lo}", contributions(a[i: i + 1], X[i: i + 1], m)[0].T[lo: lo + window], ())
                  for m, a in arrays.items()]
-        out.append(ExplainedSequence(f"{names[i]} (prediction {pred[i]:.3g})", tracks, [(lo, lo + window, "")], logos))
+        blind = ", unresponsive: zero output gradient" if flat is not None and flat[i] else ""
+        out.append(ExplainedSequence(f"{names[i]} (prediction {pred[i]:.3g}{blind})", tracks, [(lo, lo + window, "")],
+                                     logos))
     return out
 
 
@@ -184,8 +189,14 @@ def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, reg
 
     Writes into ``out_dir``: ``attributions.npz`` (``names``, ``codes`` ``(N, L)``,
     ``prediction`` ``(N,)`` and one ``(N, 4, L)`` array per method, on the target's output:
-    logits for classification) and ``config.json``; the result carries the ``n_logos``
-    highest-predicted sequences as the report draws them. With ``discover``, TF-MoDISco runs on DeepLIFT's hypothetical contributions and the patterns,
+    logits for classification, and ``unresponsive`` ``(N,)``) and ``config.json``; the result
+    carries the ``n_logos`` highest-predicted sequences as the report draws them.
+    A sequence is ``unresponsive`` when the explained output does not respond to it at all: the
+    gradient of the forward strand's raw output (what the attributions explain) is at most
+    :data:`~cisgram.interpret.attribution.FLAT_TOLERANCE` at every base
+    (:func:`cisgram.interpret.attribution.unresponsive`); its gradient attributions are 0
+    because the model cannot see the window, not because no base matters. They are flagged in
+    the result, the file, ``config.json`` (``n_unresponsive``), a warning and the report. With ``discover``, TF-MoDISco runs on DeepLIFT's hypothetical contributions and the patterns,
     matched to ``database`` by TOMTOM, go to ``patterns.meme``, ``patterns.tsv`` and the result.
     """
     run = load(model)
@@ -200,6 +211,12 @@ def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, reg
     codes, names = run.codes(sequences, regions, genome)
     X = codes_to_onehot(codes)
     pred = predict(run.model, codes, device=device)[:, t]
+    flat = unresponsive(run.model, codes, target=t, device=device)
+    if flat.any():
+        log.warning("%d of %d regions do not respond to their input (the explained output, forward strand, has a "
+                    "zero gradient at every base): their attributions are 0 because the model cannot see them, not "
+                    "because no base matters; first: %s", int(flat.sum()), len(flat),
+                    ", ".join(np.asarray(names)[flat][:5]))
     hyp = None
     if discover:
         say(f"DeepLIFT hypothetical contributions of {len(X):,} sequences for TF-MoDISco")
@@ -218,7 +235,7 @@ def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, reg
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "attributions.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, names=np.asarray(names), codes=codes, prediction=pred, **arrays)
+        np.savez_compressed(fh, names=np.asarray(names), codes=codes, prediction=pred, unresponsive=flat, **arrays)
     patterns = []
     if found is not None:
         write_patterns(found, out / "patterns.meme")
@@ -229,10 +246,10 @@ def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, reg
         patterns = [_pattern_summary(p) for p in found.patterns]
     conf = {"command": "explain", **path_entries(model=model, regions=regions), "methods": list(methods),
             "target": run.targets[t], "discover": discover, "database": str(database) if discover else None,
-            "n": len(codes)}
+            "n": len(codes), "n_unresponsive": int(flat.sum())}
     write_json(out / "config.json", conf, indent=2)
-    return ExplainResult(out, conf, list(names), pred, list(methods), _shown(names, X, pred, arrays, n_logos), found,
-                         patterns)
+    return ExplainResult(out, conf, list(names), pred, list(methods), _shown(names, X, pred, arrays, n_logos, flat),
+                         found, patterns, flat)
 
 
 def _pattern_summary(p) -> dict:

@@ -40,6 +40,10 @@ Pitfalls
 - CNN predictions average the sequence and its reverse complement (as in training); the optional
   attribution explains the forward strand's raw output (standardised value or logit), so its
   scale is not that of the delta.
+- A model can be blind to a whole window (a DeepSEA with every dense ReLU off there outputs one
+  constant), so its variants score Δ = 0: those with Δ exactly 0 are tested
+  (:func:`unresponsive_windows`) and the blind ones flagged ``unresponsive``. A variant in a
+  training region was scored by a model that saw its sequence: see the ``split`` column.
 """
 
 from __future__ import annotations
@@ -54,16 +58,16 @@ import pandas as pd
 
 from cisgram.data.get import STRANDS
 from cisgram.data.get_windows import tss_windows
-from cisgram.data.variants import Windows, variant_windows
+from cisgram.data.variants import Windows, model_windows, training_regions, variant_splits, variant_windows
 from cisgram.errors import InputError
 from cisgram.files import atomic_write
 from cisgram.genome import check_chromosomes, encode, open_genome
 from cisgram.inference import predict
-from cisgram.interpret.attribution import input_x_gradient, position_scores
+from cisgram.interpret.attribution import FLAT_TOLERANCE, input_x_gradient, position_scores, unresponsive
 from cisgram.intervals import parse_region
 from cisgram.motifs.features import region_features
 from cisgram.motifs.pwm import load_motifs
-from cisgram.results import SaturationResult
+from cisgram.results import SaturationResult, VariantScores
 from cisgram.vcf import CHUNK as VCF_CHUNK
 from cisgram.vcf import COLUMNS, Problem, iter_vcf, read_vcf
 from cisgram.workflows.rundir import GETRun, Run, load
@@ -71,12 +75,7 @@ from cisgram.workflows.rundir import GETRun, Run, load
 log = logging.getLogger(__name__)
 
 SUPPORTED = ("iq", "cnn")  # sequence models; GET runs go through score_variants_get
-
-
-# ---------------------------------------------------------------- reading
-
-
-# ---------------------------------------------------------------- windows
+N_PROBES = 8  # evenly spaced positions the ISM-row test edits besides the variant's own
 
 
 # ---------------------------------------------------------------- scoring
@@ -178,8 +177,13 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
     Returns
     -------
     pd.DataFrame
-        One row per scored (record, allele): ``line, chrom, pos, id, ref, alt, kind, padded``, then
-        per target ``ref:<t>``, ``alt:<t>``, ``delta:<t>`` (alt − ref), then the attributions.
+        One row per scored (record, allele): ``line, chrom, pos, id, ref, alt, kind, padded``,
+        ``split`` (of the run's region holding the variant: ``train``, ``val``, ``test``, ``gap``,
+        ``none`` or ``unknown``; :func:`cisgram.data.variants.variant_splits`), ``unresponsive``
+        (True where the model's output does not respond to the reference window at all for some
+        target, so its Δ of 0 says nothing; :func:`unresponsive_windows`), then per target
+        ``ref:<t>``, ``alt:<t>``, ``delta:<t>`` (alt − ref), with several targets
+        ``unresponsive:<t>`` per target, then the attributions.
         :func:`write_variant_scores` writes the same file without holding the table (genome-wide VCFs).
     """
     if _family_of(run) == "get":
@@ -193,15 +197,16 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
 
 def write_variant_scores(run, vcf: str | os.PathLike, out: str | os.PathLike, *, window: int | None = None,
                          genome=None, batch_size: int = 512, attribution: bool = False, max_indel: int = 50,
-                         device: str = "cpu", chunk: int = VCF_CHUNK, keep: list | None = None) -> int:
+                         device: str = "cpu", chunk: int = VCF_CHUNK, keep: list | None = None) -> VariantScores:
     """:func:`score_variants` in bounded memory: the VCF is read ``chunk`` records at a time
     (:func:`~cisgram.vcf.iter_vcf`), each piece scored in batches and appended to ``out`` (a
-    temporary file renamed into place at the end, so a failed run leaves nothing). Returns the
-    number of rows written; with ``keep`` (a list) each scored piece is also appended to it. A
-    ``get`` run is scored by :func:`score_variants_get`, which holds its table."""
+    temporary file renamed into place at the end, so a failed run leaves nothing). Returns a
+    :class:`~cisgram.results.VariantScores`: the rows written, how many are unresponsive, in
+    training regions and padded; with ``keep`` (a list) each scored piece is also appended to
+    it. A ``get`` run is scored by :func:`score_variants_get`, which holds its table."""
     if _family_of(run) == "get":
-        return len(score_variants_get(run, vcf, out, genome=genome, max_indel=max_indel,
-                                      batch_size=min(batch_size, 64), device=device))
+        return VariantScores(Path(out), len(score_variants_get(run, vcf, out, genome=genome, max_indel=max_indel,
+                                                               batch_size=min(batch_size, 64), device=device)))
     run = _open_run(run)
     L = int(run.length)
     if window is not None and int(window) != L:
@@ -212,8 +217,9 @@ def write_variant_scores(run, vcf: str | os.PathLike, out: str | os.PathLike, *,
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     g = run.genome(genome)
+    windows = _run_windows(run)
     problems: list[Problem] = []
-    n_rows = n_padded = 0
+    n_rows = n_padded = n_flat = n_train = 0
     with atomic_write(Path(out)) as fh:
         for table, probs in iter_vcf(vcf, g, max_indel=max_indel, chunk=chunk):
             problems.extend(probs)
@@ -223,24 +229,96 @@ def write_variant_scores(run, vcf: str | os.PathLike, out: str | os.PathLike, *,
             table = table[~too_long].reset_index(drop=True)
             if table.empty:
                 continue
-            res = _score_piece(run, g, table, L, batch_size, attribution, device)
+            res = _score_piece(run, g, table, L, batch_size, attribution, device, windows)
             res.to_csv(fh, sep="\t", index=False, header=n_rows == 0)
             n_rows += len(res)
             n_padded += int(res["padded"].sum())
+            n_flat += int(res["unresponsive"].sum())
+            n_train += int((res["split"] == "train").sum())
             if keep is not None:
                 keep.append(res)
             log.info("scored %d variant allele(s)", n_rows)
         _report_problems(problems, n_rows, vcf, out)  # raises inside the block: no scores file then
     if n_padded:
         log.warning("%d variant window(s) run past a chromosome end and were padded with N", n_padded)
-    return n_rows
+    if n_flat:
+        log.warning("%d of %d windows do not respond to their input: their Δ is 0 because the model cannot see "
+                    "them, not because the variant is neutral (column 'unresponsive')", n_flat, n_rows)
+    if n_train:
+        log.info("%d of %d variants lie in training regions of the run's split: the model saw their reference "
+                 "sequence in training (column 'split')", n_train, n_rows)
+    return VariantScores(Path(out), n_rows, n_flat, None if windows is None else n_train, n_padded)
+
+
+def _run_windows(run) -> pd.DataFrame | None:
+    """The windows the run's model read in fitting, validation and test (``chrom, start, end,
+    split``; :func:`~cisgram.data.variants.training_regions` widened to the model's width and
+    ``±jitter`` by :func:`~cisgram.data.variants.model_windows`), or None where the run names no
+    dataset (a model fitted without one) or its dataset is gone or unreadable: the split is then
+    unknown."""
+    dataset = run.config.get("dataset")
+    if not dataset:
+        log.info("the run names no dataset: the variants' split is 'unknown'")
+        return None
+    if not Path(dataset).is_file():
+        log.warning("the run's dataset %s is not there: the variants' split is 'unknown'", dataset)
+        return None
+    preds = Path(run.path) / "predictions.parquet"
+    with_bg = float(run.config.get("background") or 0) > 0 and preds.is_file()
+    try:
+        regions = training_regions(dataset, preds if with_bg else None)
+    except InputError as e:
+        log.warning("%s: the variants' split is 'unknown'", e)
+        return None
+    return model_windows(regions, int(run.length), jitter=int(run.config.get("jitter") or 0))
+
+
+def unresponsive_windows(run, codes: np.ndarray, at, *, check: np.ndarray | None = None, batch_size: int = 512,
+                         device: str = "cpu") -> np.ndarray:
+    """``(N, T)``: True where target ``t``'s prediction does not respond to window ``i`` at all.
+
+    CNN runs: the gradient test, both strands (a prediction averages them): every
+    ``|df/dx|`` of the raw output is at most :data:`~cisgram.interpret.attribution.FLAT_TOLERANCE`
+    (:func:`cisgram.interpret.attribution.unresponsive`, one batched backward pass per strand).
+    IQ runs, which have no gradients: the ISM-row test, every other base at position ``at[i]``
+    (the variant) and at :data:`N_PROBES` evenly spaced positions, each alone, predicts exactly
+    the window's own value (:meth:`~cisgram.workflows.rundir.Run.score_edits`). ``check``
+    ``(N, T)`` restricts the work to the entries asked (the others are False); ``codes`` are
+    ``(N, L)`` base codes."""
+    codes = np.asarray(codes, dtype=np.uint8)
+    n, T = len(codes), len(run.targets)
+    check = np.ones((n, T), bool) if check is None else np.asarray(check, bool)
+    out = np.zeros((n, T), bool)
+    if run.family == "cnn":
+        for t in range(T):
+            rows = np.flatnonzero(check[:, t])
+            if rows.size:
+                out[rows, t] = unresponsive(run.model, codes[rows], target=t, batch_size=batch_size, device=device,
+                                            both_strands=True, tol=FLAT_TOLERANCE)
+        return out
+    rows = np.flatnonzero(check.any(1))
+    if rows.size == 0:
+        return out
+    L = codes.shape[1]
+    probes = [(2 * k + 1) * L // (2 * N_PROBES) for k in range(N_PROBES)]
+    at = np.asarray(at, dtype=np.int64)
+    edits = [(k, p, b) for k, i in enumerate(rows) for p in dict.fromkeys([int(at[i]), *probes])
+             for b in "ACGT" if b != "ACGTN"[codes[i, p]]]
+    scored = run.score_edits(codes[rows], edits)
+    for t, name in enumerate(run.targets):
+        moved = np.zeros(rows.size, bool)
+        np.logical_or.at(moved, scored["row"].to_numpy(), scored[f"delta:{name}"].to_numpy() != 0)
+        out[rows, t] = ~moved & check[rows, t]
+    return out
 
 
 def _score_piece(run, g, table: pd.DataFrame, L: int, batch_size: int, attribution: bool,
-                 device: str) -> pd.DataFrame:
-    """Scores of one piece of the VCF: ``table`` with ``padded`` and the per-target columns."""
+                 device: str, windows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Scores of one piece of the VCF: ``table`` with ``padded``, ``split``, ``unresponsive`` and
+    the per-target columns."""
     n, T = len(table), len(run.targets)
     ref_p, alt_p = np.empty((n, T)), np.empty((n, T))
+    flat = np.zeros((n, T), bool)
     attr = np.empty((n, T)) if attribution else None
     padded = np.zeros(n, bool)
     for lo in range(0, n, batch_size):
@@ -250,12 +328,20 @@ def _score_piece(run, g, table: pd.DataFrame, L: int, batch_size: int, attributi
         both = run.predict_codes(np.concatenate([w.ref, w.alt]), batch_size=batch_size, device=device)
         ref_p[lo:hi], alt_p[lo:hi] = both[: len(part)], both[len(part):]
         padded[lo:hi] = w.padded
+        # a non-zero delta already shows the output responds: only exact zeros are tested
+        flat[lo:hi] = unresponsive_windows(run, w.ref, w.ref_start, check=ref_p[lo:hi] == alt_p[lo:hi],
+                                           batch_size=batch_size, device=device)
         if attr is not None:
             attr[lo:hi] = _span_attribution(run, w, part["ref"].str.len().to_numpy(), batch_size, device)
     res = table.copy()
     res["padded"] = padded
+    res["split"] = variant_splits(table, windows)
+    res["unresponsive"] = flat.any(1)
     for t, name in enumerate(run.targets):
         res[f"ref:{name}"], res[f"alt:{name}"], res[f"delta:{name}"] = ref_p[:, t], alt_p[:, t], alt_p[:, t] - ref_p[:, t]
+    if T > 1:
+        for t, name in enumerate(run.targets):
+            res[f"unresponsive:{name}"] = flat[:, t]
     if attr is not None:
         for t, name in enumerate(run.targets):
             res[f"attribution:{name}"] = attr[:, t]
@@ -308,7 +394,9 @@ def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: st
         The target of the map (default the first); the table holds them all.
 
     Returns a :class:`~cisgram.results.SaturationResult`: the table and the ``(4, n)`` map of
-    ``target`` (rows A, C, G, T, one column per position; the reference base's delta is 0).
+    ``target`` (rows A, C, G, T, one column per position; the reference base's delta is 0), and
+    in ``unresponsive`` the targets whose every delta is 0 because their output does not respond
+    to the window at all (:func:`unresponsive_windows`; logged as a warning).
     """
     run = _open_run(run)
     L = int(run.length)
@@ -337,11 +425,17 @@ def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: st
                           "alt": scored["base"].to_numpy()})
     for name in run.targets:
         table[f"delta:{name}"] = scored[f"delta:{name}"].to_numpy()
+    zero = np.array([[bool((table[f"delta:{name}"] == 0).all()) for name in run.targets]])
+    flat = unresponsive_windows(run, codes, [off + n // 2], check=zero)[0]
+    silent = [name for name, f in zip(run.targets, flat, strict=True) if f]
+    if silent:
+        log.warning("the window %s:%d-%d does not respond to its input for %s: every Δ is 0 because the model cannot "
+                    "see it, not because the bases are neutral", chrom, ws, ws + L, ", ".join(silent))
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     _write_tsv(table, d / "saturation.tsv")
     mat, ref = saturation_matrix(table, target)
-    return SaturationResult(d, table, mat, ref, chrom, start, end, target, run.family, str(run.path), L)
+    return SaturationResult(d, table, mat, ref, chrom, start, end, target, run.family, str(run.path), L, silent)
 
 
 GET_COLUMNS = ["region", "gene", "tss_region", "strand", "distance", "ref:expression", "alt:expression",
