@@ -93,6 +93,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-ridge", dest="ridge", action="store_false",
                     help="IceQream's near-unpenalised final fit instead of a ridge chosen on fold k + 1")
+    ap.add_argument("--from-partial", metavar="LOG", default=None,
+                    help="summarise the folds a stopped run finished (<out>/partial.npz) instead of fitting; LOG is "
+                         "that run's output, whose per-fold lines hold IQ's validation r")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,7 +109,15 @@ def main() -> None:
     models = [*iqs, *KINDS]
     pred = {m: np.full(Y.shape, np.nan) for m in models}
     info = []
-    for k in range(a.folds):
+    done = a.folds
+    if a.from_partial:
+        part = np.load(out / "partial.npz")
+        done = int(part["folds_done"])
+        pred = {m: part[m.replace("-", "_")] for m in models}
+        info = [json.loads(line) for line in Path(a.from_partial).read_text().splitlines() if line.startswith('{"fold"')]
+        live &= fold < done
+        print(f"summarising the {done} of {a.folds} folds the stopped run finished ({int(live.sum())} regions)")
+    for k in range(0 if a.from_partial else a.folds):
         test, val = live & (fold == k), live & (fold == (k + 1) % a.folds)
         train = live & ~test & ~val
         info.append({"fold": k, "n_train": int(train.sum()), "n_test": int(test.sum())})
@@ -129,9 +140,11 @@ def main() -> None:
                 pred[kind][test, t] = m.predict(data.codes[test])
         info[-1]["baselines_seconds"] = round(time.perf_counter() - t0, 1)
         print(json.dumps(info[-1]), flush=True)
+        with atomic_path(out / "partial.npz") as tmp, open(tmp, "wb") as fh:  # the folds so far, should a run be stopped
+            np.savez(fh, folds_done=k + 1, fold=fold, Y=Y, **{m.replace("-", "_"): p for m, p in pred.items()})
     tables, folds_tables, per_target = [], [], {}
     for t, name in enumerate(data.targets):
-        rows = np.isfinite(Y[:, t])
+        rows = np.isfinite(Y[:, t]) & live
         table = pd.DataFrame({"region": data.regions.iloc[:, 0].to_numpy()[rows], "target": name, "fold": fold[rows],
                               "observed": Y[rows, t], **{m: p[rows, t] for m, p in pred.items()}})
         per_target[name], pf = target_summary(table, models, iqs, a.seed)
@@ -142,6 +155,7 @@ def main() -> None:
     summary = {"validation_pearson_mean": {name: dict(zip(data.targets, map(float, v), strict=True))
                                            for name, v in val_r.items()},
                "dataset": a.dataset, "targets": data.targets, "vs": a.vs, "distill": modes, "folds": a.folds,
+               "folds_done": done,
                "folds_info": info, "per_target": per_target}
     with atomic_path(out / "predictions.parquet") as tmp:
         pd.concat(tables, ignore_index=True).to_parquet(tmp, index=False)
