@@ -31,7 +31,7 @@ def test_every_command_prints_its_help():
 
     commands = [[], ["info"], ["demo"], ["prepare"], ["scan"], ["get-data"], ["tfbind"], ["simulate"], ["compare"],
                 ["variants"], ["predict"], ["train"], ["train", "iq"], ["train", "baseline"], ["train", "cnn"],
-                ["train", "get"], ["explain"], ["explain", "benchmark"], ["explain", "get"], ["tracks"],
+                ["train", "get"], ["train", "chrombpnet"], ["explain"], ["explain", "benchmark"], ["explain", "get"], ["tracks"],
                 ["tracks", "insertions"], ["structure"]]
     for args in commands:
         r = CliRunner().invoke(app, [*args, "--help"])

@@ -334,3 +334,47 @@ class InsertionsResult:
     n_positions: int
     first_dropped: int | None = None
     seconds: float = 0.0
+
+
+@dataclass
+class ProfileExample:
+    """One test peak as the ChromBPNet report draws it: its ``name`` (``chrom:start-end`` of the
+    input window), the output window's ``[out_start, out_end)`` on ``chrom``, and per base the
+    ``observed`` counts and the expected counts of the full model (``predicted``), of the
+    bias-free model and of the bias model alone (None without one), each ``(T, output_len)``."""
+
+    name: str
+    chrom: str
+    out_start: int
+    out_end: int
+    observed: np.ndarray
+    predicted: np.ndarray
+    bias_free: np.ndarray
+    bias: np.ndarray | None = None
+
+
+@dataclass
+class ChromBPNetResult(RunResult):
+    """``cisgram train chrombpnet``: ``metrics`` holds the family-shared count metrics on peaks
+    (``train``/``val``/``test``), ``subsets`` (background, peaks+background, the bias-free model),
+    ``profile`` (median JSD and profile Pearson beside the shuffled and average baselines) and
+    ``bias`` (the bias model's own metrics on background and peaks); ``predictions`` is
+    ``predictions.parquet`` (with ``kind`` and ``predicted_bias_free``). ``bias_source`` is
+    ``trained``, the reused run's path, or ``none`` (``no_bias``); ``history`` has one training
+    history per network (``bias``, ``accessibility``); ``examples`` a few test peaks' profiles."""
+
+    target: str = ""
+    bias_source: str = "trained"
+    history: dict = field(default_factory=dict)
+    examples: list = field(default_factory=list)
+
+
+@dataclass
+class PredictedTrack:
+    """``cisgram predict --bigwig``: the bigWig written (``path``), the regions predicted, the bases
+    written (each once), and whether the prediction is the bias-free model's."""
+
+    path: Path
+    regions: int
+    bases: int
+    bias_free: bool = False

@@ -18,7 +18,7 @@ from torch.utils.data import TensorDataset
 from cisgram.data.simulate import consensus_probs, planted
 from cisgram.genome import codes_to_onehot
 from cisgram.inference import predict
-from cisgram.models.cnn import CNNModel, DeepSEA, DilatedCNN, build
+from cisgram.models.cnn import CNNModel, DeepSEA, DilatedCNN, build, new_spec
 from cisgram.training import TrainConfig, fit, masked_loss
 
 CONSENSUS = "CCACCAGGGGGCG"  # CTCF-like core: 13 bp
@@ -151,3 +151,73 @@ def test_two_ddp_processes_train_as_well_as_one(tmp_path):
     # the same global batch (16 per process x 2) and data; both learn the motif
     assert result[1]["auroc"] > 0.95 and result[2]["auroc"] > 0.95
     assert abs(result[1]["auroc"] - result[2]["auroc"]) < 0.03
+
+
+def _toy_dense_layer(dense_norm: bool) -> tuple[float, float]:
+    """A DeepSEA-style regressor (300 bp, 64 × 22 non-negative features into 32 dense units) after
+    30 Adam steps at lr 3e-2 on random sequences: the most common prediction's share and the
+    share of sequences whose output layer reads only zeros (both strands), over 256 sequences."""
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, (256, 300), dtype=np.uint8)
+    X, y = onehot(codes), torch.from_numpy(rng.normal(size=(256, 1)).astype(np.float32))
+    spec = {"arch": "deepsea", "n_tasks": 1, "length": 300, "filters": [8, 8, 64], "hidden": 32,
+            "dense_norm": dense_norm}
+    net = build(spec, seed=0)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-2)
+    g = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # dropout
+        net.train()
+        for _ in range(30):
+            idx = torch.randint(0, len(codes), (32,), generator=g)
+            loss = masked_loss(net(X[idx]), y[idx], "regression")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model = CNNModel(net, spec, "regression", ["y"])
+    with model.recording_silence() as silent:
+        p = predict(model, codes)[:, 0]
+    return np.unique(p, return_counts=True)[1].max() / p.size, float(np.concatenate(silent).mean())
+
+
+def test_published_dense_head_dies_into_a_constant_and_the_normalised_one_does_not():
+    """The published head (linear → ReLU → linear) reads many non-negative features; Adam moves
+    every weight of a unit by about lr per step, so the unit's pre-activation moves by lr × Σ inputs
+    and most units end below zero everywhere: the output is the bias on most sequences. Batch
+    normalisation before the ReLU (the default) takes that shift out."""
+    share, dead = _toy_dense_layer(dense_norm=False)
+    assert dead > 0.5 and share >= dead  # every dead sequence outputs the same bias
+    share, dead = _toy_dense_layer(dense_norm=True)
+    assert dead == 0.0 and share < 0.01  # 1/256: all predictions distinct
+
+
+def test_saved_runs_without_the_dense_norm_key_load_the_published_head(tmp_path, sim):
+    """A spec saved before ``dense_norm`` existed means the head it was trained with (no norm);
+    new specs spell the new default out; an unknown spec key is still refused."""
+    old = {"arch": "deepsea", "n_tasks": 1, "length": 200, "filters": [8, 8, 8], "hidden": 8}
+    assert new_spec("deepsea", 1, 200, filters=[8, 8, 8], hidden=8) == {**old, "dense_norm": True}
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in build(old).head)
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in build({**old, "dense_norm": True}).head)
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in DeepSEA(1, 200).head)  # the class default is new
+    torch.manual_seed(4)
+    net = build(old)
+    keys = set(net.state_dict())
+    assert {"head.1.weight", "head.3.weight"} <= keys and not any(k.startswith("head.2") for k in keys)
+    model = CNNModel(net, old, "regression", ["a"], np.array([0.5]), np.array([2.0]))
+    model.save(tmp_path / "old")
+    assert "dense_norm" not in json.loads((tmp_path / "old" / "model.json").read_text())["spec"]
+    again = CNNModel.load(tmp_path / "old")
+    x = sim.codes[:40]
+    np.testing.assert_array_equal(predict(again, x), predict(model, x))
+    # a new network round-trips with its key
+    new = CNNModel(build(new_spec("deepsea", 1, 200, filters=[8, 8, 8], hidden=8), seed=1),
+                   new_spec("deepsea", 1, 200, filters=[8, 8, 8], hidden=8), "regression", ["a"])
+    new.save(tmp_path / "new")
+    np.testing.assert_array_equal(predict(CNNModel.load(tmp_path / "new"), x), predict(new, x))
+    with pytest.raises(ValueError, match="cannot build"):
+        build({**old, "dense_activation": "gelu"})
+
+
+def test_a_one_item_training_batch_passes_the_dense_norm():
+    net = DeepSEA(2, 200, filters=(4, 4, 4), hidden=4).train()
+    assert net(torch.zeros(1, 4, 200)).shape == (1, 2)  # BatchNorm1d alone refuses a batch of one

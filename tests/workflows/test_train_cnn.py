@@ -209,3 +209,38 @@ def test_a_killed_run_is_unfinished_and_resumes_to_the_numbers_of_an_uninterrupt
     assert resumed["best_epoch"] == whole["best_epoch"] and len(resumed["epochs"]) == 6
     assert [{k: v for k, v in e.items() if k != "seconds"} for e in resumed["epochs"]] == \
            [{k: v for k, v in e.items() if k != "seconds"} for e in whole["epochs"]]
+
+
+@pytest.mark.parametrize("run", ["cls_run", "reg_run"])
+def test_metrics_hold_the_share_of_the_most_common_prediction(run, request):
+    """``most_common_share`` of every split and target is the share of that split's rows in
+    predictions.parquet on its single most common predicted value (counted here independently);
+    ``dead_share`` rows all output the same bias, so it is never above it."""
+    out, _ = request.getfixturevalue(run)
+    metrics = json.loads((out / "metrics.json").read_text())
+    preds = pd.read_parquet(out / "predictions.parquet")
+    seen = 0
+    for split in ("train", "val", "test"):
+        for target, m in metrics[split].items():
+            p = preds.loc[(preds["split"] == split) & (preds["target"] == target), "predicted"]
+            assert m["most_common_share"] == pytest.approx(p.value_counts().iloc[0] / len(p), abs=1e-12)
+            assert 0.0 <= m["dead_share"] <= m["most_common_share"]
+            seen += 1
+    assert seen >= 3
+    spec = json.loads((out / "config.json").read_text())["spec"]
+    assert spec.get("dense_norm") is (True if spec["arch"] == "deepsea" else None)  # new runs name their head
+
+
+def test_a_constant_output_floor_is_warned_about(caplog):
+    from cisgram.workflows.train_cnn import output_floor
+
+    preds = pd.DataFrame({"region": [f"r{i}" for i in range(200)], "target": "K562",
+                          "predicted": [0.4] * 3 + list(np.linspace(0, 1, 197)), "split": ["val"] * 100 + ["test"] * 100})
+    metrics = {"val": {"K562": {}}, "test": {"K562": {}}}
+    dead = {f"r{i}": i < 2 for i in range(200)}
+    with caplog.at_level("WARNING", logger="cisgram.workflows.train_cnn"):
+        flagged = output_floor(metrics, preds, dead)
+    assert metrics["val"]["K562"] == {"most_common_share": 0.03, "dead_share": 0.02}
+    assert metrics["test"]["K562"] == {"most_common_share": 0.01, "dead_share": 0.0}  # 1 %: not above
+    assert flagged == {("val", "K562"): 0.03}
+    assert len(caplog.records) == 1 and "val, K562: 3.0 % of the rows get one predicted value" in caplog.text

@@ -382,15 +382,24 @@ def variants(
 def predict(
     model: Annotated[Path, typer.Option("--model", "-M", help="Run directory from `cisgram train`.")],
     regions: Annotated[Path, typer.Option("--regions", "-r", help="BED or narrowPeak file; each region is recentred to the model's input width.")],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Parquet table to write: region, then one column per target.")],
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Parquet table to write: region, then one column per target.")] = None,
     genome: Annotated[Path | None, typer.Option(help="Genome (default: the one the model was trained on).")] = None,
+    bigwig: Annotated[Path | None, typer.Option("--bigwig", help="ChromBPNet runs: bigWig of the predicted profile (softmax x predicted total) over each region's output window; overlaps written once, from the window starting first.")] = None,
+    bias_free: Annotated[bool, typer.Option("--bias-free", help="ChromBPNet runs: predict with the accessibility model alone (Tn5 bias removed).")] = False,
 ) -> None:
-    """Predict every target of a trained model on new regions."""
-    from cisgram.workflows.predict import predict_regions
+    """Predict every target of a trained model on new regions (--out), or a ChromBPNet run's base-resolution profile (--bigwig)."""
+    from cisgram.workflows.predict import predict_bigwig, predict_regions
 
+    if out_path is None and bigwig is None:
+        raise InputError("nothing to write", hint="give --out (a parquet table) and/or --bigwig (chrombpnet runs)")
     with console.status("predicting…"):
-        table = predict_regions(model, regions, out_path, genome=genome)
-    out.print(f"{len(table):,} regions × {table.shape[1] - 1} target(s); wrote {out_path}")
+        if out_path is not None:
+            table = predict_regions(model, regions, out_path, genome=genome, bias_free=bias_free)
+            out.print(f"{len(table):,} regions × {table.shape[1] - 1} target(s); wrote {out_path}")
+        if bigwig is not None:
+            track = predict_bigwig(model, regions, bigwig, genome=genome, bias_free=bias_free)
+            out.print(f"{track.regions:,} regions, {track.bases:,} bases of {'bias-free ' if bias_free else ''}"
+                      f"predicted profile; wrote {bigwig}")
 
 
 app.command()(structure)  # after the dataset and model commands in --help

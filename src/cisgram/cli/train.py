@@ -1,4 +1,4 @@
-"""``cisgram train iq | baseline | cnn | get`` and ``cisgram pretrain get``: parse, call the workflow, render its report, print."""
+"""``cisgram train iq | baseline | cnn | get | chrombpnet`` and ``cisgram pretrain get``: parse, call the workflow, render its report, print."""
 
 from __future__ import annotations
 
@@ -135,6 +135,54 @@ def train_cnn(
     else:
         line = _metrics_line(metrics)
     out.print(f"{line}; wrote {out_dir}")
+
+
+@train_app.command("chrombpnet")
+def train_chrombpnet(
+    genome: Annotated[Path, typer.Option("--genome", "-g", help="FASTA (plain/bgzip) or 2bit genome.")],
+    bigwig: Annotated[Path, typer.Option("--bigwig", "-b", help="Tn5 insertion bigWig (`cisgram tracks insertions`).")],
+    peaks: Annotated[Path, typer.Option("--peaks", "-p", help="narrowPeak (windows centred on the summit) or BED.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    dataset: Annotated[Path | None, typer.Option("--dataset", "-d", help="Hold out what this `cisgram prepare` dataset holds out (its split).")] = None,
+    split: Annotated[str, typer.Option(help="Hold-out without --dataset: auto | chroms:TEST/VAL | blocks:1Mb.")] = "auto",
+    target: Annotated[str | None, typer.Option(help="Name of the track in metrics and predictions (default: the bigWig's name).")] = None,
+    input_len: Annotated[int, typer.Option(help="Input window in bp, centred on each summit.")] = 2114,
+    output_len: Annotated[int, typer.Option(help="Output (profile) window in bp, the middle of the input.")] = 1000,
+    max_jitter: Annotated[int, typer.Option(help="Largest random shift of training peaks, ± bp.")] = 500,
+    background: Annotated[float, typer.Option(help="GC-matched background windows per peak.")] = 2.0,
+    n_filters: Annotated[int, typer.Option(help="Filters of the accessibility model.")] = 512,
+    n_layers: Annotated[int, typer.Option(help="Dilated layers of the accessibility model.")] = 8,
+    bias_filters: Annotated[int, typer.Option(help="Filters of the bias model.")] = 128,
+    bias_layers: Annotated[int, typer.Option(help="Dilated layers of the bias model.")] = 4,
+    background_ratio: Annotated[float, typer.Option(help="Background windows per peak drawn each epoch for the accessibility model.")] = 0.1,
+    bias_threshold_factor: Annotated[float, typer.Option(help="Bias background: total count below this × the peaks' 1 % quantile (0.8 for DNase).")] = 0.5,
+    bias_model: Annotated[Path | None, typer.Option(help="Reuse the bias model of this chrombpnet run (its counts are shifted to this sample).")] = None,
+    no_bias: Annotated[bool, typer.Option("--no-bias", help="No bias model: the accessibility model alone (for coverage pileups, not Tn5 cut sites).")] = False,
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per model.")] = 50,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss.")] = 5,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    accelerator: Annotated[str, typer.Option(help="Lightning accelerator: auto | cpu | gpu.")] = "auto",
+    device: Annotated[str, typer.Option(help="Device for the final predictions: cpu | cuda | auto.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the background, initialisation, shuffling and augmentation.")] = 0,
+    resume: ResumeOption = False,
+) -> None:
+    """ChromBPNet: a Tn5 bias model on background, then a base-resolution accessibility model with the bias frozen."""
+    from cisgram.report.chrombpnet import chrombpnet_report, summary_lines
+    from cisgram.workflows.train_chrombpnet import train_chrombpnet as run
+
+    result = run(genome, bigwig, peaks, out_dir, split=split, dataset=dataset, target=target, input_len=input_len,
+                 output_len=output_len, max_jitter=max_jitter, background=background, n_filters=n_filters,
+                 n_layers=n_layers, bias_filters=bias_filters, bias_layers=bias_layers,
+                 background_ratio=background_ratio, bias_threshold_factor=bias_threshold_factor,
+                 bias_model=bias_model, no_bias=no_bias, max_epochs=max_epochs, patience=patience,
+                 batch_size=batch_size, lr=lr, seed=seed, threads=threads, accelerator=accelerator, device=device,
+                 progress=_say, progress_bar=True, resume=resume)
+    chrombpnet_report(out_dir / "report.html", result)
+    for line in summary_lines(result):
+        out.print(line)
+    out.print(f"wrote {out_dir}")
 
 
 _TRAINING = ("get", "faithful", "before")

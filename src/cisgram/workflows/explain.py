@@ -41,7 +41,7 @@ from cisgram.interpret.attribution import (
 from cisgram.interpret.discovery import discover as discover_patterns
 from cisgram.interpret.discovery import write_patterns
 from cisgram.metrics import classification_metrics
-from cisgram.models.cnn import CNNModel, build
+from cisgram.models.cnn import CNNModel, build, new_spec
 from cisgram.motifs.pwm import load_motifs
 from cisgram.results import BenchmarkResult, ExplainedSequence, ExplainResult
 from cisgram.training import TrainConfig, fit
@@ -74,7 +74,7 @@ def train_simulation_model(sim, config, *, arch: str = "deepsea", arch_params: d
     """A classifier of the simulation's labels, trained on its train split (both strands) with
     early stopping on its validation split; returns ``(CNNModel, FitResult)``. ``arch_params``
     go to the network's constructor (e.g. ``{"filters": [16, 16, 16]}``)."""
-    spec = {"arch": arch, "n_tasks": 1, "length": int(sim.codes.shape[1]), **(arch_params or {})}
+    spec = new_spec(arch, 1, int(sim.codes.shape[1]), **(arch_params or {}))
     tr, va = sim.split == "train", sim.split == "val"
     net = build(spec, seed=config.seed)
     res = fit(net, _doubled(sim.codes[tr], sim.label[tr]), _doubled(sim.codes[va], sim.label[va]), config)

@@ -18,8 +18,8 @@ directory with it is unfinished, whatever else it holds, and :func:`load` refuse
 ``report.html`` is rendered from what the workflow returned (:mod:`cisgram.report`), after the
 run is complete.
 
-:func:`load` opens any of them (``cisgram.load``): IQ, baseline, CNN, GET (with its LoRA adapter)
-and tfbind runs, each as a :class:`Run` whose :meth:`Run.predict` follows the model protocol:
+:func:`load` opens any of them (``cisgram.load``): IQ, baseline, CNN, GET (with its LoRA adapter),
+tfbind and ChromBPNet runs, each as a :class:`Run` whose :meth:`Run.predict` follows the model protocol:
 sequences as strings, ``(N, L)`` uint8 codes or ``(N, 4, L)`` one-hot, of the length the model
 was trained on (an :class:`~cisgram.errors.InputError` names both lengths; ``recentre=True``
 cuts the centre out of longer ones), or regions (recentred to the model's width).
@@ -454,6 +454,29 @@ class TFBindRun(Run):
     strategies: dict = field(default_factory=dict)
 
 
+@dataclass
+class ChromBPNetRun(Run):
+    """A ``cisgram train chrombpnet`` run (:class:`~cisgram.models.bpnet_run.ChromBPNetModel`):
+    :meth:`predict` gives each region's predicted log count, :meth:`profiles` the expected counts
+    per base of its centred output window; ``bias_free`` uses the accessibility model alone."""
+
+    def predict(self, sequences=None, *, regions=None, genome=None, recentre: bool = False, bias_free: bool = False,
+                batch_size: int = 256, device: str = "cpu") -> pd.DataFrame:
+        codes, names = self.codes(sequences, regions, genome, recentre=recentre)
+        out = predict(self.model, codes, part="bias_free" if bias_free else "full", batch_size=batch_size,
+                      device=device)
+        return pd.DataFrame(out, index=pd.Index(names, name="region"), columns=self.targets)
+
+    def profiles(self, sequences=None, *, regions=None, genome=None, recentre: bool = False, bias_free: bool = False,
+                 batch_size: int = 256, device: str = "cpu") -> np.ndarray:
+        """``(N, T, output_len)`` softmax(profile) × exp(log count) over the output window, which
+        starts ``(length - output_len) // 2`` bases into each input window."""
+        codes, _ = self.codes(sequences, regions, genome, recentre=recentre)
+        out = predict(self.model, codes, output="profile", part="bias_free" if bias_free else "full",
+                      batch_size=batch_size, device=device)
+        return out.reshape(len(codes), self.model.n_outputs, self.model.output_len)
+
+
 def require_finished(d: Path) -> None:
     """An :class:`InputError` when ``d`` (or the tfbind run holding it) is a run still being
     trained or stopped before it finished (:func:`begin_run`)."""
@@ -514,8 +537,16 @@ def _open_tfbind(d: Path, config: dict) -> TFBindRun:
     return TFBindRun(d, "tfbind", config, model.targets, model, strategies=strategies)
 
 
+def _open_chrombpnet(d: Path, config: dict) -> ChromBPNetRun:
+    from cisgram.models.bpnet_run import ChromBPNetModel
+
+    model = ChromBPNetModel.load(d)
+    return ChromBPNetRun(d, "chrombpnet", config, list(model.targets), model)
+
+
 _OPENERS: dict[str, Callable[[Path, dict], Run]] = {
     "iq": _open_iq, "baseline": _open_baseline, "cnn": _open_cnn, "get": _open_get, "tfbind": _open_tfbind,
+    "chrombpnet": _open_chrombpnet,
 }
 
 

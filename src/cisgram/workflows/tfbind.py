@@ -38,7 +38,7 @@ from cisgram.files import atomic_path, write_json
 from cisgram.genome import Genome
 from cisgram.inference import predict
 from cisgram.metrics import auroc, classification_metrics
-from cisgram.models.cnn import CNNModel, build
+from cisgram.models.cnn import CNNModel, build, new_spec
 from cisgram.motifs.pwm import load_motifs
 from cisgram.results import TFBindResult
 from cisgram.splits import Split
@@ -169,7 +169,7 @@ def fit_tfbind_cnn(ex, genome, window: int, cfg, *, jitter: int = 20, start: dic
     t = ex.table
     y, part = t["label"].to_numpy().astype(int), t["split"].to_numpy()
     tr, va = part == "train", part == "val"
-    spec = {"arch": "deepsea", "n_tasks": 1, "length": window}
+    spec = new_spec("deepsea", 1, window)  # the current head (batch-normalised dense layer: no dead-ReLU floor)
     pos, neg = int(y[tr].sum()), int((1 - y[tr]).sum())
     batch = int(np.clip(tr.sum() // 40, 16, cfg.batch_size))
     say(f"{strategy}: training the CNN on {int(tr.sum()):,} windows (batch {batch})")

@@ -1,9 +1,16 @@
 """``cisgram train cnn``: a sequence CNN on a dataset's peaks (and GC-matched background windows),
 into a run directory with ``history.json``; returns a :class:`~cisgram.results.CNNResult` (drawn
-by :func:`cisgram.report.cnn.cnn_report`)."""
+by :func:`cisgram.report.cnn.cnn_report`).
+
+Besides the shared metrics, each split and target of ``metrics.json`` holds
+``most_common_share`` (the share of its rows on the single most common predicted value, exact
+float equality) and ``dead_share`` (the share whose output layer reads only zeros on both
+strands: a dense layer with every ReLU off, which outputs its bias whatever the sequence);
+a ``most_common_share`` above 1 % is logged as a warning (:func:`output_floor`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -15,10 +22,24 @@ from cisgram.data.windows import SequenceWindows
 from cisgram.errors import InputError
 from cisgram.inference import predict
 from cisgram.interpret.attribution import input_x_gradient
-from cisgram.models.cnn import CNNModel, build
+from cisgram.models.cnn import CNNModel, build, new_spec
 from cisgram.results import CNNResult
 from cisgram.training import TrainConfig, fit
-from cisgram.workflows.rundir import begin_run, end_run, path_entries, request_paths, write_run
+from cisgram.workflows.rundir import (
+    begin_run,
+    end_run,
+    finish_run,
+    metrics_table,
+    path_entries,
+    predictions_table,
+    request_paths,
+    start_run,
+)
+
+log = logging.getLogger(__name__)
+
+#: a split whose most common predicted value holds more than this share of its rows is warned about
+FLOOR_SHARE = 0.01
 
 
 def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", signal: str = "logcounts",
@@ -59,7 +80,7 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
         return SequenceWindows(data.genome, chrom[mask], centre[mask], length, Ys[mask],
                                jitter=jitter if shuffle_aug else 0, rc=rc and shuffle_aug, seed=cfg.seed)
 
-    spec = {"arch": arch, "n_tasks": T, "length": length, **(arch_params or {})}
+    spec = new_spec(arch, T, length, **(arch_params or {}))
     try:
         net = build(spec, seed=cfg.seed)
     except ValueError as e:
@@ -77,7 +98,8 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
     if not result.is_global_zero:
         return None
     model = CNNModel(result.net, spec, task, data.targets, mean, std)
-    pred = predict(model, windows(np.ones(len(Ys), bool), False), device=device)
+    with model.recording_silence() as silent:
+        pred = predict(model, windows(np.ones(len(Ys), bool), False), device=device)
     conf = {**path_entries(dataset=dataset, genome=data.genome), "arch": arch, "task": task,
             "signal": signal if task == "regression" else None, "targets": list(targets), "vs": vs, "length": length,
             "background": background, "jitter": jitter, "rc": rc, "target_params": data.target_params, "spec": spec,
@@ -90,12 +112,45 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
 
     history = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "seconds": result.seconds,
                "world_size": result.world_size, "epochs": result.history}
-    metrics, preds = write_run(out, "cnn", conf, data, pred, model.save, {"history.json": history}, task=task,
-                               subsets=subsets)
+    d = start_run(out)
+    preds = predictions_table(data, pred)
+    metrics = metrics_table(preds, "cnn", task=task, subsets=subsets(preds))
+    output_floor(metrics, preds, dict(zip(data.regions["region"], np.concatenate([np.zeros(0, bool), *silent]),
+                                          strict=True)))
+    finish_run(d, config={"family": "cnn", **conf}, split=data.split_dict, metrics=metrics, predictions=preds,
+               save_model=model.save, extra={"history.json": history})
     end_run(out)
     logos = attribution_logos(model, windows, data, pred, device=device)
     return CNNResult(out, "cnn", {"family": "cnn", **conf}, metrics, preds, arch=arch, task=task, history=history,
                      logos=logos)
+
+
+def most_common_share(values) -> float:
+    """The share of ``values`` equal (exact float equality) to the most common one; NaN when empty."""
+    values = np.asarray(values)
+    if values.size == 0:
+        return float("nan")
+    return float(np.unique(values, return_counts=True)[1].max() / values.size)
+
+
+def output_floor(metrics: dict, preds: pd.DataFrame, dead: dict[str, bool]) -> dict[tuple[str, str], float]:
+    """Add ``most_common_share`` and ``dead_share`` (``dead``: region -> its output layer read only
+    zeros, :meth:`~cisgram.models.cnn.CNNModel.recording_silence`) to each split's entry of each
+    target in ``metrics`` (in place), log a warning for every split and target whose
+    ``most_common_share`` is above :data:`FLOOR_SHARE`, and return those shares."""
+    flagged = {}
+    for (split, target), g in preds.groupby(["split", "target"], sort=False):
+        m = metrics.get(split, {}).get(target)
+        if m is None:
+            continue
+        m["most_common_share"] = share = most_common_share(g["predicted"].to_numpy())
+        m["dead_share"] = float(g["region"].map(dead).eq(True).mean())
+        if share > FLOOR_SHARE:
+            flagged[split, target] = share
+            log.warning("%s, %s: %.1f %% of the rows get one predicted value (%.1f %% with the output layer "
+                        "reading only zeros): the network cannot tell those sequences apart", split, target,
+                        100 * share, 100 * m["dead_share"])
+    return flagged
 
 
 def attribution_logos(model, windows, data: SequenceTargets, pred: np.ndarray, *, n: int = 3, width: int = 60,
