@@ -118,3 +118,23 @@ def test_energy_bins_are_boxes_of_the_target_per_unit_bin():
     assert [b["label"] for b in out["stats"]] == ["0", "3", "9"]
     assert [b["n"] for b in out["stats"]] == [3, 2, 2]
     assert out["stats"][0]["med"] == pytest.approx(0.1) and out["stats"][2]["whishi"] == pytest.approx(1.0)
+
+
+def test_baselines_take_background_too(demo_dataset, tmp_path):
+    from cisgram.workflows.train_baseline import train_baseline
+
+    res = train_baseline(demo_dataset, ["K562"], tmp_path / "gc_bg", kind="gc", background=1.0)
+    config = json.loads((res.path / "config.json").read_text())
+    assert config["domain"] == domain_label(1.0) and fitted_domain(config) == config["domain"]
+    p = res.predictions
+    is_bg = p["region"].str.startswith("bg:")
+    assert is_bg.sum() > 0 and (p.loc[is_bg, "observed"] == 0).all()
+    test = p[p["split"] == "test"]
+    bg = test["region"].str.startswith("bg:")
+    assert test.loc[bg, "predicted"].mean() < test.loc[~bg, "predicted"].mean()  # closed windows predicted lower
+    metrics = json.loads((res.path / "metrics.json").read_text())
+    peaks = test[~bg]
+    r = np.corrcoef(peaks["observed"], peaks["predicted"])[0, 1]
+    assert metrics["subsets"]["peaks"]["test"]["K562"]["pearson"] == pytest.approx(r, abs=1e-6)
+    assert json.loads((train_baseline(demo_dataset, ["K562"], tmp_path / "gc", kind="gc").path
+                       / "config.json").read_text())["domain"] == "peaks"

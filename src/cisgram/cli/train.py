@@ -65,13 +65,15 @@ def train_baseline(
     motifs: Annotated[str, typer.Option("--motifs", "-m", help="Motifs of motif-lasso: MEME file or jaspar: address.")] = "jaspar:2024/CORE/vertebrates",
     genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    background: Annotated[float, typer.Option(help="GC-matched background windows per peak, target AP 0 (0: peaks only; refused with --vs).")] = 0.0,
 ) -> None:
     """A baseline on the same split: L1 linear on motif max scores, ridge on 6-mers, or GC + dinucleotides."""
     from cisgram.report.baseline import baseline_report
     from cisgram.workflows.train_baseline import train_baseline as run
 
     with console.status(f"training the {kind} baseline…"):
-        result = run(dataset, target, out_dir, kind=kind, vs=vs, motifs=motifs, genome=genome, seed=seed)
+        result = run(dataset, target, out_dir, kind=kind, vs=vs, motifs=motifs, genome=genome, seed=seed,
+                     background=background)
         baseline_report(out_dir / "report.html", result)
     out.print(f"{_metrics_line(result.metrics)}; wrote {out_dir}")
 

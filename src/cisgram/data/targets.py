@@ -233,6 +233,12 @@ def domain_label(background: float) -> str:
     return f"peaks+background (ratio {background:g}, GC-matched)" if background > 0 else "peaks"
 
 
+def peak_rows(preds) -> dict[str, np.ndarray]:
+    """``{"peaks": mask}`` over a predictions table of a run fitted with background windows (their
+    regions are named ``bg:…``): the rows scored apart as ``subsets.peaks`` in metrics.json."""
+    return {"peaks": ~preds["region"].astype(str).str.startswith("bg:").to_numpy()}
+
+
 def track_covariates(tracks: dict[str, str], regions: pd.DataFrame) -> np.ndarray:
     """``(N, K)`` extra covariates of an IQ model: per track ``log(1 + mean signal)`` of a bigWig
     over each region (``chrom, start, end``; bases without data count as 0)."""

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cisgram.data.targets import TrainingData, domain_label, parse_tracks, track_covariates, training_data
+from cisgram.data.targets import (
+    TrainingData,
+    domain_label,
+    parse_tracks,
+    peak_rows,
+    track_covariates,
+    training_data,
+)
 from cisgram.files import atomic_path, atomic_write
 from cisgram.interpret.iq_anatomy import P_SITE, anatomy_table, best_sites, interaction_anatomy
 from cisgram.interpret.iq_reading import N_BOOT, TOP_K, combined_label, measure_reading
@@ -59,7 +66,7 @@ def train_iq(dataset, targets: Sequence[str], out, *, vs: str | None = None, mot
     metrics, preds = write_run(out, "iq", conf, data, pred, save,
                                {"pipeline.json": {"stages": fitted.stages, "clusters": fitted.clusters,
                                                   "contributions": fitted.contributions}},
-                               subsets=_peak_rows if background else None)
+                               subsets=peak_rows if background else None)
     model = fitted.model
     ranking = {t: sorted(fitted.contributions.get(t, {}).items(), key=lambda kv: -kv[1]) for t in model.targets}
     names = model.feature_names()
@@ -70,11 +77,6 @@ def train_iq(dataset, targets: Sequence[str], out, *, vs: str | None = None, mot
                     stages=fitted.stages, motifs=motif_summaries(fitted, data, db, extra), ranking=ranking,
                     interactions=interactions, anatomy=anatomy,
                     trajectory_sets=model.info.get("trajectory_sets", {}))
-
-
-def _peak_rows(preds) -> dict[str, np.ndarray]:
-    """The peaks of a run fitted with background windows (named ``bg:…``), scored apart in metrics.json."""
-    return {"peaks": ~preds["region"].astype(str).str.startswith("bg:").to_numpy()}
 
 
 def write_anatomy(out, anatomy) -> None:
