@@ -96,6 +96,8 @@ def main() -> None:
     ap.add_argument("--from-partial", metavar="LOG", default=None,
                     help="summarise the folds a stopped run finished (<out>/partial.npz) instead of fitting; LOG is "
                          "that run's output, whose per-fold lines hold IQ's validation r")
+    ap.add_argument("--resume", metavar="LOG", default=None,
+                    help="go on from the folds a stopped run finished (<out>/partial.npz); LOG is that run's output")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,15 +111,21 @@ def main() -> None:
     models = [*iqs, *KINDS]
     pred = {m: np.full(Y.shape, np.nan) for m in models}
     info = []
-    done = a.folds
-    if a.from_partial:
+    done, first = a.folds, 0
+    if a.from_partial or a.resume:
         part = np.load(out / "partial.npz")
-        done = int(part["folds_done"])
-        pred = {m: part[m.replace("-", "_")] for m in models}
-        info = [json.loads(line) for line in Path(a.from_partial).read_text().splitlines() if line.startswith('{"fold"')]
-        live &= fold < done
-        print(f"summarising the {done} of {a.folds} folds the stopped run finished ({int(live.sum())} regions)")
-    for k in range(0 if a.from_partial else a.folds):
+        if not np.array_equal(part["fold"], fold):
+            raise SystemExit("partial.npz was written with other folds (dataset, --folds or --seed differ)")
+        done = first = int(part["folds_done"])
+        pred = {m: part[m.replace("-", "_")].copy() for m in models}
+        info = [json.loads(line) for line in Path(a.from_partial or a.resume).read_text().splitlines()
+                if line.startswith('{"fold"')][:done]
+        if a.from_partial:
+            live &= fold < done
+            print(f"summarising the {done} of {a.folds} folds the stopped run finished ({int(live.sum())} regions)")
+        else:
+            print(f"going on from fold {done} of {a.folds}")
+    for k in range(first, a.folds if not a.from_partial else first):
         test, val = live & (fold == k), live & (fold == (k + 1) % a.folds)
         train = live & ~test & ~val
         info.append({"fold": k, "n_train": int(train.sum()), "n_test": int(test.sum())})
@@ -142,6 +150,8 @@ def main() -> None:
         print(json.dumps(info[-1]), flush=True)
         with atomic_path(out / "partial.npz") as tmp, open(tmp, "wb") as fh:  # the folds so far, should a run be stopped
             np.savez(fh, folds_done=k + 1, fold=fold, Y=Y, **{m.replace("-", "_"): p for m, p in pred.items()})
+    if not a.from_partial:
+        done = a.folds
     tables, folds_tables, per_target = [], [], {}
     for t, name in enumerate(data.targets):
         rows = np.isfinite(Y[:, t]) & live
