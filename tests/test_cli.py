@@ -91,3 +91,19 @@ def test_demo_runs_and_writes_outputs(tmp_path):
         assert (out / name).stat().st_size > 0
     assert "905 union regions" in r.stdout
     assert not list(out.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_train_cnn_passes_the_dense_head_switch(monkeypatch, tmp_path):
+    """`--no-dense-norm` reaches the workflow as the published DeepSEA head; the default is the new one."""
+    from typer.testing import CliRunner
+
+    import cisgram.workflows.train_cnn as wf
+    from cisgram.cli.app import app
+
+    seen = []
+    monkeypatch.setattr(wf, "train_cnn", lambda *a, **k: seen.append(k.get("arch_params")))
+    for extra, want in (([], {"dense_norm": True}), (["--no-dense-norm"], {"dense_norm": False}),
+                        (["--arch", "dilated"], None)):
+        r = CliRunner().invoke(app, ["train", "cnn", "-d", str(tmp_path / "d.h5ad"), "-o", str(tmp_path / "o"), *extra])
+        assert r.exit_code == 0, r.output
+        assert seen[-1] == want

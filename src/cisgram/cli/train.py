@@ -112,6 +112,7 @@ def train_cnn(
     device: Annotated[str, typer.Option(help="Device for the final predictions: cpu | cuda | auto.")] = "auto",
     genome: Annotated[Path | None, typer.Option(help="Genome, if not where the dataset says.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the background, initialisation, shuffling and augmentation.")] = 0,
+    dense_norm: Annotated[bool, typer.Option(help="DeepSEA: batch-normalise the dense layer (default; --no-dense-norm is the published head, which can die into a constant output).")] = True,
     resume: ResumeOption = False,
 ) -> None:
     """A sequence CNN (DeepSEA-style or dilated residual) trained through Lightning on windows cut from the genome."""
@@ -126,6 +127,7 @@ def train_cnn(
                       precision=precision, seed=seed, progress=loud)
     result = run(dataset, out_dir, arch=arch, task=task, signal=signal, targets=target or (), vs=vs, length=length,
                  background=background, jitter=jitter, rc=rc, config=cfg, genome=genome, device=device,
+                 arch_params={"dense_norm": dense_norm} if arch == "deepsea" else None,
                  progress=_say if loud else None, resume=resume)
     if result is None:
         return
