@@ -18,7 +18,6 @@ from cisgram.models.bpnet import (
     BPNet,
     ChromBPNet,
     ProfileCount,
-    bias_count_threshold,
     build_bpnet,
     chrombpnet_loss,
     count_loss_weight,
@@ -92,13 +91,12 @@ def test_count_mse_and_chrombpnet_loss_by_hand():
                                                                rel=1e-6)
 
 
-def test_count_loss_weight_and_bias_threshold():
+def test_count_loss_weight():
     totals = np.r_[np.arange(1, 100), 1e9]  # the interpolated 1 % / 99 % quantiles drop 1 and 1e9
     assert count_loss_weight(totals, outlier_quantile=0.99) == pytest.approx(np.median(np.arange(2, 100)) / 10)
     assert count_loss_weight([10, 20, 30]) == pytest.approx(2.0)
     with pytest.raises(InputError, match="median total count is 0"):
         count_loss_weight([0, 0, 0])
-    assert bias_count_threshold(np.arange(101.0)) == pytest.approx(0.5)  # 0.5 x the 1 % quantile (1.0)
 
 
 # --- the network ---------------------------------------------------------------------------------

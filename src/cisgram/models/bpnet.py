@@ -37,7 +37,7 @@ assertion; several tracks (``n_outputs``) share one softmax as in bpnet-lite, an
 requires both parts to have the same input, output and track geometry (chrombpnet asserts the
 same). Left for the training command: the bias model's count offset on the target data
 (chrombpnet's ``bias_model_scaled``, :meth:`BPNet.offset_log_counts` is the operation) and the
-choice of background regions (:func:`bias_count_threshold`).
+choice of background regions (:func:`cisgram.data.profiles.bias_background`).
 
 bpnet-lite was assessed as a dependency and not taken (version 1.1.0 from PyPI, MIT, the PyTorch
 port by BPNet's author): its ``BPNet`` / ``ChromBPNet`` classes match chrombpnet's network (with
@@ -341,10 +341,3 @@ def count_loss_weight(total_counts, *, outlier_quantile: float = 0.9999) -> floa
         raise InputError("no counts to weigh the count loss with (median total count is 0)",
                          hint="check the signal track covers the training regions")
     return weight
-
-
-def bias_count_threshold(peak_totals, *, factor: float = 0.5) -> float:
-    """The largest total count a background region may have to train a bias model on:
-    ``factor`` × the 1 % quantile of the peaks' totals (chrombpnet's ``bias_threshold_factor``
-    0.5), so the bias model sees regions without accessibility signal beyond Tn5's preference."""
-    return float(np.quantile(np.asarray(peak_totals, dtype=np.float64), 0.01)) * factor
