@@ -105,3 +105,24 @@ def tfbind_run(directory, *, length: int = 200, strategies=("genomic", "gc")) ->
         (d / s / "config.json").write_text(json.dumps({**cfg, "negatives": s}))
     (d / "config.json").write_text(json.dumps({"family": "tfbind", "negatives": list(strategies), "window": length}))
     return d
+
+
+def motif_cnn(motif: str, length: int):
+    """``(net, spec)``: a dilated CNN that sees one motif and nothing else. Its one filter scores +1
+    per base matching ``motif`` and −1 otherwise, minus ``len(motif) − 1.5``, then a ReLU, a global
+    max and ``2 × ·``: on a window without ``motif`` (either strand as given) every ReLU is off, so
+    the output is exactly 0 and its gradient zero."""
+    from cisgram.genome import encode
+    from cisgram.models.cnn import build
+
+    k = len(motif)
+    spec = {"arch": "dilated", "n_tasks": 1, "length": length, "filters": 1, "layers": 0, "first_kernel": k}
+    net = build(spec)
+    w = -np.ones((1, 4, k), np.float32)
+    w[0, encode(motif), np.arange(k)] = 1.0
+    with torch.no_grad():
+        net.stem[0].weight.copy_(torch.from_numpy(w))
+        net.stem[0].bias.fill_(-(k - 1.5))
+        net.count.weight.fill_(2.0)
+        net.count.bias.zero_()
+    return net, spec

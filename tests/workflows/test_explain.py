@@ -58,18 +58,10 @@ def blind_run(tmp_path_factory):
     """A CNN run that sees one 9-mer: a filter scoring +1 per base matching MOTIF and −1 otherwise,
     minus 7.5, a ReLU, a global max and a linear layer. On a sequence without MOTIF (forward
     strand) every ReLU is off: the output is exactly 0 and its gradient zero."""
-    from cisgram.genome import encode
-    from cisgram.models.cnn import CNNModel, build
+    from cisgram.models.cnn import CNNModel
+    from tests.toys import motif_cnn
 
-    spec = {"arch": "dilated", "n_tasks": 1, "length": 60, "filters": 1, "layers": 0, "first_kernel": 9}
-    net = build(spec)
-    w = -np.ones((1, 4, 9), np.float32)
-    w[0, encode(MOTIF), np.arange(9)] = 1.0
-    with torch.no_grad():
-        net.stem[0].weight.copy_(torch.from_numpy(w))
-        net.stem[0].bias.fill_(-7.5)
-        net.count.weight.fill_(2.0)
-        net.count.bias.zero_()
+    net, spec = motif_cnn(MOTIF, 60)
     d = tmp_path_factory.mktemp("runs") / "blind"
     CNNModel(net, spec, "regression", ["acc"]).save(d)
     (d / "config.json").write_text(json.dumps({"family": "cnn", "length": 60}))

@@ -21,7 +21,7 @@ import torch
 
 from cisgram.data.variants import variant_windows
 from cisgram.errors import InputError
-from cisgram.genome import Genome, encode
+from cisgram.genome import Genome
 from cisgram.intervals import parse_region
 from cisgram.report.variants import saturation_report
 from cisgram.vcf import read_vcf, variant_kind
@@ -72,17 +72,10 @@ def toy(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def motif_run(toy, tmp_path_factory):
-    from cisgram.models.cnn import CNNModel, build
+    from cisgram.models.cnn import CNNModel
+    from tests.toys import motif_cnn
 
-    spec = {"arch": "dilated", "n_tasks": 1, "length": L, "filters": 1, "layers": 0, "first_kernel": 9}
-    net = build(spec)
-    w = -np.ones((1, 4, 9), np.float32)
-    w[0, encode(MOTIF), np.arange(9)] = 1.0
-    with torch.no_grad():
-        net.stem[0].weight.copy_(torch.from_numpy(w))
-        net.stem[0].bias.fill_(-7.5)
-        net.count.weight.fill_(2.0)
-        net.count.bias.zero_()
+    net, spec = motif_cnn(MOTIF, L)
     d = tmp_path_factory.mktemp("runs") / "motif"
     CNNModel(net, spec, "regression", ["acc"]).save(d)
     (d / "config.json").write_text(json.dumps({"family": "cnn", "genome": str(toy[0]), "length": L}))
