@@ -1,4 +1,5 @@
-"""`cisgram train chrombpnet` and `cisgram predict --bigwig` on a planted simulation written here.
+"""`cisgram train chrombpnet` and `cisgram predict --bigwig` on a planted simulation
+(``tests/workflows/conftest.py``: the simulation and the run, trained once per session).
 
 The simulated genome (4 random chromosomes, 360 kb) carries a Tn5-like sequence preference
 everywhere: each base's insertion rate is multiplied by ``exp(Σ W[o, base at o])`` over the 7-mer
@@ -11,8 +12,6 @@ bias alone. Counts are Poisson draws of the rate, written as an insertion bigWig
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,68 +24,20 @@ from cisgram.cli.app import app
 from cisgram.errors import InputError
 from cisgram.inference import predict
 from cisgram.metrics import profile_pearson
-from cisgram.report.chrombpnet import chrombpnet_report
 from cisgram.tracks import write_bigwig
 from cisgram.workflows.predict import first_cover
 from cisgram.workflows.train_chrombpnet import train_chrombpnet
-
-SIZES = {"chr1": 120_000, "chr2": 120_000, "chr3": 60_000, "chr4": 60_000}
-MOTIF = "TGACTCA"
-IN, OUT, JIT = 256, 128, 32
-TINY = {"split": "chroms:chr3/chr4", "input_len": IN, "output_len": OUT, "max_jitter": JIT, "background": 3.0,
-        "n_filters": 16, "n_layers": 2, "bias_filters": 16, "bias_layers": 1, "background_ratio": 0.5,
-        "batch_size": 8, "lr": 1e-2, "seed": 0, "threads": 1}
+from tests.workflows.conftest import IN, MOTIF, OUT, SIZES, TINY, Sim
 
 
-@dataclass
-class Sim:
-    fasta: Path
-    bigwig: Path
-    peaks: Path
-    codes: dict  # chrom -> (n,) uint8 base codes
-    bias_rate: dict  # chrom -> (n,) the planted Tn5 preference (multiplier of the rate)
-    W: np.ndarray  # (7, 4) log preference per offset and base
+@pytest.fixture
+def sim(chrombpnet_sim) -> Sim:
+    return chrombpnet_sim
 
 
-def simulate(tmp: Path, seed: int = 0) -> Sim:
-    rng = np.random.default_rng(seed)
-    W = rng.normal(0, 0.5, (7, 4))
-    motif = np.array(["ACGT".index(c) for c in MOTIF])
-    codes, bias, rows, counts = {}, {}, [], {}
-    for chrom, n in SIZES.items():
-        s = rng.integers(0, 4, n).astype(np.uint8)
-        acc, x = np.zeros(n), np.arange(n)
-        for centre in range(500, n - 500, 1000):
-            for off in rng.choice(np.arange(7) * 16 - 48, size=rng.integers(1, 8), replace=False):
-                s[centre + off - 3: centre + off + 4] = motif
-                lo, hi = centre + off - 60, centre + off + 61
-                acc[lo:hi] += 6.0 * np.exp(-0.5 * ((x[lo:hi] - centre - off) / 12.0) ** 2)
-            rows.append(f"{chrom}\t{centre - 100}\t{centre + 100}\tp{chrom}_{centre}\t100\t.\t1\t-1\t-1\t100\n")
-        logb = np.zeros(n)
-        for o in range(-3, 4):
-            logb[3:-3] += W[o + 3, s[3 + o: n - 3 + o]]
-        codes[chrom], bias[chrom] = s, np.exp(logb)
-        counts[chrom] = rng.poisson(2.0 * bias[chrom] * (1 + acc))
-    fa = tmp / "sim.fa"
-    fa.write_text("".join(f">{c}\n{''.join(np.array(list('ACGT'))[s])}\n" for c, s in codes.items()))
-    bw = tmp / "sim_ins.bw"
-    write_bigwig(bw, SIZES, ((c, np.flatnonzero(v), v[v > 0].astype(np.float64)) for c, v in counts.items()))
-    peaks = tmp / "sim.narrowPeak"
-    peaks.write_text("".join(rows))
-    return Sim(fa, bw, peaks, codes, bias, W)
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory) -> Sim:
-    return simulate(tmp_path_factory.mktemp("sim"))
-
-
-@pytest.fixture(scope="module")
-def run(sim, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "chrombpnet"
-    result = train_chrombpnet(sim.fasta, sim.bigwig, sim.peaks, out, max_epochs=15, patience=15, **TINY)
-    chrombpnet_report(out / "report.html", result)
-    return out, result
+@pytest.fixture
+def run(chrombpnet_run):
+    return chrombpnet_run
 
 
 def _windows(preds: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from cisgram import __version__
+from cisgram.cli.calibrate import calibrate
 from cisgram.cli.console import console, out
 from cisgram.cli.console import say as _say
 from cisgram.cli.console import table as _table
@@ -343,13 +344,14 @@ def compare(
 
 @app.command()
 def variants(
-    model: Annotated[Path, typer.Option("--model", "-M", help="A `cisgram train iq|cnn` run.")],
+    model: Annotated[Path, typer.Option("--model", "-M", help="A `cisgram train iq|cnn|chrombpnet` run (or get, --vcf only).")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Scores (.tsv) for --vcf; a directory for --saturate.")],
     vcf: Annotated[Path | None, typer.Option(help="VCF (plain or .gz) of SNVs and short indels.")] = None,
     saturate: Annotated[str | None, typer.Option(help="Score every SNV of this region (chrom:start-end, 0-based half-open, at most the model's width).")] = None,
     window: Annotated[int | None, typer.Option(help="Window width (bp); must be the model's input width.")] = None,
     genome: Annotated[Path | None, typer.Option(help="Genome (default: the one the model was trained on).")] = None,
-    attribution: Annotated[bool, typer.Option(help="Also input x gradient over the REF bases (CNN runs).")] = False,
+    attribution: Annotated[bool, typer.Option(help="Also input x gradient over the REF bases (CNN and ChromBPNet runs).")] = False,
+    part: Annotated[str | None, typer.Option("--part", help="ChromBPNet runs: bias_free (default: the accessibility model alone, as chrombpnet scores variants) or full (with the Tn5 bias model).")] = None,
     target: Annotated[str | None, typer.Option("--target", "-T", help="Target drawn in the saturation map (default: the first).")] = None,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
 ) -> None:
@@ -360,14 +362,14 @@ def variants(
     if (vcf is None) == (saturate is None):
         raise InputError("give either --vcf or --saturate REGION")
     if saturate is not None:
-        result = v.saturate(model, saturate, out_path, genome=genome, target=target)
+        result = v.saturate(model, saturate, out_path, genome=genome, target=target, part=part)
         saturation_report(out_path, result)
         blind = (f"; the model cannot see this window for {', '.join(result.unresponsive)} (every Δ is 0)"
                  if result.unresponsive else "")
         out.print(f"{len(result.table):,} substitutions scored{blind}; wrote {out_path}/saturation.tsv and report.html")
         return
     res = v.write_variant_scores(model, vcf, out_path, window=window, genome=genome, attribution=attribution,
-                                 device=device)
+                                 device=device, part=part)
     problems = v.problems_path(out_path)
     extra = f"; {sum(1 for _ in open(problems)) - 1:,} line(s) not scored, listed in {problems}" if problems.is_file() else ""
     flags = ""
@@ -402,6 +404,7 @@ def predict(
                       f"predicted profile; wrote {bigwig}")
 
 
+app.command()(calibrate)
 app.command()(structure)  # after the dataset and model commands in --help
 
 

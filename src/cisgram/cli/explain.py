@@ -36,7 +36,7 @@ def grammar_from_options(name: str, required: str | None, gap: str | None, parti
         raise InputError(f"grammar: {e}") from None
 
 
-explain_app = typer.Typer(help="Explain a trained CNN (attributions, motif discovery), a GET run (`explain get`), or benchmark the methods on a simulation.")
+explain_app = typer.Typer(help="Explain a trained CNN or ChromBPNet (attributions, motif discovery), a GET run (`explain get`), or benchmark the methods on a simulation.")
 
 
 def _methods(text: str) -> list[str]:
@@ -46,18 +46,19 @@ def _methods(text: str) -> list[str]:
 @explain_app.callback(invoke_without_command=True)
 def explain(
     ctx: typer.Context,
-    model: Annotated[Path | None, typer.Option("--model", "-M", help="A `cisgram train cnn` run (or a tfbind strategy's directory).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-M", help="A `cisgram train cnn` or `cisgram train chrombpnet` run (or a tfbind strategy's directory).")] = None,
     regions: Annotated[Path | None, typer.Option("--regions", "-r", help="BED / narrowPeak; each region is recentred to the model's width.")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Directory to write: attributions.npz, report.html (and patterns with --discover).")] = None,
     method: Annotated[str, typer.Option(help="Methods, comma-separated: ism, saliency, input_x_gradient, integrated_gradients, deeplift, gradcam, gradcam_saliency.")] = "deeplift",
-    target: Annotated[str | None, typer.Option("--target", "-T", help="Output to explain (default: the first).")] = None,
+    target: Annotated[str | None, typer.Option("--target", "-T", help="Output to explain (default: the first). ChromBPNet runs: counts (the predicted log count, default) or profile (softmax-weighted mean-normalised profile logits).")] = None,
+    part: Annotated[str | None, typer.Option("--part", help="ChromBPNet runs: bias_free (default: the accessibility model alone, as chrombpnet explains), full (with the Tn5 bias) or bias (the bias model alone).")] = None,
     discover: Annotated[bool, typer.Option(help="TF-MoDISco on DeepLIFT's hypothetical contributions, patterns matched to --database by TOMTOM.")] = False,
     database: Annotated[str, typer.Option(help="Motifs for TOMTOM (MEME file or jaspar: address).")] = "jaspar:2024/CORE/vertebrates",
     logos: Annotated[int, typer.Option(help="Sequences drawn in the report (the highest-predicted).")] = 5,
     genome: Annotated[Path | None, typer.Option(help="Genome (default: the one the model was trained on).")] = None,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
 ) -> None:
-    """Attributions of a CNN on regions: `cisgram explain --model RUN --regions R --out DIR [--method ism,deeplift] [--discover]`."""
+    """Attributions of a CNN or ChromBPNet on regions: `cisgram explain --model RUN --regions R --out DIR [--method ism,deeplift] [--discover]`."""
     if ctx.invoked_subcommand is not None:
         return
     if model is None or regions is None or out_dir is None:
@@ -67,7 +68,8 @@ def explain(
     from cisgram.workflows.explain import explain_regions
 
     result = explain_regions(model, out_dir, regions=regions, methods=_methods(method), target=target, n_logos=logos,
-                             discover=discover, database=database, genome=genome, device=device, progress=_say)
+                             discover=discover, database=database, genome=genome, device=device, progress=_say,
+                             part=part)
     explain_report(out_dir / "report.html", result)
     for p in result.patterns:
         match = f"{p['match']} {p['match_name']} (q {p['q_value']:.2g})" if "match" in p else "no match"

@@ -1,6 +1,9 @@
 """The reference and alternative windows of variants (:func:`variant_windows`), each centred on the
 variant, of the width a sequence model reads; see :mod:`cisgram.workflows.variants` for the rule
-and its pitfalls (indels shift the flanks, windows past a chromosome end are padded with N)."""
+and its pitfalls (indels shift the flanks, windows past a chromosome end are padded with N); and
+the windows a run's model read with their split (:func:`training_regions`,
+:func:`prediction_windows`, :func:`model_windows`), for the split of each variant
+(:func:`variant_splits`)."""
 
 from __future__ import annotations
 
@@ -103,6 +106,21 @@ def training_regions(dataset, predictions=None) -> pd.DataFrame:
                                        "end": bg[2].astype(np.int64).to_numpy(),
                                        "split": rows.loc[bg.index, "split"].astype(str).to_numpy()}))
     return pd.concat(parts, ignore_index=True)
+
+
+def prediction_windows(predictions) -> pd.DataFrame:
+    """``chrom, start, end, split`` of every window of a run's ``predictions`` table
+    (``predictions.parquet``) whose rows are named by the window itself, ``chrom:start-end``
+    (a ChromBPNet run's centred input windows, peaks and background alike); other names are
+    skipped. An unreadable table is an :class:`InputError` naming it."""
+    try:
+        rows = pd.read_parquet(predictions, columns=["region", "split"]).drop_duplicates("region")
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"cannot read the run's windows ({e})", path=predictions) from None
+    parts = rows["region"].astype(str).str.extract(r"^([^:]+):(\d+)-(\d+)$").dropna()
+    return pd.DataFrame({"chrom": parts[0].to_numpy(dtype=str), "start": parts[1].astype(np.int64).to_numpy(),
+                         "end": parts[2].astype(np.int64).to_numpy(),
+                         "split": rows.loc[parts.index, "split"].astype(str).to_numpy()})
 
 
 def model_windows(regions: pd.DataFrame, length: int, *, jitter: int = 0) -> pd.DataFrame:

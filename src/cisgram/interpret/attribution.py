@@ -5,7 +5,9 @@ Every method has one signature and one answer::
     fn(model, X, *, target=0, batch_size=128, device="cpu", **options) -> np.ndarray (N, 4, L) float32
 
 ``model`` is an ``nn.Module`` mapping one-hot ``(B, 4, L)`` to ``(B, T)`` or a
-:class:`~cisgram.models.cnn.CNNModel` (its ``.net`` is explained); ``X`` is ``(N, 4, L)`` one-hot
+:class:`~cisgram.models.cnn.CNNModel` (its ``.net`` is explained; a ChromBPNet run's
+:meth:`~cisgram.models.bpnet_run.ChromBPNetModel.explained` gives such a module, its log count or
+profile scalar); ``X`` is ``(N, 4, L)`` one-hot
 (numpy or torch, rows A, C, G, T) or ``(N, L)`` uint8 codes; ``target`` is the output column. The
 work is batched over ``N``; the network runs in eval mode on ``device`` and its mode and device
 are put back afterwards. :data:`ATTRIBUTIONS` names them all and :func:`attribute` dispatches.
@@ -25,7 +27,7 @@ Methods (entry ``[n, b, l]`` of the answer; what computes it):
   sum over bases placed on the observed base (captum);
 - ``deeplift``: DeepLIFT's rescale rule averaged over dinucleotide-shuffled references
   (DeepSHAP): actual contributions on the observed base, or hypothetical ones for all four bases
-  (tangermeme);
+  (tangermeme; a module declaring ``deeplift_rule = "rescale"`` gets that rule too);
 - ``gradcam``: Grad-CAM of a convolutional layer brought to ``L`` by averaging over receptive
   fields (or linearly, as captum), on the observed base (our own; the tests check the map
   against captum's ``LayerGradCam``);
@@ -233,9 +235,23 @@ def deeplift(model, X, *, target: int = 0, batch_size: int = 128, device: str = 
         with warnings.catch_warnings():  # N (all-zero) columns are fine here; X was checked above
             warnings.filterwarnings("ignore", message="X must be one-hot encoded and cannot have unknown")
             return deep_lift_shap(net, xb, target=target, batch_size=batch_size, references=refs,
-                                  hypothetical=hypothetical, device=xb.device, only_warn=True)
+                                  hypothetical=hypothetical, device=xb.device, only_warn=True,
+                                  additional_nonlinear_ops=_module_rules(net))
 
     return _each_batch(model, X, target, batch_size, device, step)
+
+
+def _module_rules(net: nn.Module) -> dict | None:
+    """DeepLIFT rules for the modules of ``net`` that ask for one: a module class with
+    ``deeplift_rule = "rescale"`` (e.g. :class:`~cisgram.models.bpnet_run.WeightedLogits`, the
+    softmax-weighted profile logits of a ChromBPNet) gets tangermeme's rescale rule, as
+    bpnet-lite registers its ``_ProfileLogitScaling``; None when no module asks."""
+    kinds = {type(m) for m in net.modules() if getattr(m, "deeplift_rule", None) == "rescale"}
+    if not kinds:
+        return None
+    from tangermeme.deep_lift_shap import _nonlinear  # the rescale rule tangermeme gives its activations
+
+    return dict.fromkeys(kinds, _nonlinear)
 
 
 # ---------------------------------------------------------------- Grad-CAM

@@ -20,24 +20,94 @@ bias model alone). A run trained without a bias model (``no_bias``) holds a plai
 :class:`~cisgram.models.bpnet.BPNet`: ``full`` and ``bias_free`` are the same network and
 ``bias`` is refused.
 
+``output="counts_and_profile"`` gives both at once for variant scoring, ``(N, C + T·output_len)``:
+the ``C`` log counts (1, or ``T`` with ``count_per_track``), then the profile probabilities
+``softmax(profile_logits)`` (tracks flattened). ``part`` defaults to the model's ``default_part``
+(``"full"``; :meth:`ChromBPNetModel.using` gives the same network with another default, so
+code that predicts through the model protocol alone, such as ``Run.score_edits``, reads that part).
+
+Explaining (:meth:`ChromBPNetModel.explained`, :class:`BPNetScalar`): an ``nn.Module`` mapping
+one-hot ``(B, 4, L)`` to one scalar per sequence of a part, which every method of
+:mod:`cisgram.interpret.attribution` takes: ``"counts"`` (the predicted log count) or
+``"profile"``, BPNet's profile scalar ``Σ softmax(logits).detach() · (logits − mean(logits))``
+over positions and tracks (the "weighted mean-normalised logits" that BPNet and chrombpnet explain
+the profile head with: the softmax weights are held constant, so the gradient is that of the
+logits weighted by where the predicted signal is).
+
 Departure: predictions are of the forward strand only (chrombpnet's ``pred_bw`` does the same);
 the CNN family averages both strands.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 
 import numpy as np
 import torch
+from torch import nn
 
 from cisgram.errors import InputError
 from cisgram.models.bpnet import BPNet, ChromBPNet, load_bpnet, save_bpnet
 
-__all__ = ["OUTPUTS", "PARTS", "ChromBPNetModel", "load_bias_model", "save_bias_model"]
+__all__ = ["EXPLAINED", "OUTPUTS", "PARTS", "BPNetScalar", "ChromBPNetModel", "WeightedLogits", "load_bias_model",
+           "save_bias_model"]
 
-OUTPUTS = ("log_counts", "profile")
+OUTPUTS = ("log_counts", "profile", "counts_and_profile")
 PARTS = ("full", "bias_free", "bias")
+EXPLAINED = ("counts", "profile")
+
+
+class WeightedLogits(nn.Module):
+    """``z · softmax(z).detach()`` over the last axis of ``(B, P)`` profile logits ``z``: the
+    profile scalar's one nonlinear step, as a module of its own so that DeepLIFT can give it the
+    rescale rule (``deeplift_rule = "rescale"``, read by
+    :func:`cisgram.interpret.attribution.deeplift`), as bpnet-lite's ``_ProfileLogitScaling``
+    does; without it DeepLIFT would treat the step as linear and its contributions would not
+    sum to the change of the output."""
+
+    deeplift_rule = "rescale"
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z * torch.softmax(z, dim=-1).detach()
+
+
+class BPNetScalar(nn.Module):
+    """The scalar an attribution explains, of one part of a BPNet / ChromBPNet: ``(B, 4, L)``
+    one-hot to ``(B, 1)``.
+
+    - ``output="counts"``: the predicted log count (with ``count_per_track``, of the tracks'
+      counts summed);
+    - ``output="profile"``: ``Σ_{t, l} softmax(z)[t, l].detach() · (z[t, l] − mean(z))`` with ``z``
+      the profile logits: BPNet's and chrombpnet's profile contribution target. The
+      softmax is over positions and tracks jointly, as the model's profile is.
+
+    ``body`` is the part's network (its output a :class:`~cisgram.models.bpnet.ProfileCount`); it
+    is kept under the name ``body``, not ``net``, so that this module is itself the network
+    :func:`cisgram.inference.network` runs. DeepLIFT's contributions sum to ``f(X) − f(ref)``
+    for every part and output (tested): the weighting is a :class:`WeightedLogits` module, and
+    the full model's count, ``logaddexp(a, b)`` of the accessibility and bias log counts, is
+    written ``a + Softplus(b − a)`` with an ``nn.Softplus``, which has a DeepLIFT rule (the
+    functional ``logaddexp`` has none and would be treated as linear)."""
+
+    def __init__(self, body: nn.Module, output: str = "counts"):
+        super().__init__()
+        if output not in EXPLAINED:
+            raise InputError(f"unknown ChromBPNet output {output!r} to explain", hint=f"choose {' or '.join(EXPLAINED)}")
+        self.body, self.output = body, output
+        self.weighted, self.softplus = WeightedLogits(), nn.Softplus()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.output == "counts":
+            if isinstance(self.body, ChromBPNet):
+                a, b = self.body.accessibility(x).log_counts, self.body.bias(x).log_counts
+                log_counts = a + self.softplus(b - a)  # = logaddexp(a, b), the combination rule
+            else:
+                log_counts = self.body(x).log_counts
+            return torch.logsumexp(log_counts, dim=1, keepdim=True)  # one count, or per-track counts summed
+        out = self.body(x)
+        logits = out.profile_logits.flatten(1)
+        return self.weighted(logits - logits.mean(-1, keepdim=True)).sum(-1, keepdim=True)  # softmax(z - c) = softmax(z)
 
 
 class ChromBPNetModel:
@@ -51,10 +121,35 @@ class ChromBPNetModel:
     family = "chrombpnet"
     reads = "sequence"
 
+    default_part = "full"
+
     def __init__(self, net: BPNet | ChromBPNet, target: str, *, meta: dict | None = None):
         if not isinstance(net, BPNet | ChromBPNet):
             raise InputError(f"a ChromBPNet run holds a BPNet or ChromBPNet, not a {type(net).__name__}")
         self.net, self.targets, self.meta = net, [str(target)], dict(meta or {})
+
+    def using(self, part: str) -> ChromBPNetModel:
+        """This model (the same network, not a copy of it) predicting ``part`` unless told
+        otherwise; ``part`` is checked (``"bias"`` of a run without a bias model is refused)."""
+        self.part(self.net, part)
+        other = copy.copy(self)
+        other.default_part = part
+        return other
+
+    def module(self, part: str | None = None) -> nn.Module:
+        """``part``'s network as an ``nn.Module`` whose output is a
+        :class:`~cisgram.models.bpnet.ProfileCount`: the whole :class:`ChromBPNet` (``"full"``), its
+        accessibility model (``"bias_free"``) or its bias model (``"bias"``)."""
+        part = part or self.default_part
+        self.part(self.net, part)
+        if not isinstance(self.net, ChromBPNet):
+            return self.net
+        return {"full": self.net, "bias_free": self.net.accessibility, "bias": self.net.bias}[part]
+
+    def explained(self, output: str = "counts", part: str | None = None) -> BPNetScalar:
+        """The ``nn.Module`` an attribution method explains: ``part``'s log counts
+        (``output="counts"``) or profile scalar (``"profile"``), one column (:class:`BPNetScalar`)."""
+        return BPNetScalar(self.module(part), output)
 
     @property
     def length(self) -> int:
@@ -65,6 +160,11 @@ class ChromBPNetModel:
     def output_len(self) -> int:
         """Bases of the centred output window."""
         return int(self.net.output_len)
+
+    @property
+    def n_counts(self) -> int:
+        """Columns of the log counts: 1, or ``T`` with ``count_per_track``."""
+        return self.n_outputs if (self.net.accessibility if self.has_bias else self.net).count_per_track else 1
 
     @property
     def has_bias(self) -> bool:
@@ -88,15 +188,18 @@ class ChromBPNetModel:
         return {"full": net, "bias_free": net.bias_free, "bias": net.bias}[part]
 
     def forward_batch(self, net: BPNet | ChromBPNet, x: torch.Tensor, *, output: str = "log_counts",
-                      part: str = "full") -> torch.Tensor:
-        """One batch of one-hot ``x`` ``(B, 4, L)``: ``(B, 1)`` log counts or ``(B, T·output_len)``
-        expected counts per base (``output="profile"``) of ``part``."""
+                      part: str | None = None) -> torch.Tensor:
+        """One batch of one-hot ``x`` ``(B, 4, L)``: ``(B, 1)`` log counts, ``(B, T·output_len)``
+        expected counts per base (``output="profile"``) or both as log counts and probabilities
+        (``"counts_and_profile"``) of ``part`` (default :attr:`default_part`)."""
         if output not in OUTPUTS:
             raise InputError(f"unknown output {output!r}", hint=f"choose one of {', '.join(OUTPUTS)}")
-        out = self.part(net, part)(x)
+        out = self.part(net, part or self.default_part)(x)
         log_counts = out.log_counts.float()
         if output == "log_counts":
             return log_counts
+        if output == "counts_and_profile":
+            return torch.cat([log_counts, torch.softmax(out.profile_logits.float().flatten(1), dim=-1)], dim=1)
         total = torch.logsumexp(log_counts, dim=1, keepdim=True)  # one count, or per-track counts summed
         return torch.exp(torch.log_softmax(out.profile_logits.float().flatten(1), dim=-1) + total)
 
@@ -104,8 +207,9 @@ class ChromBPNetModel:
         """Collected outputs as float64 (no rescaling: the network answers on the count scale)."""
         return np.asarray(out, dtype=np.float64)
 
-    def empty_output(self, X, *, output: str = "log_counts", part: str = "full") -> np.ndarray:
-        return np.zeros((0, 1 if output == "log_counts" else self.n_outputs * self.output_len), np.float32)
+    def empty_output(self, X, *, output: str = "log_counts", part: str | None = None) -> np.ndarray:
+        width = {"log_counts": self.n_counts, "profile": 0, "counts_and_profile": self.n_counts}[output]
+        return np.zeros((0, width + (0 if output == "log_counts" else self.n_outputs * self.output_len)), np.float32)
 
     def save(self, directory: str | os.PathLike) -> None:
         """``model.safetensors`` + ``model.json`` (:func:`~cisgram.models.bpnet.save_bpnet`)."""

@@ -43,7 +43,11 @@ def explain_report(path, result) -> None:
     """Write the report of ``cisgram explain``: per highest-predicted sequence, every method's
     importance along it and a logo of each method's contributions over its most important
     stretch; with discovery, the TF-MoDISco patterns and their database matches."""
-    sections = [(f"The {len(result.shown)} highest-predicted sequences", "".join(_sequence_figures(s) for s in result.shown))]
+    conf = result.config or {}
+    part = f", {conf['part'].replace('_', '-')} model (ChromBPNet)" if conf.get("part") else ""
+    what = f"<p class='note'>Explained output: {html.escape(str(conf.get('target')))}{html.escape(part)}.</p>"
+    sections = [(f"The {len(result.shown)} highest-predicted sequences",
+                 what + "".join(_sequence_figures(s) for s in result.shown))]
     blind = unresponsive_note(result.names, result.unresponsive)
     if blind:
         sections.insert(0, ("Regions the model cannot see", blind))

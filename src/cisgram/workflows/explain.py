@@ -1,5 +1,14 @@
-"""``cisgram explain``: attributions of a trained sequence CNN on regions, with optional motif
-discovery; and ``cisgram explain benchmark``: the ground-truth test of the attribution methods.
+"""``cisgram explain``: attributions of a trained sequence CNN or ChromBPNet on regions, with
+optional motif discovery; and ``cisgram explain benchmark``: the ground-truth test of the
+attribution methods.
+
+A ChromBPNet run (``cisgram train chrombpnet``) is explained through
+:meth:`~cisgram.models.bpnet_run.ChromBPNetModel.explained`: one scalar per sequence, the predicted
+log count (``target="counts"``, the default) or BPNet's profile scalar (``target="profile"``:
+``Σ softmax(logits).detach() · (logits − mean(logits))``), of the bias-free model by default
+(``part="bias_free"``: chrombpnet's ``chrombpnet_nobias``, the model its maintainers explain, so
+that Tn5's preference does not show up as motifs), or of ``"full"`` / ``"bias"`` (the bias
+model's own contributions, chrombpnet's check that it learnt no TF motif).
 
 The benchmark follows AgentBind (Zheng et al. 2021): a DeepSEA-style CNN learns to tell the
 positives of a simulation (:mod:`cisgram.data.simulate`) from its negatives; every attribution
@@ -41,6 +50,7 @@ from cisgram.interpret.attribution import (
 from cisgram.interpret.discovery import discover as discover_patterns
 from cisgram.interpret.discovery import write_patterns
 from cisgram.metrics import classification_metrics
+from cisgram.models.bpnet_run import EXPLAINED, PARTS
 from cisgram.models.cnn import CNNModel, build, new_spec
 from cisgram.motifs.pwm import load_motifs
 from cisgram.results import BenchmarkResult, ExplainedSequence, ExplainResult
@@ -181,11 +191,37 @@ def _shown(names, X: np.ndarray, pred: np.ndarray, arrays: dict, n: int, flat: n
     return out
 
 
+def _explained(run, path, target: str | None, part: str | None) -> tuple[object, int, str, str | None]:
+    """``(model the attributions explain, its output column, the target's name, part)``: a CNN
+    run's model and target column; a ChromBPNet run's scalar of ``target`` (``counts`` or
+    ``profile``) of ``part`` (default ``bias_free``). Bad choices are one-line errors naming the run."""
+    if run.family == "chrombpnet":
+        target, part = target or "counts", part or "bias_free"
+        if target not in EXPLAINED:
+            raise InputError(f"a ChromBPNet run explains --target counts or profile, not {target!r}", path=path,
+                             hint="counts: the predicted log count; profile: the weighted mean-normalised logits")
+        if part not in PARTS:
+            raise InputError(f"unknown part {part!r} of a ChromBPNet run", path=path, hint=f"choose {', '.join(PARTS)}")
+        try:
+            return run.model.explained(target, part), 0, target, part
+        except InputError as e:  # "bias" of a run trained without a bias model
+            raise InputError(e.problem, path=path, hint=e.hint) from None
+    if part is not None:
+        raise InputError(f"--part chooses the network of a ChromBPNet run; this is a {run.family} run", path=path,
+                         hint="leave --part out")
+    if target is not None and target not in run.targets:
+        raise InputError(f"the model has no target {target!r}", path=path,
+                         hint=f"its targets: {', '.join(run.targets)} (counts | profile are ChromBPNet's)")
+    t = run.targets.index(target) if target is not None else 0
+    return run.model, t, run.targets[t], None
+
+
 def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, regions=None, sequences=None,
                     methods: Sequence[str] = ("deeplift",), target: str | None = None, n_logos: int = 5,
                     discover: bool = False, database: str | os.PathLike = "jaspar:2024/CORE/vertebrates",
-                    genome=None, device: str = "cpu", progress: Callable[[str], None] | None = None) -> ExplainResult:
-    """Explain a trained CNN run on ``regions`` (BED) or ``sequences``.
+                    genome=None, device: str = "cpu", progress: Callable[[str], None] | None = None,
+                    part: str | None = None) -> ExplainResult:
+    """Explain a trained CNN or ChromBPNet run on ``regions`` (BED) or ``sequences``.
 
     Writes into ``out_dir``: ``attributions.npz`` (``names``, ``codes`` ``(N, L)``,
     ``prediction`` ``(N,)`` and one ``(N, 4, L)`` array per method, on the target's output:
@@ -198,20 +234,22 @@ def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, reg
     because the model cannot see the window, not because no base matters. They are flagged in
     the result, the file, ``config.json`` (``n_unresponsive``), a warning and the report. With ``discover``, TF-MoDISco runs on DeepLIFT's hypothetical contributions and the patterns,
     matched to ``database`` by TOMTOM, go to ``patterns.meme``, ``patterns.tsv`` and the result.
+
+    ChromBPNet runs: ``target`` is ``"counts"`` (default) or ``"profile"`` and ``part``
+    ``"bias_free"`` (default), ``"full"`` or ``"bias"`` (see the module docstring); ``prediction``
+    is then the part's predicted log count, and ``unresponsive`` tests the explained scalar.
     """
     run = load(model)
-    if run.family != "cnn":
-        raise InputError(f"cisgram explain reads sequence CNN runs; this is a {run.family} run", path=model,
-                         hint="iq runs show their motifs, responses and spatial profiles in their own report")
+    if run.family not in ("cnn", "chrombpnet"):
+        raise InputError(f"cisgram explain reads sequence CNN and ChromBPNet runs; this is a {run.family} run",
+                         path=model, hint="iq runs show their motifs, responses and spatial profiles in their own report")
     _check_methods(methods)
-    if target is not None and target not in run.targets:
-        raise InputError(f"the model has no target {target!r}", path=model, hint=f"its targets: {', '.join(run.targets)}")
-    t = run.targets.index(target) if target is not None else 0
+    explained, t, target, part = _explained(run, model, target, part)
     say = progress or (lambda msg: None)
     codes, names = run.codes(sequences, regions, genome)
     X = codes_to_onehot(codes)
-    pred = predict(run.model, codes, device=device)[:, t]
-    flat = unresponsive(run.model, codes, target=t, device=device)
+    pred = predict(run.model, codes, device=device, **({} if part is None else {"part": part}))[:, t]
+    flat = unresponsive(explained, codes, target=t, device=device)
     if flat.any():
         log.warning("%d of %d regions do not respond to their input (the explained output, forward strand, has a "
                     "zero gradient at every base): their attributions are 0 because the model cannot see them, not "
@@ -220,14 +258,14 @@ def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, reg
     hyp = None
     if discover:
         say(f"DeepLIFT hypothetical contributions of {len(X):,} sequences for TF-MoDISco")
-        hyp = deeplift(run.model, X, target=t, device=device, hypothetical=True)
+        hyp = deeplift(explained, X, target=t, device=device, hypothetical=True)
     arrays = {}
     for m in methods:
         say(f"{m} on {len(codes):,} sequences")
         if m == "deeplift" and hyp is not None:
             arrays[m] = hyp * X  # the actual contributions, same references (tested)
         else:
-            arrays[m] = attribute(run.model, X, m, target=t, device=device).astype(np.float32)
+            arrays[m] = attribute(explained, X, m, target=t, device=device).astype(np.float32)
     found = None
     if discover:
         say("TF-MoDISco and TOMTOM")
@@ -245,8 +283,8 @@ def explain_regions(model: str | os.PathLike, out_dir: str | os.PathLike, *, reg
             pd.DataFrame(rows).to_csv(fh, sep="\t", index=False)
         patterns = [_pattern_summary(p) for p in found.patterns]
     conf = {"command": "explain", **path_entries(model=model, regions=regions), "methods": list(methods),
-            "target": run.targets[t], "discover": discover, "database": str(database) if discover else None,
-            "n": len(codes), "n_unresponsive": int(flat.sum())}
+            "target": target, **({} if part is None else {"part": part}), "discover": discover,
+            "database": str(database) if discover else None, "n": len(codes), "n_unresponsive": int(flat.sum())}
     write_json(out / "config.json", conf, indent=2)
     return ExplainResult(out, conf, list(names), pred, list(methods), _shown(names, X, pred, arrays, n_logos, flat),
                          found, patterns, flat)

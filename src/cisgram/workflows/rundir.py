@@ -560,6 +560,9 @@ def load(path: str | os.PathLike, *, family: str | None = None) -> Run:
         raise InputError(f"this needs a {family.upper() if family == 'get' else family} run; this is a "
                          f"{config.get('family')} run", path=d, hint=f"give a directory from `cisgram train {family}`")
     family = config.get("family")
+    if family == "calibrated":
+        raise InputError("this is a calibrated run: predictions of a ChromBPNet run mapped onto a dataset's target, "
+                         "with no model of its own", path=d, hint=f"load its source run ({config.get('run')})")
     if family == "get-pretrained":
         raise InputError("this is a pre-trained GET model: its expression head has not been trained", path=d,
                          hint="fine-tune it first: cisgram train get --init DIR (or --lora --lora-base pretrained)")

@@ -22,9 +22,9 @@ so an SNV or MNV only swaps bases, a deletion pulls in ``r − a`` more flanking
 between the two sides) and an insertion drops ``a − r`` of them, and both windows stay centred
 on the variant.
 
-Supported: IQ and CNN runs (``cisgram train iq|cnn``), whose input width is fixed, and GET runs
-(:func:`score_variants_get`: the variant's region is re-scanned for motifs and every gene window
-holding it is predicted again). Baseline runs are not scored.
+Supported: IQ, CNN and ChromBPNet runs (ChromBPNet's log-count change and profile JSD, bias-free by
+default: :mod:`cisgram.workflows.variants_bpnet`), whose input width is fixed, and GET runs
+(:func:`score_variants_get`: regions re-scanned for motifs, gene windows predicted again).
 
 Pitfalls
 --------
@@ -70,11 +70,12 @@ from cisgram.motifs.pwm import load_motifs
 from cisgram.results import SaturationResult, VariantScores
 from cisgram.vcf import CHUNK as VCF_CHUNK
 from cisgram.vcf import COLUMNS, Problem, iter_vcf, read_vcf
+from cisgram.workflows import variants_bpnet as bpnet
 from cisgram.workflows.rundir import GETRun, Run, load
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = ("iq", "cnn")  # sequence models; GET runs go through score_variants_get
+SUPPORTED = ("iq", "cnn", "chrombpnet")  # sequence models; GET runs go through score_variants_get
 N_PROBES = 8  # evenly spaced positions the ISM-row test edits besides the variant's own
 
 
@@ -84,7 +85,7 @@ N_PROBES = 8  # evenly spaced positions the ISM-row test edits besides the varia
 def _check_family(family) -> None:
     if family not in SUPPORTED:
         raise InputError(f"variant scoring does not support {family!r} runs yet",
-                         hint=f"use a run of family {' or '.join(SUPPORTED)} (cisgram train iq|cnn); "
+                         hint=f"use a run of family {' or '.join(SUPPORTED)} (cisgram train iq|cnn|chrombpnet); "
                               "GET and baseline runs are not scored")
 
 
@@ -145,13 +146,13 @@ def _report_problems(problems: list[Problem], n_scored: int, vcf, out) -> None:
 
 def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, window: int | None = None, genome=None,
                    batch_size: int = 512, attribution: bool = False, max_indel: int = 50,
-                   device: str = "cpu") -> pd.DataFrame:
-    """Score every variant of ``vcf`` with a trained IQ or CNN model and return the table.
+                   device: str = "cpu", part: str | None = None) -> pd.DataFrame:
+    """Score every variant of ``vcf`` with a trained IQ, CNN or ChromBPNet model and return the table.
 
     Parameters
     ----------
     run
-        A :class:`~cisgram.workflows.rundir.Run` or a run directory of family ``iq`` or ``cnn``; a ``get``
+        A :class:`~cisgram.workflows.rundir.Run` or a run directory of family ``iq``, ``cnn`` or ``chrombpnet``; a ``get``
         run goes to :func:`score_variants_get` (its own columns); others raise :class:`InputError`.
     vcf
         The variants (:func:`read_vcf`).
@@ -166,13 +167,15 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
     batch_size
         Variants per batch (each gives two sequences).
     attribution
-        CNN runs only: add ``attribution:<t>`` per target, the input × gradient of the forward
-        strand's raw output summed over the REF bases in the reference window
-        (:func:`cisgram.interpret.attribution.input_x_gradient`).
+        CNN and ChromBPNet runs: add ``attribution:<t>`` per target, the input × gradient of the
+        forward strand's raw output (ChromBPNet: log count) summed over the REF bases in the
+        reference window (:func:`cisgram.interpret.attribution.input_x_gradient`).
     max_indel
         Longest REF or ALT allele scored, in bp.
     device
         Where a CNN runs (``"cpu"``, ``"cuda"``, ``"auto"``).
+    part
+        ChromBPNet runs: ``"bias_free"`` (default, the accessibility model alone) or ``"full"``.
 
     Returns
     -------
@@ -186,38 +189,40 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
         ``unresponsive:<t>`` per target, then the attributions.
         :func:`write_variant_scores` writes the same file without holding the table (genome-wide VCFs).
     """
-    if _family_of(run) == "get":
+    if _family_of(run) == "get" and part is None:
         return score_variants_get(run, vcf, out, genome=genome, max_indel=max_indel, batch_size=min(batch_size, 64),
                                   device=device)
     pieces: list[pd.DataFrame] = []
     write_variant_scores(run, vcf, out, window=window, genome=genome, batch_size=batch_size, attribution=attribution,
-                         max_indel=max_indel, device=device, keep=pieces)
+                         max_indel=max_indel, device=device, keep=pieces, part=part)
     return pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
 
 
 def write_variant_scores(run, vcf: str | os.PathLike, out: str | os.PathLike, *, window: int | None = None,
                          genome=None, batch_size: int = 512, attribution: bool = False, max_indel: int = 50,
-                         device: str = "cpu", chunk: int = VCF_CHUNK, keep: list | None = None) -> VariantScores:
+                         device: str = "cpu", chunk: int = VCF_CHUNK, keep: list | None = None,
+                         part: str | None = None) -> VariantScores:
     """:func:`score_variants` in bounded memory: the VCF is read ``chunk`` records at a time
     (:func:`~cisgram.vcf.iter_vcf`), each piece scored in batches and appended to ``out`` (a
     temporary file renamed into place at the end, so a failed run leaves nothing). Returns a
     :class:`~cisgram.results.VariantScores`: the rows written, how many are unresponsive, in
     training regions and padded; with ``keep`` (a list) each scored piece is also appended to
     it. A ``get`` run is scored by :func:`score_variants_get`, which holds its table."""
+    bpnet.check_part(_family_of(run), part, getattr(run, "path", run))
     if _family_of(run) == "get":
         return VariantScores(Path(out), len(score_variants_get(run, vcf, out, genome=genome, max_indel=max_indel,
                                                                batch_size=min(batch_size, 64), device=device)))
-    run = _open_run(run)
+    run = bpnet.with_part(_open_run(run), part)
     L = int(run.length)
     if window is not None and int(window) != L:
         raise InputError(f"the {run.family} model reads {L} bp windows; --window {window} cannot change that",
                          hint=f"leave the window out or pass {L}")
-    if attribution and run.family != "cnn":
-        raise InputError(f"attribution needs a CNN run, not a {run.family!r} one", hint="leave attribution off")
+    if attribution and run.family not in ("cnn", "chrombpnet"):
+        raise InputError(f"attribution needs a CNN run or a ChromBPNet one, not a {run.family!r} one", hint="leave attribution off")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     g = run.genome(genome)
-    windows = _run_windows(run)
+    windows, scorer = (bpnet.run_windows(run), bpnet.score_piece) if run.family == "chrombpnet" else (_run_windows(run), _score_piece)
     problems: list[Problem] = []
     n_rows = n_padded = n_flat = n_train = 0
     with atomic_write(Path(out)) as fh:
@@ -229,7 +234,7 @@ def write_variant_scores(run, vcf: str | os.PathLike, out: str | os.PathLike, *,
             table = table[~too_long].reset_index(drop=True)
             if table.empty:
                 continue
-            res = _score_piece(run, g, table, L, batch_size, attribution, device, windows)
+            res = scorer(run, g, table, L, batch_size, attribution, device, windows)
             res.to_csv(fh, sep="\t", index=False, header=n_rows == 0)
             n_rows += len(res)
             n_padded += int(res["padded"].sum())
@@ -284,8 +289,10 @@ def unresponsive_windows(run, codes: np.ndarray, at, *, check: np.ndarray | None
     (the variant) and at :data:`N_PROBES` evenly spaced positions, each alone, predicts exactly
     the window's own value (:meth:`~cisgram.workflows.rundir.Run.score_edits`). ``check``
     ``(N, T)`` restricts the work to the entries asked (the others are False); ``codes`` are
-    ``(N, L)`` base codes."""
+    ``(N, L)`` base codes. ChromBPNet: :func:`~cisgram.workflows.variants_bpnet.unresponsive_counts`."""
     codes = np.asarray(codes, dtype=np.uint8)
+    if run.family == "chrombpnet":
+        return bpnet.unresponsive_counts(run, codes, check, batch_size=batch_size, device=device)
     n, T = len(codes), len(run.targets)
     check = np.ones((n, T), bool) if check is None else np.asarray(check, bool)
     out = np.zeros((n, T), bool)
@@ -376,29 +383,30 @@ def saturation_matrix(table: pd.DataFrame, target: str) -> tuple[np.ndarray, np.
     return mat, ref
 
 
-def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: str | None = None) -> SaturationResult:
+def saturate(run, region, out_dir: str | os.PathLike, *, genome=None, target: str | None = None,
+             part: str | None = None) -> SaturationResult:
     """Every single-base substitution of ``region`` (3 per position; 4 where the genome has N),
     scored inside one model window of ``L`` bp centred on the region (``Run.score_edits``).
 
     Parameters
     ----------
     run
-        A :class:`~cisgram.workflows.rundir.Run` or run directory of family ``iq`` or ``cnn``.
+        A :class:`~cisgram.workflows.rundir.Run` or run directory of family ``iq``, ``cnn`` or ``chrombpnet``.
     region
         ``"chr22:1000-1500"`` or ``(chrom, start, end)``, 0-based half-open, at most ``L`` bp.
     out_dir
         Receives ``saturation.tsv`` (``chrom, pos`` 1-based, ``ref, alt``, ``delta:<t>`` per
         target); :func:`cisgram.report.variants.saturation_report` adds the map of ``target``
         (``saturation.png``) and ``report.html``.
-    target
-        The target of the map (default the first); the table holds them all.
+    target, part
+        The target of the map (default the first; the table holds them all); ChromBPNet's part, as in :func:`score_variants`.
 
     Returns a :class:`~cisgram.results.SaturationResult`: the table and the ``(4, n)`` map of
     ``target`` (rows A, C, G, T, one column per position; the reference base's delta is 0), and
     in ``unresponsive`` the targets whose every delta is 0 because their output does not respond
     to the window at all (:func:`unresponsive_windows`; logged as a warning).
     """
-    run = _open_run(run)
+    run = bpnet.with_part(_open_run(run), part)
     L = int(run.length)
     chrom, start, end = parse_region(region)
     target = target or run.targets[0]
