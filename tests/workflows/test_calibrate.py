@@ -46,6 +46,7 @@ def test_the_map_is_least_squares_on_validation_and_predicts_test_ap(calibrated)
     # the counts of the planted peaks carry their accessibility: r on held-out chr3 and an R² on the AP scale
     m = json.loads((out / "metrics.json").read_text())
     assert m["family"] == "calibrated" and m["test"]["sim"]["pearson"] > 0.8 and m["test"]["sim"]["r2"] > 0.5
+    assert 0 < m["test"]["sim"]["most_common_share"] < 0.05  # one value per region
     assert m["n_params"] > 1000 and m["train_seconds"] > 0
     assert json.loads((out / "split.json").read_text())["test_chroms"] == ["chr3"]
     with pytest.raises(InputError, match="calibrated run"):

@@ -53,6 +53,7 @@ from cisgram.workflows.rundir import (
     predictions_table,
     start_run,
 )
+from cisgram.workflows.train_cnn import most_common_share
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,9 @@ def calibrate_counts(run, dataset, target: str, out, *, vs: str | None = None, v
     if vs is not None:
         preds["log_count_vs"] = X[ok, 1]
     metrics = metrics_table(preds, FAMILY)
+    for (split, name), grp in preds.groupby(["split", "target"], sort=False):  # the constant-output check of every family
+        if name in metrics.get(split, {}):
+            metrics[split][name]["most_common_share"] = most_common_share(grp["log_count"].to_numpy())
     src_metrics = [_read_metrics(s.path) for s in sources]
     metrics["n_params"] = int(sum(m.get("n_params") or 0 for m in src_metrics)) + len(coef)
     metrics["train_seconds"] = float(sum(m.get("train_seconds") or 0.0 for m in src_metrics))
