@@ -26,6 +26,7 @@ from cisgram.data.tfbind_examples import (
 from cisgram.errors import InputError
 from cisgram.genome import Genome, encode
 from cisgram.intervals import read_regions
+from cisgram.metrics import auroc
 from cisgram.motifs.pvalues import PSEUDOCOUNT, pvalue_thresholds, score_pvalue
 from cisgram.motifs.pwm import Motif
 from cisgram.motifs.scan import scan
@@ -159,7 +160,7 @@ def instances(genome, motif):
 
 @pytest.fixture(scope="module")
 def genomic(genome, motif):
-    return tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], split="blocks:1Mb", margin=20)
+    return tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], negatives="genomic", split="blocks:1Mb", margin=20)
 
 
 # -- motif instances ---------------------------------------------------------------------------------
@@ -285,11 +286,11 @@ def test_no_window_crosses_the_holdout_boundary(genome, motif, genomic):
     _check_holdout(genomic, margin=20)
     assert genomic.params["n_dropped_boundary"] > 0  # there were windows across a boundary
     # the same with another seed and split spec, without margin
-    ex = tfbind_examples(genome, motif, demo().ctcf_chip["K562"], split="auto", seed=3)
+    ex = tfbind_examples(genome, motif, demo().ctcf_chip["K562"], negatives="genomic", split="auto", seed=3)
     assert ex.split.kind == "blocks" and ex.split.seed == 3
     _check_holdout(ex)
     # a given Split is used as it is
-    again = tfbind_examples(genome, motif, demo().ctcf_chip["K562"], split=ex.split, seed=3)
+    again = tfbind_examples(genome, motif, demo().ctcf_chip["K562"], negatives="genomic", split=ex.split, seed=3)
     pd.testing.assert_frame_equal(again.table, ex.table)
     assert again.params["split"] == "given"
 
@@ -318,7 +319,7 @@ def planted(tmp_path_factory, motif):
 
 def test_chromosome_split_keeps_every_window(planted, motif):
     g = Genome(planted / "g.fa")
-    ex = tfbind_examples(g, motif, planted / "chip.narrowPeak", window=500, split="chroms", seed=2)
+    ex = tfbind_examples(g, motif, planted / "chip.narrowPeak", negatives="genomic", window=500, split="chroms", seed=2)
     assert ex.split.kind == "chroms" and ex.params["n_dropped_boundary"] == 0
     t = ex.table
     assert (t.groupby("chrom")["split"].nunique() == 1).all()
@@ -363,7 +364,8 @@ def test_gc_negatives_match_the_positives_per_split(genome, motif, chip, genomic
 
 def test_open_negatives_lie_in_accessible_peaks(genome, motif, genomic):
     acc = read_regions(demo().peaks["K562"])
-    ex = tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], negatives="open", accessible=acc, split=genomic.split)
+    ex = tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], negatives="open-negatives", accessible=acc,
+                         split=genomic.split)
     t = ex.table
     neg = t[t["label"] == 0].rename(columns={"site_start": "start_", "site_end": "end_"})
     neg = pd.DataFrame({"chrom": neg["chrom"], "start": neg["start_"], "end": neg["end_"]})
@@ -376,13 +378,60 @@ def test_open_negatives_lie_in_accessible_peaks(genome, motif, genomic):
     assert ex.params["accessible"].endswith("K562.narrowPeak") and ex.params["n_unbound_closed"] > 10 * len(neg)
 
 
+def _sites(t: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"chrom": t["chrom"], "start": t["site_start"], "end": t["site_end"]})
+
+
+def test_open_keeps_bound_and_unbound_instances_inside_accessible_peaks(genome, motif, genomic):
+    """AgentBind's open-chromatin control: both classes are conditioned on accessibility."""
+    acc = read_regions(demo().peaks["K562"])
+    ex = tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], negatives="open", accessible=acc,
+                         split=genomic.split, margin=20)
+    t, g = ex.table, genomic.table
+    assert all(_contained_loop(_sites(t), acc))  # every example's site (so its centre) inside a peak
+    for label in (0, 1):  # and every genomic example inside one is kept, of both classes
+        gl = g[g["label"] == label]
+        inside = np.array(_contained_loop(_sites(gl), acc))
+        assert set(gl.loc[inside, "name"]) == set(t.loc[t["label"] == label, "name"]) and inside.sum() > 10
+    assert ex.params["n_bound_closed"] == int((g["label"] == 1).sum()) - int((t["label"] == 1).sum()) > 0
+
+
+def _lp_bins(t: pd.DataFrame, width: float = 0.1) -> pd.Series:
+    return np.floor(-np.log10(t["p_value"]) / width).astype(int)
+
+
+def test_standard_negatives_match_the_positives_pvalues_per_bin(genome, motif, genomic):
+    """AgentBind's standard negatives: in every split and 0.1-wide bin of -log10 p, ratio x the
+    bound instances; a bin short of unbound ones keeps only the bound ones it balances."""
+    g = genomic.table
+    for ratio in (None, 2):
+        ex = tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], negatives="standard", split=genomic.split,
+                             margin=20, ratio=ratio, seed=1)
+        t = ex.table
+        _check_holdout(ex, margin=20)
+        per = t.assign(bin=_lp_bins(t)).groupby(["split", "bin", "label"]).size().unstack(fill_value=0)
+        np.testing.assert_array_equal(per[0], (per[1] * (ratio or 1)))
+        # drawn from the genomic pool; the bound left out are those of bins without enough unbound ones
+        assert set(t.loc[t["label"] == 0, "name"]) <= set(g.loc[g["label"] == 0, "name"])
+        assert set(t.loc[t["label"] == 1, "name"]) <= set(g.loc[g["label"] == 1, "name"])
+        dropped = int((g["label"] == 1).sum() - (t["label"] == 1).sum())
+        assert ex.params["n_bound_unmatched"] == dropped and ex.params["n_pvalue_bins_short"] > 0
+        lp = -np.log10(t["p_value"])
+        assert ks_2samp(lp[t["label"] == 1], lp[t["label"] == 0]).statistic < 0.1  # 216 each: KS p ~0.9
+        assert abs(lp[t["label"] == 1].median() - lp[t["label"] == 0].median()) < 0.1
+        # so the core site's score alone tells nothing: auROC 0.5 up to the bins' width
+        assert abs(auroc(t["label"].to_numpy(), t["score"].to_numpy()) - 0.5) < 0.03
+    assert auroc(g["label"].to_numpy(), g["score"].to_numpy()) > 0.6  # against genomic ones it does
+
+
 def test_one_pool_gives_every_negative_set_as_the_one_call_does(genome, motif, genomic):
     """`cisgram tfbind` scans once and draws every set from one pool: drawing leaves the pool as
     it was, so each draw equals a fresh one-call build (same table, same params)."""
     acc = read_regions(demo().peaks["K562"])
     chip_path = demo().ctcf_chip["ENCODE"]
     pool = instance_pool(genome, motif, chip_path, accessible=acc, split=genomic.split, margin=20)
-    for negatives, ratio in (("genomic", None), ("gc", None), ("open", None), ("genomic", 2)):
+    for negatives, ratio in (("genomic", None), ("gc", None), ("open", None), ("open-negatives", None),
+                             ("standard", 2)):
         one = tfbind_examples(genome, motif, chip_path, negatives=negatives, accessible=acc, split=genomic.split,
                               margin=20, ratio=ratio, seed=3)
         drawn = draw_examples(pool, negatives, ratio=ratio, seed=3)
@@ -393,15 +442,15 @@ def test_one_pool_gives_every_negative_set_as_the_one_call_does(genome, motif, g
 
 
 def test_ratio_subsamples_negatives_per_split(genome, motif, genomic):
-    ex = tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], ratio=2, split=genomic.split, margin=20, seed=4)
+    ex = tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], negatives="genomic", ratio=2, split=genomic.split, margin=20, seed=4)
     c, full = ex.counts(), genomic.counts()
     pd.testing.assert_series_equal(c["bound"], full["bound"])
     assert (c["unbound"] == (2 * c["bound"]).clip(upper=full["unbound"])).all()
     assert set(ex.table["name"]) <= set(genomic.table["name"])
     # the same seed gives the same table; another seed other negatives
     pd.testing.assert_frame_equal(
-        tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], ratio=2, split=genomic.split, margin=20, seed=4).table, ex.table)
-    other = tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], ratio=2, split=genomic.split, margin=20, seed=5)
+        tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], negatives="genomic", ratio=2, split=genomic.split, margin=20, seed=4).table, ex.table)
+    other = tfbind_examples(genome, motif, demo().ctcf_chip["ENCODE"], negatives="genomic", ratio=2, split=genomic.split, margin=20, seed=5)
     neg = set(ex.table.loc[ex.table["label"] == 0, "name"])
     assert len(neg & set(other.table.loc[other.table["label"] == 0, "name"])) < 0.6 * len(neg)
 
@@ -456,9 +505,19 @@ def test_errors_name_the_problem_and_the_file(genome, motif, planted, tmp_path):
     with pytest.raises(InputError, match="no bound instance") as e:
         tfbind_examples(genome, motif, nowhere)
     assert "in_the_n.bed" in str(e.value) and "threshold" in str(e.value)
-    with pytest.raises(InputError, match=r"no unbound \(open\) example left") as e:
+    with pytest.raises(InputError, match=r"no unbound \(open-negatives\) example left") as e:
+        tfbind_examples(genome, motif, chip, negatives="open-negatives", accessible=nowhere)
+    assert "in_the_n.bed" in str(e.value)
+    with pytest.raises(InputError, match=r"no bound example left") as e:  # open: the bound ones must be open too
         tfbind_examples(genome, motif, chip, negatives="open", accessible=nowhere)
     assert "in_the_n.bed" in str(e.value)
+    # standard: too few unbound instances in every p-value bin of the bound ones (one line, then the hint)
+    with pytest.raises(InputError, match=r"every one of the \d+ p-value bins") as e:
+        tfbind_examples(Genome(planted / "g.fa"), motif, planted / "chip.narrowPeak", window=500, split="chroms",
+                        ratio=1000)
+    assert len(e.value.problem.splitlines()) == 1 and "chip.narrowPeak" in str(e.value)
+    with pytest.raises(InputError, match="pvalue_bin"):
+        tfbind_examples(genome, motif, chip, pvalue_bin=0)
     with pytest.raises(InputError, match="ratio"):
         tfbind_examples(genome, motif, chip, ratio=0)
     with pytest.raises(InputError, match="100 motifs given where one is needed"):
@@ -506,3 +565,23 @@ def test_chr22_ctcf_examples(chr22, chr22_genome):
     assert len(neg) > 100
     assert all(_contained_loop(pd.DataFrame({"chrom": neg["chrom"], "start": neg["site_start"], "end": neg["site_end"]}), acc))
     _check_holdout(op)
+
+
+@pytest.mark.shared
+def test_chr22_core_score_tells_nothing_against_standard_negatives(chr22, chr22_genome):
+    """The issue's claim, on K562 CTCF (JASPAR MA0139, about 1,000 bound sites): the core-score
+    baseline reaches ~0.72 test auROC against genomic negatives, and ~0.5 against AgentBind's
+    standard ones, whose p-values match the bound ones' bin by bin."""
+    from cisgram.workflows.tfbind import fit_core_score
+
+    pool = instance_pool(chr22_genome, "MA0139", chr22 / "tf_chip" / "K562.CTCF.narrowPeak", margin=20)
+    test_auroc = {}
+    for negatives in ("standard", "genomic"):
+        t = draw_examples(pool, negatives, ratio=5 if negatives == "genomic" else None).table
+        y, part = t["label"].to_numpy(), t["split"].to_numpy()
+        p = fit_core_score(t["score"].to_numpy(), y, part == "train")
+        test_auroc[negatives] = auroc(y[part == "test"], p[part == "test"])
+        if negatives == "standard":
+            assert (part == "test").sum() > 150 and y.sum() > 800
+    assert abs(test_auroc["standard"] - 0.5) < 0.06, test_auroc
+    assert test_auroc["genomic"] > 0.65, test_auroc

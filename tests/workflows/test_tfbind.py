@@ -81,14 +81,14 @@ def test_tfbind_run_on_the_demo_slice(tmp_path):
     d = demo()
     out = tmp_path / "ctcf"
     res = CliRunner().invoke(app, ["tfbind", "-g", str(d.genome), "-m", f"{d.motifs}#CTCF", "--chip", str(d.ctcf_chip["K562"]),
-                                   "--accessible", str(d.peaks["K562"]), "--negatives", "gc,open", "--window", "400",
+                                   "--accessible", str(d.peaks["K562"]), "--negatives", "standard,gc,open", "--window", "400",
                                    "--database", str(d.motifs), "--max-epochs", "2", "-o", str(out)])
     assert res.exit_code == 0, res.output
     comparison = pd.read_csv(out / "comparison.tsv", sep="\t")
-    assert set(comparison["strategy"]) == {"gc", "open"}
+    assert set(comparison["strategy"]) == {"standard", "gc", "open"}
     assert set(comparison["model"]) == {"cnn", "core-score", "context-motifs"}
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["test"]) == {f"{s}:{m}" for s in ("gc", "open") for m in ("cnn", "core-score", "context-motifs")}
+    assert set(metrics["test"]) == {f"{s}:{m}" for s in ("standard", "gc", "open") for m in ("cnn", "core-score", "context-motifs")}
     preds = pd.read_parquet(out / "gc" / "predictions.parquet")
     test = preds[preds["split"] == "test"]
     # gc: as many unbound as bound instances in every split, and the models score the same rows
@@ -96,6 +96,10 @@ def test_tfbind_run_on_the_demo_slice(tmp_path):
     assert preds[["cnn", "core-score", "context-motifs"]].notna().all().all()
     # the CTCF site itself carries information: bound sites score higher than GC-matched unbound ones
     assert metrics["test"]["gc:core-score"]["auroc"] > 0.6
+    # ... and not against AgentBind's standard negatives, matched to the bound ones on the motif's p-value
+    standard = pd.read_parquet(out / "standard" / "predictions.parquet")
+    assert (standard["label"] == 1).sum() == (standard["label"] == 0).sum() > 0
+    assert abs(metrics["test"]["standard:core-score"]["auroc"] - 0.5) < 0.15
     assert "ROC" in (out / "report.html").read_text()
     run = cisgram.load(out / "gc")
     assert run.family == "cnn" and run.length == 400

@@ -13,7 +13,7 @@ models and the training live elsewhere.
     ``summit_distance``) its centre lies within that many bp of a peak summit.
 :func:`~cisgram.data.tfbind_examples.tfbind_examples` (in :mod:`cisgram.data.tfbind_examples`)
     The labelled context windows (default 1 kb) centred on the sites, oriented on the motif's
-    strand, with a hold-out split and one of three negative sets. Returns
+    strand, with a hold-out split and one of five negative sets. Returns
     :class:`~cisgram.data.tfbind_examples.TFBindExamples` (a table, the :class:`~cisgram.splits.Split`, the parameters).
 :func:`~cisgram.data.tfbind_examples.instance_pool`, :func:`~cisgram.data.tfbind_examples.draw_examples`
     The same in two steps, for comparing negative sets: the scan, labels, windows and split
@@ -45,13 +45,20 @@ Choices, and why
   positive nor a negative: it is dropped as ambiguous and counted in ``params["n_ambiguous"]``.
   Negatives overlap no peak at all.
 - **Negative sets**, comparable on one split:
-  ``"genomic"`` every (clean) unbound instance, the natural and heavily unbalanced set;
+  ``"standard"`` (AgentBind's, the default) unbound instances drawn per bin of the motif's
+  −log10 p-value (``pvalue_bin`` wide, 0.1 as in AgentBind) in every split, ``ratio`` (default 1)
+  per bound instance of the bin, so the core site's strength carries no signal; a bin with too few
+  unbound instances gives all it has (counted in ``n_short`` / ``n_pvalue_bins_short``);
   ``"gc"`` unbound instances drawn so that their window GC matches the positives' histogram in
   every split (``gc_bins`` equal bins over [0, 1]), which removes GC as a shortcut;
-  ``"open"`` unbound instances whose site lies inside an accessibility peak of the same cell type,
-  which removes "open chromatin" as a shortcut (AgentBind's hardest control).
+  ``"genomic"`` every (clean) unbound instance, the natural and heavily unbalanced set;
+  ``"open"`` (AgentBind's open-chromatin control) bound *and* unbound instances whose site lies
+  inside an accessibility peak of the same cell type, so neither class can be told by "open
+  chromatin"; ``"open-negatives"`` only the unbound ones restricted so (the bound ones are all
+  kept: cisgram's earlier ``open``, kept for comparison).
   ``ratio`` asks for that many negatives per positive in each split (a seeded draw; for ``"gc"``
-  per GC bin, default 1:1); ``None`` keeps them all (``"genomic"``, ``"open"``).
+  per GC bin and ``"standard"`` per p-value bin, default 1:1); ``None`` keeps them all
+  (``"genomic"``, ``"open"``, ``"open-negatives"``).
 - **The hold-out is never crossed.** The split is made from the positives' windows (whole
   chromosomes with 5 or more of them, else >= 1 Mb blocks, see :func:`cisgram.splits.make_split`)
   or given. Each window gets the split of its first base; a window whose first and last base
@@ -92,7 +99,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["NEGATIVES", "label_instances", "motif_instances", "resolve_motif"]
 
-NEGATIVES = ("genomic", "gc", "open")
+NEGATIVES = ("standard", "gc", "genomic", "open", "open-negatives")
 MAX_N = 0.01  # largest fraction of N in a window
 _SCAN_BASES = 8_000_000  # bases per scan() call in motif_instances
 _INSTANCE_COLUMNS = ["chrom", "start", "end", "strand", "score", "p_value"]

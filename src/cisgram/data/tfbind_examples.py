@@ -1,6 +1,6 @@
 """Bound and unbound motif instances as training examples (``cisgram tfbind``): the instance pool
 of one motif with its labels, windows and split (:func:`instance_pool`), each negative set drawn
-from it (:func:`draw_examples`: ``genomic``, ``gc``, ``open``), and the oriented one-hot windows a
+from it (:func:`draw_examples`: ``standard``, ``gc``, ``genomic``, ``open``, ``open-negatives``), and the oriented one-hot windows a
 network reads (:func:`examples_dataset`). See :mod:`cisgram.data.tfbind` for the instances and
 labels and the rules both follow."""
 
@@ -160,18 +160,43 @@ def _match_gc(pos_gc: np.ndarray, cand: np.ndarray, cand_gc: np.ndarray, bins: i
     return (np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)), short
 
 
-def _check_draw(negatives: str, has_accessible: bool, ratio: float | None, gc_bins: int) -> None:
+def _match_pvalue(pos: np.ndarray, pos_lp: np.ndarray, cand: np.ndarray, cand_lp: np.ndarray, width: float,
+                  ratio: float | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """AgentBind's standard negatives, balanced within ``width``-wide bins of −log10 p: for every
+    bin holding positives (indices ``pos``, ``pos_lp``), ``round(ratio * count)`` (default
+    ``count``) candidates of that bin. A bin with too few candidates keeps them all and only as
+    many positives as they balance (``floor(candidates / ratio)``, a seeded draw), so the classes
+    have the same p-values in every bin. Returns the positives and candidates kept, the number of
+    positives left out, of bins with positives, and of bins that fell short."""
+    r = 1.0 if ratio is None else float(ratio)
+    pbin, cbin = np.floor(pos_lp / width).astype(np.int64), np.floor(cand_lp / width).astype(np.int64)
+    keep, chosen, dropped, n_short = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)], 0, 0
+    bins = np.unique(pbin)
+    for b in bins:
+        mine, here = np.flatnonzero(pbin == b), np.flatnonzero(cbin == b)
+        n = mine.size if round(r * mine.size) <= here.size else int(np.floor(here.size / r + 1e-9))
+        if n < mine.size:
+            dropped, n_short = dropped + mine.size - n, n_short + 1
+        keep.append(pos[_subsample(mine, n, rng)])
+        chosen.append(cand[_subsample(here, round(r * n), rng)])
+    return np.concatenate(keep), np.concatenate(chosen), dropped, int(bins.size), n_short
+
+
+def _check_draw(negatives: str, has_accessible: bool, ratio: float | None, gc_bins: int,
+                pvalue_bin: float = 0.1) -> None:
     if negatives not in NEGATIVES:
         raise InputError(f"unknown negative set {negatives!r}; choose from {', '.join(NEGATIVES)}")
-    if negatives == "open" and not has_accessible:
+    if negatives in ("open", "open-negatives") and not has_accessible:
         raise InputError(
-            "the 'open' negative set needs accessibility peaks (accessible=...)",
-            hint="give the ATAC/DNase peaks of the ChIP's cell type, or use negatives='genomic' or 'gc'",
+            f"the {negatives!r} negative set needs accessibility peaks (accessible=...)",
+            hint="give the ATAC/DNase peaks of the ChIP's cell type, or use negatives='standard', 'gc' or 'genomic'",
         )
     if ratio is not None and not ratio > 0:
         raise InputError(f"ratio must be > 0 negatives per positive, or None (got {ratio})")
     if int(gc_bins) != gc_bins or gc_bins < 1:
         raise InputError(f"gc_bins must be a positive integer, got {gc_bins}")
+    if not pvalue_bin > 0:
+        raise InputError(f"pvalue_bin must be a positive width in -log10 p, got {pvalue_bin}")
 
 
 def tfbind_examples(
@@ -179,7 +204,7 @@ def tfbind_examples(
     motif: Motif | MotifSet | str,
     chip: str | os.PathLike | pd.DataFrame,
     *,
-    negatives: str = "genomic",
+    negatives: str = "standard",
     accessible: str | os.PathLike | pd.DataFrame | None = None,
     window: int = 1000,
     split: str | Split = "auto",
@@ -189,6 +214,7 @@ def tfbind_examples(
     ratio: float | None = None,
     seed: int = 0,
     gc_bins: int = 20,
+    pvalue_bin: float = 0.1,
     margin: int = 0,
     chunk: int = 1_000_000,
 ) -> TFBindExamples:
@@ -203,9 +229,11 @@ def tfbind_examples(
     chip
         ChIP-seq peaks (narrowPeak/BED path, or a DataFrame ``chrom, start, end[, summit]``).
     negatives
-        ``"genomic"``, ``"gc"`` or ``"open"`` (see the module docstring).
+        ``"standard"``, ``"gc"``, ``"genomic"``, ``"open"`` or ``"open-negatives"`` (see
+        :mod:`cisgram.data.tfbind`).
     accessible
-        Accessibility peaks of the same cell type (path or DataFrame); needed for ``"open"``.
+        Accessibility peaks of the same cell type (path or DataFrame); needed for ``"open"`` and
+        ``"open-negatives"``.
     window
         Window length in bp, centred on the site's centre.
     split
@@ -220,11 +248,13 @@ def tfbind_examples(
         Label rule (see :func:`label_instances`).
     ratio
         Negatives per positive in each split (a seeded draw); ``None`` keeps every negative
-        (``"gc"``: one per positive in each GC bin).
+        (``"gc"``, ``"standard"``: one per positive in each GC or p-value bin).
     seed
         Seed of the split and of every draw.
     gc_bins
         Equal-width GC bins over [0, 1] for ``"gc"``.
+    pvalue_bin
+        Width of the ``"standard"`` bins in −log10 p (AgentBind's 0.1).
     margin
         Bases on each side of the window that must also lie inside the chromosome and in the
         window's split (use the training ``jitter``).
@@ -239,12 +269,13 @@ def tfbind_examples(
     ------
     InputError
         Unknown strategy, ``"open"`` without ``accessible``, peaks on chromosomes the genome lacks,
-        no bound instance, or no positive or negative left after the filters.
+        no bound instance, no positive or negative left after the filters, or ``"standard"``
+        with too few unbound instances in every p-value bin.
     """
-    _check_draw(negatives, accessible is not None, ratio, gc_bins)  # before the scan, not after it
+    _check_draw(negatives, accessible is not None, ratio, gc_bins, pvalue_bin)  # before the scan, not after it
     pool = instance_pool(genome, motif, chip, accessible=accessible, window=window, split=split, chroms=chroms,
                          threshold=threshold, summit_distance=summit_distance, seed=seed, margin=margin, chunk=chunk)
-    return draw_examples(pool, negatives, ratio=ratio, seed=seed, gc_bins=gc_bins)
+    return draw_examples(pool, negatives, ratio=ratio, seed=seed, gc_bins=gc_bins, pvalue_bin=pvalue_bin)
 
 
 def instance_pool(
@@ -349,12 +380,13 @@ def instance_pool(
     return InstancePool(m, inst, wstart, gc, sp, ok, the_split, params, chroms, acc_df)
 
 
-def draw_examples(pool: InstancePool, negatives: str = "genomic", *, ratio: float | None = None, seed: int = 0,
-                  gc_bins: int = 20) -> TFBindExamples:
-    """One negative set drawn from an :class:`InstancePool` (``negatives``, ``ratio``, ``seed``
-    and ``gc_bins`` as in :func:`tfbind_examples`; the same seed gives the same draw)."""
+def draw_examples(pool: InstancePool, negatives: str = "standard", *, ratio: float | None = None, seed: int = 0,
+                  gc_bins: int = 20, pvalue_bin: float = 0.1) -> TFBindExamples:
+    """One negative set drawn from an :class:`InstancePool` (``negatives``, ``ratio``, ``seed``,
+    ``gc_bins`` and ``pvalue_bin`` as in :func:`tfbind_examples`; the same seed gives the same
+    draw)."""
     tick = time.perf_counter()
-    _check_draw(negatives, pool.accessible is not None, ratio, gc_bins)
+    _check_draw(negatives, pool.accessible is not None, ratio, gc_bins, pvalue_bin)
     gc_bins = int(gc_bins)
     m, inst, wstart, gc, sp, ok = pool.motif, pool.instances, pool.wstart, pool.gc, pool.splits, pool.usable
     acc_df, chroms, window = pool.accessible, pool.chroms, pool.params["window"]
@@ -368,13 +400,17 @@ def draw_examples(pool: InstancePool, negatives: str = "genomic", *, ratio: floa
     rng = np.random.default_rng(seed)
     pos_idx = np.flatnonzero(ok & (labels == 1))
     unbound = ok & (labels == 0)
-    if negatives == "open":
+    if negatives in ("open", "open-negatives"):
         acc = per_chrom(inst, acc_df, lambda s, e, p: contained(
             s, e, p["start"].to_numpy(dtype=np.int64), p["end"].to_numpy(dtype=np.int64)))
         counts["n_unbound_closed"] = int((unbound & ~acc).sum())
         unbound &= acc
-    chosen = []
-    short = 0
+        if negatives == "open":  # AgentBind's control: the bound instances too
+            counts["n_bound_closed"] = int((~acc[pos_idx]).sum())
+            pos_idx = pos_idx[acc[pos_idx]]
+    lp = -np.log10(np.maximum(inst["p_value"].to_numpy(dtype=np.float64), 1e-300))
+    chosen, kept_pos = [], []
+    short = unmatched = n_bins = n_bins_short = 0
     for s in SPLITS:
         n_pos = int(np.count_nonzero(sp[pos_idx] == s))
         cand = np.flatnonzero(unbound & (sp == s))
@@ -382,6 +418,12 @@ def draw_examples(pool: InstancePool, negatives: str = "genomic", *, ratio: floa
             got, missing = _match_gc(gc[pos_idx[sp[pos_idx] == s]], cand, gc[cand], gc_bins, ratio, rng)
             chosen.append(got)
             short += missing
+        elif negatives == "standard":
+            mine = pos_idx[sp[pos_idx] == s]
+            kept, got, missing, nb, ns = _match_pvalue(mine, lp[mine], cand, lp[cand], pvalue_bin, ratio, rng)
+            kept_pos.append(kept)
+            chosen.append(got)
+            unmatched, n_bins, n_bins_short = unmatched + missing, n_bins + nb, n_bins_short + ns
         elif ratio is not None:
             k = round(ratio * n_pos)
             short += max(0, k - cand.size)
@@ -391,14 +433,25 @@ def draw_examples(pool: InstancePool, negatives: str = "genomic", *, ratio: floa
     if short:
         log.warning("%s negatives: %d fewer than asked for (too few unbound instances in some split%s)",
                     negatives, short, " or GC bin" if negatives == "gc" else "")
+    counts["n_short"] = int(short)
+    if negatives == "standard":
+        counts |= {"n_bound_unmatched": unmatched, "n_pvalue_bins": n_bins, "n_pvalue_bins_short": n_bins_short}
+        if unmatched:
+            log.warning("standard negatives: %d of %d p-value bins (per split) hold too few unbound instances; their "
+                        "%d surplus bound instances are left out", n_bins_short, n_bins, unmatched)
+        if n_bins and n_bins_short == n_bins and pos_idx.size:
+            raise InputError(f"standard negatives: every one of the {n_bins} p-value bins of the bound instances "
+                             f"has fewer unbound instances than {ratio or 1:g} per bound one", path=where,
+                             hint="lower --ratio, widen --pvalue-bin, scan more chromosomes, or use --negatives genomic")
+        pos_idx = np.sort(np.concatenate(kept_pos))
     neg_idx = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
     if pos_idx.size == 0 or neg_idx.size == 0:
         what = "bound" if pos_idx.size == 0 else f"unbound ({negatives})"
         raise InputError(
             f"no {what} example left after filtering ({counts}, split {spec})",
-            path=acc_path if (negatives == "open" and pos_idx.size) else where,
-            hint="check the accessibility peaks (same genome and cell type)" if negatives == "open" and pos_idx.size
-            else "lower the threshold stringency, scan more chromosomes, or use a shorter window or a chromosome split",
+            path=acc_path if (negatives.startswith("open") and (pos_idx.size or negatives == "open")) else where,
+            hint="check the accessibility peaks (same genome and cell type)" if negatives.startswith("open")
+            and (pos_idx.size or negatives == "open") else "lower the threshold stringency, scan more chromosomes, or use a shorter window or a chromosome split",
         )
 
     keep = np.sort(np.concatenate([pos_idx, neg_idx]))
@@ -421,7 +474,7 @@ def draw_examples(pool: InstancePool, negatives: str = "genomic", *, ratio: floa
     rank = {c: i for i, c in enumerate(chroms)}
     table = table.iloc[np.lexsort((table["start"].to_numpy(), table["chrom"].map(rank).to_numpy()))].reset_index(drop=True)
     params = {**pool.params, "negatives": negatives, "ratio": None if ratio is None else float(ratio),
-              "seed": int(seed), "gc_bins": gc_bins, **counts}
+              "seed": int(seed), "gc_bins": gc_bins, "pvalue_bin": float(pvalue_bin), **counts}
     ex = TFBindExamples(table, pool.split, params)
     c = ex.counts()
     log.info("%s %s examples in %.1f s: %s", m.name, negatives, time.perf_counter() - tick,

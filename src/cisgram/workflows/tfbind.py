@@ -2,10 +2,12 @@
 
 For one TF: every instance of its motif on the genome is labelled bound (inside a ChIP-seq peak)
 or unbound (:mod:`cisgram.data.tfbind`); each example is the ~1 kb window around the instance,
-oriented on the motif's strand. For each negative-set strategy (``genomic``: every unbound
-instance; ``gc``: unbound instances GC-matched to the bound ones; ``open``: unbound instances in
-accessible chromatin of the same cell type) three models learn on the same training examples
-and are scored on the same held-out ones:
+oriented on the motif's strand. For each negative-set strategy (``standard``, AgentBind's:
+unbound instances matched to the bound ones in bins of motif p-value; ``gc``: GC-matched;
+``genomic``: every unbound instance; ``open``: bound and unbound instances both in accessible
+chromatin of the same cell type; ``open-negatives``: only the unbound ones restricted so; see
+:mod:`cisgram.data.tfbind`) three models learn on the same training examples and are scored on
+the same held-out ones:
 
 - ``cnn``: the DeepSEA-style network of :mod:`cisgram.models.cnn` on the oriented windows
   (jitter and reverse-complement augmentation in training, strand-averaged predictions);
@@ -32,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cisgram.data.tfbind import NEGATIVES
 from cisgram.data.tfbind_examples import draw_examples, examples_dataset, instance_pool
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, write_json
@@ -58,7 +61,7 @@ def _l1_argument() -> dict:
 
     major, minor = (int(x) for x in sklearn.__version__.split(".")[:2])
     return {"l1_ratio": 1.0} if (major, minor) >= (1, 8) else {"penalty": "l1"}
-STRATEGIES = ("genomic", "gc", "open")
+STRATEGIES = NEGATIVES
 
 
 def masked_context_codes(genome, table: pd.DataFrame) -> np.ndarray:
@@ -210,9 +213,9 @@ def _write_strategy(d: Path, strategy: str, model, t: pd.DataFrame, preds: dict,
 
 
 def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, out: str | os.PathLike, *,
-               accessible: str | os.PathLike | None = None, negatives: Sequence[str] = STRATEGIES,
+               accessible: str | os.PathLike | None = None, negatives: Sequence[str] = ("standard",),
                window: int = 1000, split: str = "auto", chroms: Sequence[str] | None = None, threshold: float = 1e-4,
-               summit_distance: int | None = None, ratio: float | None = None,
+               summit_distance: int | None = None, ratio: float | None = None, pvalue_bin: float = 0.1,
                database: str | None = "jaspar:2024/CORE/vertebrates", config=None, jitter: int = 20,
                init: str | os.PathLike | None = None, train_fraction: float = 1.0,
                progress: Callable[[str], None] | None = None, resume: bool = False) -> TFBindResult:
@@ -234,16 +237,16 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
                          hint=f"choose from {', '.join(STRATEGIES)}")
     if not 0 < train_fraction <= 1:
         raise InputError(f"train_fraction must be in (0, 1], got {train_fraction}")
-    if "open" in negatives and accessible is None:
-        raise InputError("the open strategy needs accessibility peaks of the same cell type", hint="pass --accessible")
+    if {"open", "open-negatives"} & set(negatives) and accessible is None:
+        raise InputError("the open strategies need accessibility peaks of the same cell type", hint="pass --accessible")
     cfg = config or TrainConfig(task="classification")
     split_arg = split if isinstance(split, str | os.PathLike) else "given"
     checkpoints = begin_run(out, {"command": "tfbind", **request_paths(genome=genome, chip=chip, accessible=accessible,
                                                                        init=init), "motif": motif,
                                   "negatives": list(negatives), "window": window, "split": str(split_arg),
                                   "chroms": None if chroms is None else list(chroms), "threshold": threshold,
-                                  "summit_distance": summit_distance, "ratio": ratio, "database": database,
-                                  "jitter": jitter, "train_fraction": train_fraction, "training": cfg.resumable()},
+                                  "summit_distance": summit_distance, "ratio": ratio, "pvalue_bin": pvalue_bin,
+                                  "database": database, "jitter": jitter, "train_fraction": train_fraction, "training": cfg.resumable()},
                             resume=resume)
     if isinstance(split, str | os.PathLike) and str(split).endswith(".json"):
         split = Split.load(split)
@@ -258,7 +261,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     rows, extra, skipped, test_scores = [], {}, {}, {}
     for strategy in negatives:
         try:
-            ex = draw_examples(pool, strategy, ratio=ratio, seed=cfg.seed)
+            ex = draw_examples(pool, strategy, ratio=ratio, seed=cfg.seed, pvalue_bin=pvalue_bin)
             if train_fraction < 1:
                 ex = _fewer_training_examples(ex, train_fraction, cfg.seed)
             _check_classes(ex, strategy, chip)
@@ -298,7 +301,8 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     config = {"family": "tfbind", **path_entries(genome=genome, chip=chip, accessible=accessible, init=init),
               "motif": motif, "motif_name": pool.motif.name, "negatives": list(negatives), "window": window,
               "split": str(split_arg), "chroms": None if chroms is None else list(chroms), "threshold": threshold,
-              "summit_distance": summit_distance, "ratio": ratio, "database": database, "jitter": jitter,
+              "summit_distance": summit_distance, "ratio": ratio, "pvalue_bin": pvalue_bin, "database": database,
+              "jitter": jitter,
               "train_fraction": train_fraction, "training": cfg.to_dict(), "skipped": skipped}
     finish_run(d, config=config, split=pool.split.to_dict(), metrics=metrics, extra={"fits.json": extra},
                tables={"comparison.tsv": comparison})
