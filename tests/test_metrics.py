@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from cisgram.errors import InputError
 from cisgram.metrics import (
     auprc,
     auroc,
@@ -153,3 +154,89 @@ def test_profile_baselines():
     own = profile_baselines(obs)  # no training mean given: the mean of obs's own proportions
     mean = (obs / obs.sum(1, keepdims=True)).mean(0)
     np.testing.assert_allclose(own.average_jsd, profile_jsd(np.broadcast_to(mean, obs.shape), obs))
+
+
+# --- cell-type specificity -------------------------------------------------------------------------
+
+def _planted(n: int = 600, seed: int = 0):
+    """Two conditions sharing a strong GC component (A more GC-driven than B) and a common signal;
+    A alone has the planted signal ``s``. Heads of three models: one that knows ``s``, one that
+    has only the GC and common parts (each head right about the shared signal), one with two
+    identical heads."""
+    rng = np.random.default_rng(seed)
+    gc = rng.uniform(0.3, 0.7, n)
+    common, s = rng.normal(size=n), rng.normal(size=n)
+    obs = np.column_stack([25 * gc + common + s + 0.3 * rng.normal(size=n), 10 * gc + common + 0.3 * rng.normal(size=n)])
+    noise = 0.2 * rng.normal(size=(n, 2))
+    planted = np.column_stack([25 * gc + common + s, 10 * gc + common]) + noise
+    gc_only = np.column_stack([25 * gc + common, 10 * gc + common]) + noise
+    same = np.column_stack([15 * gc + common, 15 * gc + common])
+    return gc, obs, {"planted": planted, "gc_only": gc_only, "same": same}
+
+
+def _partial_by_hand(x, y, z):
+    Z = np.column_stack([np.ones_like(z), z])
+    res = [v - Z @ np.linalg.lstsq(Z, v, rcond=None)[0] for v in (x, y)]
+    return np.corrcoef(*res)[0, 1]
+
+
+def test_specificity_recovers_the_planted_signal_once_gc_is_regressed_out():
+    from cisgram.metrics import specificity
+
+    gc, obs, heads = _planted()
+    out = specificity(obs, heads, ["A", "B"], gc=gc, n_boot=500, seed=1)
+    (pair,) = out["pairs"]
+    d_obs = obs[:, 0] - obs[:, 1]
+    assert pair["observed_r"] == pytest.approx(np.corrcoef(obs[:, 0], obs[:, 1])[0, 1])
+    assert pair["observed_difference_gc_r"] == pytest.approx(np.corrcoef(d_obs, gc)[0, 1])
+    for name in ("planted", "gc_only"):
+        p = heads[name]
+        got = pair["models"][name]
+        assert got["head_r"] == pytest.approx(np.corrcoef(p[:, 0], p[:, 1])[0, 1])
+        assert got["difference_r"] == pytest.approx(np.corrcoef(p[:, 0] - p[:, 1], d_obs)[0, 1])
+        assert got["difference_r_gc"] == pytest.approx(_partial_by_hand(p[:, 0] - p[:, 1], d_obs, gc), abs=1e-10)
+        assert out["head_gc"][name]["A"] == pytest.approx(np.corrcoef(p[:, 0], gc)[0, 1])
+        lo, hi = got["difference_r_gc_ci"]
+        assert lo < got["difference_r_gc"] < hi
+    planted, gc_only = pair["models"]["planted"], pair["models"]["gc_only"]
+    # the GC-only model's difference tracks the observed one through GC alone (population r 0.84):
+    # nothing is left once GC is regressed out
+    assert gc_only["difference_r"] > 0.75
+    assert abs(gc_only["difference_r_gc"]) < 0.1 and gc_only["difference_r_gc_ci"][0] < 0 < gc_only["difference_r_gc_ci"][1]
+    # the planted model keeps its specific signal: population partial r 1 / sqrt((1 + 2 · 0.3²)(1 + 2 · 0.2²)) = 0.886
+    assert planted["difference_r_gc"] > 0.85
+    diff = next(d for d in pair["differences"] if (d["a"], d["b"], d["metric"]) == ("planted", "gc_only", "difference_r_gc"))
+    assert diff["low"] > 0.7 and diff["share_above_zero"] == 1.0
+    # identical heads: head-head r 1, no difference to score
+    same = pair["models"]["same"]
+    assert same["head_r"] == pytest.approx(1.0)
+    assert math.isnan(same["difference_r"]) and math.isnan(same["difference_r_gc"])
+    assert same["difference_r_ci"] == [None, None] and "cannot tell A from B" in same["note"]
+    assert "note" not in planted
+
+
+def test_specificity_bootstrap_matches_a_plain_loop_and_direct_models_turn_with_the_pair():
+    from cisgram.metrics import specificity
+
+    gc, obs, heads = _planted(n=200, seed=3)
+    dap = heads["planted"][:, 0] - heads["planted"][:, 1] + 0.1
+    out = specificity(obs[:, ::-1], {"planted": heads["planted"][:, ::-1]}, ["B", "A"], gc=gc, n_boot=50, seed=7,
+                      direct={"dap": ("A", "B", dap)})
+    got = out["pairs"][0]["models"]
+    # pair (B, A): the direct model's A - B prediction is turned, so it equals the planted heads' difference
+    assert got["dap"]["kind"] == "direct" and got["dap"]["head_r"] is None
+    assert got["dap"]["difference_r"] == pytest.approx(got["planted"]["difference_r"])
+    assert got["dap"]["difference_r_gc_ci"] == pytest.approx(got["planted"]["difference_r_gc_ci"])
+    # the intervals are percentiles of the same resamples as a plain loop draws them
+    idx = np.random.default_rng([7, 0]).integers(0, 200, size=(50, 200))
+    d_obs = obs[:, 1] - obs[:, 0]
+    d_pred = heads["planted"][:, 1] - heads["planted"][:, 0]
+    raw = [np.corrcoef(d_obs[i], d_pred[i])[0, 1] for i in idx]
+    part = [_partial_by_hand(d_pred[i], d_obs[i], gc[i]) for i in idx]
+    np.testing.assert_allclose(got["planted"]["difference_r_ci"], np.percentile(raw, [2.5, 97.5]), atol=1e-9)
+    np.testing.assert_allclose(got["planted"]["difference_r_gc_ci"], np.percentile(part, [2.5, 97.5]), atol=1e-9)
+    # without GC: no GC numbers
+    plain = specificity(obs, heads, ["A", "B"], n_boot=10)
+    assert plain["head_gc"] == {} and plain["pairs"][0]["models"]["planted"]["difference_r_gc"] is None
+    with pytest.raises(InputError, match="direct model"):
+        specificity(obs, heads, ["A", "B"], direct={"x": ("A", "C", dap)})

@@ -1,5 +1,6 @@
-"""Metrics: one Pearson, Spearman, R², auROC and auPRC for the whole package, and the paired
-bootstrap that puts intervals on them.
+"""Metrics: one Pearson, Spearman, R², auROC and auPRC for the whole package, the paired
+bootstrap that puts intervals on them, and the cell-type specificity of multi-task models
+(:func:`specificity`).
 
 One convention for degenerate input: every correlation is NaN when there are fewer than two
 finite pairs or when either side is constant (no variance), R² is NaN when the observed values are
@@ -21,7 +22,7 @@ from cisgram.errors import InputError
 
 __all__ = ["ProfileBaselines", "auprc", "auroc", "bootstrap_target", "classification_metrics", "paired_bootstrap",
            "pearson", "pearson_columns", "profile_baselines", "profile_jsd", "profile_pearson", "r2",
-           "regression_metrics", "spearman"]
+           "regression_metrics", "spearman", "specificity"]
 
 
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -281,3 +282,171 @@ def profile_baselines(observed, *, average=None, seed: int | np.random.Generator
                             profile_jsd(avg, y), profile_pearson(avg, y))
 
 
+
+
+# --- cell-type specificity of multi-task models ---------------------------------------------------
+
+
+def _partial_from(r_xy: np.ndarray, r_xz: np.ndarray, r_yz: np.ndarray) -> np.ndarray:
+    """Partial correlation of x and y given z from the three Pearson r (NaN where z explains x or y
+    wholly, or any r is NaN); equal to the Pearson r of the residuals of x and y after a least-squares
+    line (with intercept) on z."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        den = np.sqrt((1.0 - r_xz ** 2) * (1.0 - r_yz ** 2))
+        out = np.where(den > 1e-12, (r_xy - r_xz * r_yz) / np.where(den > 1e-12, den, 1.0), np.nan)
+    return np.clip(out, -1.0, 1.0)
+
+
+def _difference_scores(d_obs: np.ndarray, D: np.ndarray, gc: np.ndarray | None, n_boot: int,
+                       rng: np.random.Generator) -> tuple[dict, dict]:
+    """Point values and ``(n_boot, M)`` bootstrap values of the Pearson r of ``d_obs`` ``(n,)``
+    with each column of ``D`` ``(n, M)``, raw and (with ``gc``) as the partial r given GC; every
+    statistic of one resample comes from the same resampled rows."""
+    n, M = D.shape
+    keys = ["difference_r"] + (["difference_r_gc"] if gc is not None else [])
+
+    def stats(W: np.ndarray) -> dict:
+        r = _weighted_pearson(W, d_obs, D)
+        out = {"difference_r": r}
+        if gc is not None:
+            r_oz = _weighted_pearson(W, d_obs, gc[:, None])          # (B, 1)
+            r_pz = _weighted_pearson(W, gc, D)                       # (B, M)
+            out["difference_r_gc"] = _partial_from(r, r_oz, r_pz)
+        return out
+
+    point = {k: v[0] for k, v in stats(np.ones((1, n))).items()}
+    boot = {k: np.full((n_boot, M), np.nan) for k in keys}
+    chunk = max(1, min(n_boot, 4_000_000 // max(n, 1)))
+    for lo in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - lo)
+        for k, v in stats(_boot_counts(rng, n, b)).items():
+            boot[k][lo: lo + b] = v
+    return point, boot
+
+
+def _ci(v: np.ndarray) -> list:
+    v = v[np.isfinite(v)]
+    return [float(x) for x in np.percentile(v, [2.5, 97.5])] if v.size else [None, None]
+
+
+def specificity(observed, predicted, targets, *, gc=None, direct=None, pairs=None, n_boot: int = 1000,
+                seed: int = 0) -> dict:
+    """Cell-type specificity of models that predict several conditions (targets), on one set of rows.
+
+    For each pair of targets (A, B) it asks whether a model knows *where A and B differ*, not only
+    where both are high: the Pearson r of each model's difference of heads ``pred[A] - pred[B]``
+    with the observed difference ``obs[A] - obs[B]`` (``difference_r``), and, with ``gc``, the same
+    after a least-squares line on GC (with intercept) is taken out of both differences
+    (``difference_r_gc``: the partial correlation given GC, what is left once GC's share of both is
+    removed). A multi-task network whose heads share one GC-driven signal has a head-head r near 1
+    and a difference r near 0 even when each head alone scores well.
+
+    Parameters
+    ----------
+    observed
+        ``(N, T)`` observed values of ``targets`` (no NaN).
+    predicted
+        ``{model: (N, T)}`` each model's heads, columns in ``targets`` order.
+    targets
+        the ``T`` target names.
+    gc
+        ``(N,)`` GC fraction of each row's sequence, or None (then no GC numbers).
+    direct
+        ``{model: (a, b, (N,))}`` models that predict a difference of two targets directly (a dAP
+        model, ``--vs``): its prediction of ``obs[a] - obs[b]``, scored for that pair only (sign
+        turned when the pair is listed as (b, a)).
+    pairs
+        ``[(A, B), ...]``; default every pair of ``targets`` in their order.
+    n_boot, seed
+        Paired bootstrap of the rows (:func:`paired_bootstrap`'s resampling: the same resampled rows
+        for every model and both statistics of a pair; pair ``k`` seeds ``[seed, k]``).
+
+    Returns
+    -------
+    dict
+        ``n``, ``targets``, ``gc`` (whether GC was given), ``head_gc`` (each head's Pearson r with
+        GC: ``{"observed": {t: r}, model: {t: r}}``, empty without ``gc``) and ``pairs``, one per
+        pair of targets. Each pair holds ``a``, ``b``, ``n``,
+        ``observed_r`` (r of obs A with obs B: how alike the two conditions really are),
+        ``observed_difference_gc_r`` (r of the observed difference with GC), ``models`` — per model
+        ``kind`` (``heads`` | ``direct``), ``head_r`` (r of its A and B predictions; None for a direct
+        model), ``difference_r`` and ``difference_r_gc`` with 95 % percentile intervals
+        (``*_ci``), ``predicted_difference_gc_r`` and a ``note`` when its difference is constant
+        (identical heads: every r is NaN, the model cannot tell A from B) — and ``differences``:
+        for every pair of models (m1 before m2) and statistic, m1 - m2 with its 95 % interval
+        and the share of resamples above 0. NaN follows the module's convention (left to the
+        caller to write as null).
+    """
+    Y = np.asarray(observed, dtype=np.float64)
+    targets = [str(t) for t in targets]
+    if Y.ndim != 2 or Y.shape[1] != len(targets):
+        raise InputError(f"observed values {Y.shape} do not match {len(targets)} target(s)")
+    N = Y.shape[0]
+    heads = {str(m): np.asarray(p, dtype=np.float64) for m, p in (predicted or {}).items()}
+    for m, p in heads.items():
+        if p.shape != Y.shape:
+            raise InputError(f"predictions of {m} are {p.shape}; observed values are {Y.shape}")
+    direct = {str(m): (str(a), str(b), np.asarray(v, dtype=np.float64).ravel()) for m, (a, b, v) in (direct or {}).items()}
+    for m, (a, b, v) in direct.items():
+        if v.size != N or a not in targets or b not in targets:
+            raise InputError(f"direct model {m}: {v.size} predictions of {a} - {b}; expected {N} rows of two of "
+                             f"{', '.join(targets)}")
+    if gc is not None:
+        gc = np.asarray(gc, dtype=np.float64).ravel()
+        if gc.size != N:
+            raise InputError(f"{gc.size} GC values for {N} rows")
+    if pairs is None:
+        pairs = [(a, b) for i, a in enumerate(targets) for b in targets[i + 1:]]
+    col = {t: i for i, t in enumerate(targets)}
+    head_gc = {}
+    if gc is not None:
+        head_gc = {"observed": {t: pearson(Y[:, i], gc) for t, i in col.items()},
+                   **{m: {t: pearson(p[:, i], gc) for t, i in col.items()} for m, p in heads.items()}}
+    out_pairs = []
+    for k, (a, b) in enumerate(pairs):
+        if a not in col or b not in col or a == b:
+            raise InputError(f"pair ({a}, {b}) is not two of the targets {', '.join(targets)}")
+        d_obs = Y[:, col[a]] - Y[:, col[b]]
+        names, cols, info = [], [], {}
+        for m, p in heads.items():
+            names.append(m)
+            cols.append(p[:, col[a]] - p[:, col[b]])
+            info[m] = {"kind": "heads", "head_r": pearson(p[:, col[a]], p[:, col[b]])}
+        for m, (da, db, v) in direct.items():
+            if {da, db} == {a, b}:
+                names.append(m)
+                cols.append(v if (da, db) == (a, b) else -v)
+                info[m] = {"kind": "direct", "head_r": None}
+        entry = {"a": a, "b": b, "n": N, "observed_r": pearson(Y[:, col[a]], Y[:, col[b]]),
+                 "observed_difference_gc_r": None if gc is None else pearson(d_obs, gc), "models": info,
+                 "differences": []}
+        out_pairs.append(entry)
+        if not names:
+            continue
+        D = np.column_stack(cols)
+        if N < 3:
+            point = {"difference_r": np.full(len(names), np.nan)}
+            boot = {"difference_r": np.full((1, len(names)), np.nan)}
+            if gc is not None:
+                point["difference_r_gc"], boot["difference_r_gc"] = point["difference_r"], boot["difference_r"]
+        else:
+            point, boot = _difference_scores(d_obs, D, gc, n_boot, np.random.default_rng([seed, k]))
+        for j, m in enumerate(names):
+            rec = info[m]
+            for s in ("difference_r", "difference_r_gc"):
+                rec[s] = float(point[s][j]) if s in point else None
+                rec[s + "_ci"] = _ci(boot[s][:, j]) if s in boot else [None, None]
+            rec["predicted_difference_gc_r"] = None if gc is None else pearson(D[:, j], gc)
+            if np.ptp(D[:, j]) == 0:
+                rec["note"] = f"constant {a} - {b} difference (identical heads): the model cannot tell {a} from {b}"
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                for s in point:
+                    dd = boot[s][:, i] - boot[s][:, j]
+                    fin = dd[np.isfinite(dd)]
+                    low, high = _ci(dd)
+                    entry["differences"].append({"a": names[i], "b": names[j], "metric": s,
+                                                 "difference": float(point[s][i] - point[s][j]), "low": low,
+                                                 "high": high,
+                                                 "share_above_zero": float((fin > 0).mean()) if fin.size else None})
+    return {"n": N, "targets": targets, "gc": gc is not None, "head_gc": head_gc, "pairs": out_pairs}

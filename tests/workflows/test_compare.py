@@ -1,5 +1,5 @@
-"""Tests for cisgram.workflows.compare: compare_runs (runs side by side, ensembles, paired bootstrap)
-on run directories written by rundir.write_run from synthetic predictions of a known truth, plus
+"""Tests for cisgram.workflows.compare: compare_runs (runs side by side, ensembles, paired bootstrap,
+cell-type specificity) on run directories written by rundir.write_run from synthetic predictions of a known truth, plus
 two real baseline runs on the bundled demo slice; the report rendered from its result."""
 
 from __future__ import annotations
@@ -290,6 +290,108 @@ def test_get_runs_compare_on_region_and_strand(tmp_path):
     assert list(joined.columns[:2]) == ["region", "strand"] and len(joined) == len(REGIONS)
 
 
+# ------------------------------------------------------------------------------------ cell-type specificity
+
+@pytest.fixture(scope="module")
+def specific(tmp_path_factory):
+    """Conditions A and B share a strong GC component (A more GC-driven) and a common signal; A
+    alone has ``s``. Runs: ``multi`` (its heads know ``s``), ``gc_heads`` (GC and common parts
+    only) and ``dap``, a ``--vs`` run predicting A - B directly (min-max scaled on training rows,
+    as ``cisgram train iq --vs`` writes it) on 60 % of the regions; compared once with GC given."""
+    base = tmp_path_factory.mktemp("spec")
+    rng = np.random.default_rng(11)
+    n = len(REGIONS)
+    gc = rng.uniform(0.3, 0.7, n)
+    common, s = rng.normal(size=n), rng.normal(size=n)
+    obs = np.column_stack([25 * gc + common + s + 0.3 * rng.normal(size=n), 10 * gc + common + 0.3 * rng.normal(size=n)])
+    noise = 0.2 * rng.normal(size=(n, 2))
+    make_run(base / "multi", np.column_stack([25 * gc + common + s, 10 * gc + common]) + noise, obs, ["A", "B"])
+    make_run(base / "gc_heads", np.column_stack([25 * gc + common, 10 * gc + common]) + noise, obs, ["A", "B"])
+    d = obs[:, 0] - obs[:, 1]
+    lo, hi = d[SPLIT == "train"].min(), d[SPLIT == "train"].max()
+    keep = np.flatnonzero(rng.random(n) < 0.6)
+    make_run(base / "dap", (15 * gc + s + 0.5 * rng.normal(size=n))[keep], np.clip((d - lo) / (hi - lo), 0, 1)[keep],
+             ["A-B"], family="iq", regions=[REGIONS[i] for i in keep], split=SPLIT[keep])
+    cfg = json.loads((base / "dap" / "config.json").read_text())
+    (base / "dap" / "config.json").write_text(json.dumps({**cfg, "targets": ["A"], "vs": "B"}))
+    comp = compare([base / "multi", base / "gc_heads", base / "dap"], base / "cmp", n_boot=300,
+                   gc=dict(zip(REGIONS, gc, strict=True)))
+    return base, comp, gc, obs, keep
+
+
+def test_specificity_scores_every_model_on_the_test_entries(specific):
+    base, comp, gc, obs, _ = specific
+    spec = comp["specificity"]
+    assert [r["name"] for r in comp["runs"]] == ["multi", "gc_heads"]  # the dAP run is set aside
+    assert spec["gc"] == {"source": "given", "reason": None}
+    (pair,) = spec["all"]["pairs"]
+    assert (pair["a"], pair["b"], pair["n"]) == ("A", "B", N_SPLIT)
+    assert list(pair["models"]) == ["multi", "gc_heads", "ensemble:mean", "ensemble:stacked"]
+    joined = pd.read_parquet(base / "cmp" / "predictions.parquet")
+    test = joined[joined["split"] == "test"]
+    wide = test.pivot(index="region", columns="target")
+    g = pd.Series(gc, index=REGIONS)[wide.index].to_numpy()
+    d_obs = wide["observed"]["A"] - wide["observed"]["B"]
+    assert pair["observed_r"] == pytest.approx(np.corrcoef(wide["observed"]["A"], wide["observed"]["B"])[0, 1])
+    for m in pair["models"]:
+        got, d_pred = pair["models"][m], wide[m]["A"] - wide[m]["B"]
+        assert got["head_r"] == pytest.approx(np.corrcoef(wide[m]["A"], wide[m]["B"])[0, 1])
+        assert got["difference_r"] == pytest.approx(np.corrcoef(d_pred, d_obs)[0, 1])
+        res = [v - np.polyval(np.polyfit(g, v, 1), g) for v in (d_pred.to_numpy(), d_obs.to_numpy())]
+        assert got["difference_r_gc"] == pytest.approx(np.corrcoef(*res)[0, 1], abs=1e-9)
+        assert spec["all"]["head_gc"][m]["B"] == pytest.approx(np.corrcoef(wide[m]["B"], g)[0, 1])
+    multi, gc_heads = pair["models"]["multi"], pair["models"]["gc_heads"]
+    assert gc_heads["difference_r"] > 0.75 and gc_heads["difference_r_gc_ci"][0] < 0 < gc_heads["difference_r_gc_ci"][1]
+    assert multi["difference_r_gc"] > 0.85
+    html = (base / "cmp" / "report.html").read_text()
+    assert "Cell-type specificity A − B (all)" in html and "head-head r" in html
+
+
+def test_a_difference_run_is_scored_beside_the_heads_on_its_entries(specific):
+    base, comp, gc, obs, keep = specific
+    spec = comp["specificity"]
+    (info,) = spec["difference_runs"]
+    assert (info["name"], info["target"], info["pair"]) == ("dap", "A-B", ["A", "B"])
+    rows = keep[SPLIT[keep] == "test"]
+    assert info["test_entries"] == len(rows)
+    (direct,) = spec["direct"]
+    assert direct["runs"] == ["dap"]
+    (pair,) = direct["pairs"]
+    assert pair["n"] == len(rows) and pair["models"]["dap"]["kind"] == "direct"
+    assert set(pair["models"]) == {"multi", "gc_heads", "ensemble:mean", "ensemble:stacked", "dap"}
+    dap = pd.read_parquet(base / "dap" / "predictions.parquet").set_index("region")["predicted"]
+    d_obs = obs[rows, 0] - obs[rows, 1]
+    p = dap[[REGIONS[i] for i in rows]].to_numpy()
+    assert pair["models"]["dap"]["difference_r"] == pytest.approx(np.corrcoef(p, d_obs)[0, 1])
+    heads = pd.read_parquet(base / "multi" / "predictions.parquet").pivot(index="region", columns="target", values="predicted")
+    sub = heads.loc[[REGIONS[i] for i in rows]]
+    assert pair["models"]["multi"]["difference_r"] == pytest.approx(np.corrcoef(sub["A"] - sub["B"], d_obs)[0, 1])
+    assert any(d["a"] == "multi" and d["b"] == "dap" for d in pair["differences"])
+    assert "Cell-type specificity A − B (rows of dap)" in (base / "cmp" / "report.html").read_text()
+
+
+def test_specificity_without_gc_and_with_one_target(tmp_path, two_noisy):
+    _, comp, _ = two_noisy  # dataset "data/dataset.h5ad" does not exist: no GC numbers, the rest is there
+    spec = comp["specificity"]
+    assert spec["gc"]["source"] is None and "could not read GC" in spec["gc"]["reason"]
+    assert spec["all"]["head_gc"] == {} and spec["all"]["pairs"][0]["models"]["a"]["difference_r_gc"] is None
+    rng, s, y = truth(12)
+    make_run(tmp_path / "a", s + rng.normal(size=s.size), y, ["y"])
+    make_run(tmp_path / "b", s + rng.normal(size=s.size), y, ["y"])
+    assert compare([tmp_path / "a", tmp_path / "b"], tmp_path / "c", n_boot=10)["specificity"] is None
+
+
+def test_refuses_a_difference_run_of_other_observed_values(specific, tmp_path):
+    base, _, gc, _, keep = specific
+    rng = np.random.default_rng(0)
+    make_run(tmp_path / "dap", rng.normal(size=keep.size), rng.normal(size=keep.size), ["A-B"], family="iq",
+             regions=[REGIONS[i] for i in keep], split=SPLIT[keep])
+    cfg = json.loads((tmp_path / "dap" / "config.json").read_text())
+    (tmp_path / "dap" / "config.json").write_text(json.dumps({**cfg, "targets": ["A"], "vs": "B"}))
+    with pytest.raises(InputError, match="does not follow A - B"):
+        compare_runs([base / "multi", base / "gc_heads", tmp_path / "dap"], tmp_path / "c", n_boot=10)
+
+
 # ------------------------------------------------------------------------------------ refusals
 
 @pytest.fixture
@@ -394,9 +496,9 @@ def test_compare_two_baseline_runs_on_the_demo_slice(demo_dataset, tmp_path):
     from cisgram.workflows.train_baseline import train_baseline
 
     gc = train_baseline(demo_dataset, ["K562", "GM12878"], tmp_path / "gc", kind="gc").metrics
-    km = train_baseline(demo_dataset, ["K562"], tmp_path / "kmer", kind="kmer-ridge").metrics
+    km = train_baseline(demo_dataset, ["K562", "GM12878"], tmp_path / "kmer", kind="kmer-ridge").metrics
     comp = compare([tmp_path / "gc", tmp_path / "kmer"], tmp_path / "cmp", n_boot=200)
-    assert [t["name"] for t in comp["targets"]] == ["K562"]
+    assert [t["name"] for t in comp["targets"]] == ["K562", "GM12878"]
     test = comp["metrics"]["test"]["K562"]
     assert test["gc"]["pearson"] == pytest.approx(gc["test"]["K562"]["pearson"], rel=1e-9)
     assert test["kmer"]["pearson"] == pytest.approx(km["test"]["K562"]["pearson"], rel=1e-9)
@@ -404,6 +506,16 @@ def test_compare_two_baseline_runs_on_the_demo_slice(demo_dataset, tmp_path):
     info = {m["name"]: m for m in comp["models"]}
     assert info["gc"]["n_params"] > 0 and info["kmer"]["n_params"] > info["gc"]["n_params"]
     assert (tmp_path / "cmp" / "report.html").stat().st_size > 10_000
+    # specificity with GC from the dataset's var["gc"]
+    import anndata as ad
+
+    spec = comp["specificity"]
+    assert spec["gc"]["source"].startswith("var['gc']")
+    joined = pd.read_parquet(tmp_path / "cmp" / "predictions.parquet")
+    test = joined[(joined["split"] == "test") & (joined["target"] == "K562")]
+    gc_values = ad.read_h5ad(demo_dataset).var["gc"][test["region"]].to_numpy()
+    assert spec["all"]["head_gc"]["kmer"]["K562"] == pytest.approx(np.corrcoef(test["kmer"], gc_values)[0, 1])
+    assert spec["all"]["pairs"][0]["models"]["gc"]["difference_r_gc"] is not None
 
 
 def test_cli_compare_prints_the_table_and_refuses_in_one_line(demo_dataset, tmp_path):

@@ -7,15 +7,17 @@ import html
 import numpy as np
 
 from cisgram.report import plots
-from cisgram.report.html import fmt_num, html_table, img_tag, write_page
+from cisgram.report.html import fmt_ci, fmt_num, html_table, img_tag, write_page
 from cisgram.report.plots import compare_bars
+from cisgram.report.plots_compare import specificity_pair
 
 
 def compare_report(path, result) -> None:
     """Write the report of ``cisgram compare``: the runs, per target the test metrics of every run
     and ensemble with 95 % bootstrap intervals and differences to the reference run (bar charts
     and a table), validation metrics, ensemble weights, and test observed-vs-predicted scatters
-    per model (from the joined predictions table, one column per model)."""
+    per model (from the joined predictions table, one column per model); with several targets,
+    their cell-type specificity (:func:`specificity_sections`)."""
     comparison, joined = result.comparison, result.joined
 
     models = comparison["models"]
@@ -87,5 +89,49 @@ def compare_report(path, result) -> None:
             scores = {k: v for k, v in scores.items() if np.isfinite(v).all()}
             figs.insert(0, img_tag(plots.roc_curves(labels, scores, f"{t} (test)"), f"{t} test ROC curves"))
         sections.append((f"{t}: test predictions", "".join(figs) or "<p class='note'>no test entries</p>"))
+    sections += specificity_sections(comparison.get("specificity"))
     title = "cisgram compare: " + ", ".join(r["name"] for r in comparison["runs"])
     write_page(path, title, sections)
+
+
+def specificity_sections(spec: dict | None) -> list[tuple[str, str]]:
+    """The cell-type specificity sections of the page from ``comparison["specificity"]``: each
+    head's r with GC, then per pair of targets a figure and a table (head-head r, r of the
+    predicted with the observed difference, raw and with GC regressed out, 95 % intervals), on
+    every test entry and, for runs that predict a difference directly, on their entries."""
+    if not spec:
+        return []
+    gc = spec["gc"]
+    gc_note = (f"GC: {html.escape(gc['source'])}" if gc["source"] else
+               f"no GC-regressed numbers: {html.escape(gc['reason'] or '')}")
+    note = ("<p class='note'>Test entries. For a pair (A, B): head-head r is the Pearson r of a model's A and B "
+            "predictions (compare it with the observed A-B r: near 1 means one shared signal); Δ r is the Pearson r "
+            "of (pred A − pred B) with (obs A − obs B); Δ r | GC the same after a least-squares line on GC is taken "
+            "out of both differences (partial correlation). Intervals: paired bootstrap of the entries, 2.5th-97.5th "
+            f"percentiles. {gc_note}.</p>")
+    for r in spec.get("difference_runs", []):
+        note += (f"<p class='note'>{html.escape(r['name'])} ({html.escape(r['family'])}, {html.escape(r['path'])}) "
+                 f"predicts {html.escape(r['target'])} directly: set aside from the comparison above and scored on its "
+                 f"{r['test_entries']:,} test entries against the observed {html.escape(' − '.join(r['pair']))}.</p>")
+    out = []
+    sets = [("all", spec["all"])] + [(f"rows of {', '.join(d['runs'])}", d) for d in spec.get("direct", [])]
+    first = spec["all"]
+    if first.get("head_gc"):
+        hg = first["head_gc"]
+        rows = [[m, *(fmt_num(v.get(t)) for t in first["targets"])] for m, v in hg.items()]
+        out.append(("Cell-type specificity: each head's r with GC", note + html_table(["model", *first["targets"]], rows)))
+    else:
+        out.append(("Cell-type specificity", note))
+    for label, res in sets:
+        for pair in res["pairs"]:
+            a, b = pair["a"], pair["b"]
+            rows = [[m, v["kind"], fmt_num(v["head_r"]), fmt_num(v["difference_r"]) + fmt_ci(v["difference_r_ci"]),
+                     fmt_num(v.get("difference_r_gc")) + fmt_ci(v.get("difference_r_gc_ci")),
+                     fmt_num(v.get("predicted_difference_gc_r")), v.get("note", "")] for m, v in pair["models"].items()]
+            head = ["model", "kind", "head-head r", "Δ r [95% CI]", "Δ r | GC [95% CI]", "r(pred Δ, GC)", "note"]
+            pnote = (f"<p class='note'>{pair['n']:,} test entries ({html.escape(label)}); observed {html.escape(a)}-"
+                     f"{html.escape(b)} r {fmt_num(pair['observed_r'])}; r(obs Δ, GC) "
+                     f"{fmt_num(pair['observed_difference_gc_r'])}.</p>")
+            fig = img_tag(specificity_pair(pair, f"{a} − {b}: r with observed difference"), f"{a} - {b} specificity")
+            out.append((f"Cell-type specificity {a} − {b} ({label})", pnote + fig + html_table(head, rows)))
+    return out

@@ -1,12 +1,13 @@
 """``cisgram compare``: run directories of one dataset and split side by side, with ensembles
-fitted on validation and paired-bootstrap intervals (:func:`compare_runs`)."""
+fitted on validation, paired-bootstrap intervals and, for several targets, their cell-type
+specificity (:func:`compare_runs`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pandas as pd
 
 from cisgram.errors import InputError
 from cisgram.files import atomic_path, atomic_write, write_json
-from cisgram.metrics import bootstrap_target, classification_metrics, regression_metrics
+from cisgram.metrics import bootstrap_target, classification_metrics, pearson, regression_metrics, specificity
 from cisgram.results import CompareResult
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ class _RunInput:
 
 
 def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, ensembles: Sequence[str] = ENSEMBLES,
-                 n_boot: int = 1000, seed: int = 0, progress: Callable[[str], None] | None = None) -> CompareResult:
+                 n_boot: int = 1000, seed: int = 0, gc: Mapping[str, float] | pd.Series | None = None,
+                 progress: Callable[[str], None] | None = None) -> CompareResult:
     """``cisgram compare``: score run directories side by side on the entries they share, add
     ensembles of them, and write ``comparison.json``, ``comparison.tsv``, ``predictions.parquet``
     into ``out``. Returns a :class:`~cisgram.results.CompareResult` (what ``comparison.json`` holds
@@ -94,6 +96,19 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, e
         coefficients) unless ``metrics.json`` / ``config.json`` records ``n_params``;
         ``train_seconds`` comes from ``history.json`` or IQ's ``pipeline.json``, else null. An
         ensemble's counts are the sums over its runs.
+    Cell-type specificity
+        With two or more shared targets, ``comparison["specificity"]`` scores, on the test
+        entries, whether each model (ensembles included) tells the targets apart
+        (:func:`cisgram.metrics.specificity`): per pair (A, B) the Pearson r of its A and B
+        predictions, of (pred A - pred B) with (obs A - obs B), and the same with GC regressed
+        out of both differences, with paired-bootstrap intervals, plus each head's r with GC.
+        GC is ``gc`` (a mapping or Series from region to GC fraction) or else the dataset's
+        ``var["gc"]`` (the GC fraction of each region's sequence, from ``cisgram prepare``);
+        without either the GC numbers are null and ``specificity["gc"]["reason"]`` says why. A run
+        trained on a difference of two of the shared targets (``--vs``: target ``A-B`` =
+        dAP A - B) is set aside from the comparison above and scored here only, against the
+        observed A - B on the test entries it predicts (distal regions), beside every other model
+        on the same entries (``specificity["direct"]``).
     """
     say = progress or (lambda msg: None)
     paths = [Path(r) for r in runs]
@@ -115,7 +130,8 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, e
     names = _run_names(paths)
     say(f"reading {len(paths)} runs")
     inputs = [_read_run(p, n) for p, n in zip(paths, names, strict=True)]
-    keys = _check_same_data(inputs)
+    inputs, direct_runs = _set_aside_difference_runs(inputs)
+    keys = _check_same_data(inputs, direct_runs)
     joined, targets, dropped = _join(inputs, keys)
     run_names = [r.name for r in inputs]
     binary = {t: bool(np.isin(joined.loc[joined["target"] == t, "observed"], (0.0, 1.0)).all()) for t in targets}
@@ -134,6 +150,9 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, e
     versus = {t: {m: {k: _difference(differences[t], m, reference[t]["model"], k)
                       for k in (["pearson", "auroc"] if binary[t] else ["pearson"])} for m in models} for t in targets}
 
+    say("cell-type specificity of the test entries")
+    spec = _specificity(joined, keys, targets, models, direct_runs, gc, inputs[0].dataset, n_boot, seed)
+
     run_info = [{"name": r.name, "path": str(r.path), "family": r.family, "dataset": r.dataset,
                  "targets": list(dict.fromkeys(r.preds["target"])), "n_params": r.n_params,
                  "train_seconds": r.train_seconds, "entries_dropped": dropped[r.name]} for r in inputs]
@@ -149,7 +168,7 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, *, e
         "runs": run_info, "models": model_info, "keys": keys,
         "targets": [{"name": t, "binary": binary[t], "entries": counts[t]} for t in targets],
         "metrics": metrics, "reference": reference, "intervals": intervals, "differences": differences,
-        "versus_reference": versus,
+        "versus_reference": versus, "specificity": spec,
         "ensembles": {"fitted_on": "val", "weights": weights},
         "bootstrap": {"n_boot": int(n_boot), "seed": int(seed), "split": "test", "paired": True, "level": 0.95,
                       "interval": "2.5th and 97.5th percentiles of the resampled values",
@@ -202,6 +221,98 @@ def _bootstrap(joined: pd.DataFrame, targets: list[str], run_names: list[str], m
                                                         g[usable].to_numpy(np.float64), usable, binary[t],
                                                         n_boot, np.random.default_rng([seed, k]))
     return reference, intervals, differences
+
+
+def _difference_pairs(run: _RunInput) -> list[tuple[str, str, str]]:
+    """``(target name, A, B)`` of each difference target of a ``--vs`` run (``A-B`` = dAP A - B)."""
+    vs, given = run.config.get("vs"), run.config.get("targets") or []
+    if not vs:
+        return []
+    names = {f"{t}-{vs}": (str(t), str(vs)) for t in given}
+    found = list(dict.fromkeys(run.preds["target"]))
+    return [(n, *names[n]) for n in found] if found and all(n in names for n in found) else []
+
+
+def _set_aside_difference_runs(inputs: list[_RunInput]) -> tuple[list[_RunInput], list[_RunInput]]:
+    """Split off the runs whose every target is a difference of two targets all the other runs
+    share (``--vs`` runs beside multi-target runs): they are scored by the specificity section only."""
+    plain = [r for r in inputs if not _difference_pairs(r)]
+    if not plain:
+        return inputs, []
+    shared = set.intersection(*(set(r.preds["target"]) for r in plain))
+    direct = [r for r in inputs if (p := _difference_pairs(r)) and all({a, b} <= shared for _, a, b in p)]
+    if not direct:
+        return inputs, []
+    log.info("run(s) %s model a difference of shared targets: scored in the specificity section",
+             ", ".join(r.name for r in direct))
+    return [r for r in inputs if r not in direct], direct
+
+
+def _region_gc(regions: pd.Series, gc, dataset: str | None) -> tuple[np.ndarray | None, dict]:
+    """GC fraction per region from ``gc`` (region -> fraction) or the dataset's ``var["gc"]``."""
+    source = "given"
+    if gc is None:
+        source = f"var['gc'] of {dataset}"
+        if dataset is None:
+            return None, {"source": None, "reason": "the runs record no dataset"}
+        try:
+            import anndata as ad
+
+            adata = ad.read_h5ad(dataset, backed="r")
+            try:
+                gc = adata.var["gc"].astype(np.float64)
+            finally:
+                adata.file.close()
+        except (OSError, KeyError, ValueError) as e:
+            return None, {"source": None, "reason": f"could not read GC from {dataset}: {e}"}
+    values = regions.map(pd.Series(gc, dtype=np.float64)).to_numpy(np.float64)
+    missing = int((~np.isfinite(values)).sum())
+    if missing:
+        return None, {"source": None, "reason": f"{missing} test region(s) have no GC value in {source}"}
+    return values, {"source": source, "reason": None}
+
+
+def _specificity(joined: pd.DataFrame, keys: list[str], targets: list[str], models: list[str],
+                 direct: list[_RunInput], gc, dataset: str | None, n_boot: int, seed: int) -> dict | None:
+    """The ``specificity`` section (see :func:`compare_runs`): every model's heads on the test
+    entries scored for every target, and each difference run beside them on its own entries."""
+    if len(targets) < 2:
+        return None
+    test = joined[joined["split"] == "test"]
+    wide = test.pivot_table(index=keys, columns="target", values=["observed", *models], aggfunc="first")
+    wide = wide.dropna()
+    Y = wide["observed"][targets].to_numpy(np.float64)
+    heads = {m: wide[m][targets].to_numpy(np.float64) for m in models}
+    gcv, gc_info = _region_gc(wide.index.get_level_values("region").to_series(), gc, dataset)
+    out = {"split": "test", "gc": gc_info, "all": specificity(Y, heads, targets, gc=gcv, n_boot=n_boot, seed=seed),
+           "direct": [], "difference_runs": []}
+    groups: dict[tuple[str, str], dict[str, pd.Series]] = {}
+    for r in direct:
+        rt = r.preds[r.preds["split"] == "test"].set_index([*keys, "target"])
+        for name, a, b in _difference_pairs(r):
+            pair = (a, b) if targets.index(a) < targets.index(b) else (b, a)
+            g = rt.xs(name, level="target")
+            both = g.index.intersection(wide.index)
+            obs = Y[wide.index.get_indexer(both)]
+            r_obs = pearson(g.loc[both, "observed"], obs[:, targets.index(a)] - obs[:, targets.index(b)])
+            if not r_obs > 0.99:
+                raise InputError(f"run {r.name}: its observed {name} does not follow {a} - {b} of the other runs "
+                                 f"(Pearson r {r_obs:.3f} on {len(both)} test entries)",
+                                 hint="compare a --vs run with runs of the same dataset and signal (AP)")
+            sign = 1.0 if pair == (a, b) else -1.0
+            groups.setdefault(pair, {})[r.name] = sign * g.loc[both, "predicted"]
+            out["difference_runs"].append({"name": r.name, "path": str(r.path), "family": r.family, "target": name,
+                                           "pair": list(pair), "test_entries": len(both)})
+    for k, (pair, preds) in enumerate(groups.items()):
+        rows = wide.index
+        for v in preds.values():
+            rows = rows.intersection(v.index)
+        idx = wide.index.get_indexer(rows)
+        res = specificity(Y[idx], {m: h[idx] for m, h in heads.items()}, targets, pairs=[pair],
+                          gc=None if gcv is None else gcv[idx], n_boot=n_boot, seed=seed + 1 + k,
+                          direct={n: (*pair, v.loc[rows].to_numpy(np.float64)) for n, v in preds.items()})
+        out["direct"].append({"pair": list(pair), "runs": list(preds), **res})
+    return out
 
 
 def comparison_table(comparison: dict) -> pd.DataFrame:
@@ -360,15 +471,16 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def _check_same_data(inputs: list[_RunInput]) -> list[str]:
-    """Refuse runs that cannot be compared; returns the entry key columns."""
+def _check_same_data(inputs: list[_RunInput], direct: Sequence[_RunInput] = ()) -> list[str]:
+    """Refuse runs that cannot be compared (``direct``: difference runs, checked for dataset and
+    split only); returns the entry key columns."""
     gets = [r.name for r in inputs if r.family == "get"]
     if gets and len(gets) < len(inputs):
         raise InputError(f"GET run(s) {', '.join(gets)} cannot be compared with runs of other families: GET scores "
                          "(TSS region, strand) entries of held-out cell types",
                          hint="compare GET runs with each other; each GET run's report compares it with its baselines")
     first = inputs[0]
-    for r in inputs[1:]:
+    for r in [*inputs[1:], *direct]:
         if first.dataset is None or r.dataset is None:
             log.warning("run %s or %s records no dataset; relying on the regions and split only", first.name, r.name)
         elif not _same_file(first.dataset, r.dataset):
