@@ -78,11 +78,13 @@ def train(runs: dict[str, list[str]], out: Path, threads: int) -> list[dict]:
     env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
                                                         "OPENBLAS_NUM_THREADS")}}
     done = []
+    before = json.loads((out / "commands.json").read_text()) if (out / "commands.json").is_file() else {}
+    seconds = {c["run"]: c["seconds"] for c in before.get("commands", [])}
     for name, cmd in runs.items():
         d = out / name
         full = ["cisgram", *cmd, "-o", str(d)]
-        if (d / "metrics.json").is_file():
-            done.append({"run": name, "command": " ".join(full), "seconds": None, "trained": False})
+        if (d / "metrics.json").is_file():  # trained by an earlier call: its time as recorded then
+            done.append({"run": name, "command": " ".join(full), "seconds": seconds.get(name), "trained": False})
             continue
         print(f"[{time.strftime('%H:%M:%S')}] {' '.join(full)}", flush=True)
         t0 = time.time()
@@ -119,6 +121,17 @@ def combine(parts: list[Path], out: Path) -> Path:
     (out / "split.json").write_text(splits[0])
     preds.to_parquet(out / "predictions.parquet", index=False)
     write_json(out / "metrics.json", metrics)
+    return out
+
+
+def copy_run(src: Path, out: Path) -> Path:
+    """The files ``cisgram compare`` reads of run ``src``, copied to ``out``."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for f in ("config.json", "split.json", "metrics.json", "predictions.parquet", "history.json", "pipeline.json"):
+        if (src / f).is_file():
+            shutil.copy2(src / f, out / f)
     return out
 
 
@@ -208,12 +221,12 @@ def main() -> None:
     singles = [out / f"cnn_{t}" for t in targets if f"cnn_{t}" in runs]
     if singles:
         dirs["cnn_single"] = combine(singles, out / "cnn_single")
-    for spec in args.run:
+    for spec in args.run:  # copied under their NAME: compare names a run by its directory
         name, _, paths = spec.partition("=")
         parts = [Path(p) for p in paths.split(",") if p]
-        dirs[name] = parts[0] if len(parts) == 1 else combine(parts, out / f"combined_{name}")
+        dirs[name] = copy_run(parts[0], out / "extra" / name) if len(parts) == 1 else combine(parts, out / "extra" / name)
     names = {}
-    for name, d in dirs.items():  # compare names runs by directory; the table uses the names above
+    for name, d in dirs.items():  # the table uses the names above
         names[d.resolve().name] = name
     result = compare_runs(list(dirs.values()), out / "compare", n_boot=args.n_boot, seed=args.seed, progress=print)
     from cisgram.report.compare import compare_report
