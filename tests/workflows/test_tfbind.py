@@ -233,3 +233,126 @@ def test_a_killed_run_resumes_to_the_uninterrupted_numbers(tmp_path, monkeypatch
     assert resumed.metrics == whole.metrics and not (tmp_path / "run" / "checkpoint").exists()
     fits = [json.loads((tmp_path / r / "fits.json").read_text())["cnn"]["gc"] for r in ("run", "whole")]
     assert fits[0]["best_epoch"] == fits[1]["best_epoch"] and len(fits[0]["epochs"]) == 2
+
+
+def test_tfbind_trains_danq_and_the_run_reopens(tmp_path):
+    """``arch="danq"``: each negative set's network is a DanQ, saved with its spec, reopened by
+    ``cisgram.load`` and predicting what the run wrote; an unknown architecture is refused first.
+    With ``core=("kept", "blocked")`` the blocked network is reported beside the kept one."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    import cisgram
+    from cisgram.bundled import demo
+    from cisgram.cli.app import app
+    from cisgram.models.cnn import DanQ
+    from cisgram.workflows.tfbind import run_tfbind
+
+    d = demo()
+    small = {"filters": 16, "kernel": 13, "pool": 5, "units": 8, "hidden": 16}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # an LSTM this small runs 10x slower on two shared cores than on one
+    try:
+        res = run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "run", negatives=("gc",),
+                         window=200, train_fraction=0.25, database=None, arch="danq", arch_params=small,
+                         core=("kept", "blocked"), config=TrainConfig(task="classification", max_epochs=1))
+    finally:
+        torch.set_num_threads(threads)
+    assert res.config["arch"] == "danq" and {"gc:cnn", "gc:cnn-blocked"} <= set(res.metrics["test"])
+    comparison = pd.read_csv(tmp_path / "run" / "comparison.tsv", sep="\t")
+    assert comparison.set_index("model")["core"].to_dict() == {"cnn": "kept", "cnn-blocked": "blocked",
+                                                                "core-score": "kept"}
+    assert isinstance(cisgram.load(tmp_path / "run" / "gc" / "blocked").model.net, DanQ)
+    model = cisgram.load(tmp_path / "run" / "gc")
+    assert isinstance(model.model.net, DanQ) and model.model.spec == {"arch": "danq", "n_tasks": 1, "length": 200, **small}
+    table = pd.read_parquet(tmp_path / "run" / "gc" / "predictions.parquet")
+    g = cisgram.genome.Genome(d.genome)
+    codes = g.fetch_codes_batch(table["chrom"].to_numpy()[:20], table["start"].to_numpy()[:20], table["end"].to_numpy()[:20])
+    # predictions average both strands, so the forward-strand window gives the oriented one's
+    np.testing.assert_allclose(predict(model.model, codes)[:, 0], table["cnn"].to_numpy()[:20], rtol=1e-5, atol=1e-6)
+    bad = CliRunner().invoke(app, ["tfbind", "-g", str(d.genome), "-m", f"{d.motifs}#CTCF", "--chip",
+                                   str(d.ctcf_chip["K562"]), "--arch", "dilated", "-o", str(tmp_path / "bad")])
+    assert bad.exit_code != 0 and "unknown architecture 'dilated'" in str(bad.exception)
+    bad = CliRunner().invoke(app, ["tfbind", "-g", str(d.genome), "-m", f"{d.motifs}#CTCF", "--chip",
+                                   str(d.ctcf_chip["K562"]), "--core", "blocked", "-o", str(tmp_path / "bad")])
+    assert bad.exit_code != 0 and "core must be kept or kept,blocked" in str(bad.exception)
+
+
+def _core_only_examples(path, n: int = 600, window: int = 200, seed: int = 0):
+    """Windows of random sequence, one per example, laid end to end on one chromosome: bound
+    ones hold the core motif's consensus at their centre, unbound ones its reverse (same bases,
+    no motif); nothing else differs, so the label is carried by the core alone. Half the sites
+    are on the minus strand."""
+    import pandas as pd
+
+    from cisgram.data.simulate import random_codes
+    from cisgram.data.tfbind_examples import TFBindExamples
+
+    rng = np.random.default_rng(seed)
+    codes = random_codes(n, window, rng=rng)
+    label = (np.arange(n) % 2).astype(np.int8)
+    core = np.array(["ACGT".index(b) for b in "CACGTGACTT"], dtype=np.uint8)
+    c0 = window // 2 - 5
+    codes[:, c0: c0 + 10] = np.where(label[:, None] == 1, core, core[::-1])
+    seq = "".join("ACGT"[c] for c in codes.ravel())
+    path.write_text(">chr1\n" + "\n".join(seq[i: i + 80] for i in range(0, len(seq), 80)) + "\n")
+    start = np.arange(n) * window
+    table = pd.DataFrame({"name": [f"s{i}" for i in range(n)], "chrom": "chr1", "start": start, "end": start + window,
+                          "strand": np.where(rng.random(n) < 0.5, "+", "-"), "site_start": start + c0,
+                          "site_end": start + c0 + 10, "score": 0.0, "label": label,
+                          "split": np.repeat(["train", "val", "test"], [n * 2 // 3, n // 6, n - n * 2 // 3 - n // 6])})
+    return TFBindExamples(table, split=None, params={"window": window, "margin": 20})
+
+
+def test_blocked_windows_hold_n_over_the_core(tmp_path):
+    from cisgram.data.tfbind_examples import BlockedWindows, examples_dataset
+
+    ex = _core_only_examples(tmp_path / "g.fa", n=60)
+    g = tmp_path / "g.fa"
+    kept = examples_dataset(ex, g, jitter=20, rc=True, seed=3)
+    blocked = examples_dataset(ex, g, jitter=20, rc=True, seed=3, block_core=True)
+    assert isinstance(blocked, BlockedWindows)
+    t = ex.table
+    for i in range(len(t)):
+        (xk, yk), (xb, yb) = kept[i], blocked[i]
+        w = blocked.window(i)
+        cols = np.arange(t["site_start"][i], t["site_end"][i]) - w.start
+        cols = 199 - cols if w.reverse else cols
+        assert xb[:, cols].sum() == 0 and (xk[:, cols].sum(0) == 1).all()  # N over the site, bases in the kept one
+        rest = np.setdiff1d(np.arange(200), cols)
+        assert torch.equal(xb[:, rest], xk[:, rest]) and torch.equal(yb, yk)  # the context untouched
+
+
+def test_a_network_on_blocked_windows_cannot_read_a_core_only_label(tmp_path):
+    """The label is carried by the core alone: the kept network separates the classes, the
+    blocked one (core N in training, validation and test) is at chance."""
+    from sklearn.metrics import roc_auc_score
+
+    from cisgram.data.tfbind_examples import examples_dataset
+    from cisgram.workflows.tfbind import fit_tfbind_cnn
+
+    ex = _core_only_examples(tmp_path / "g.fa")
+    g = cisgram_genome(tmp_path / "g.fa")
+    test = (ex.table["split"] == "test").to_numpy()
+    y = ex.table["label"].to_numpy()[test]
+    cfg = TrainConfig(task="classification", max_epochs=6, patience=6, lr=3e-3)
+    small = {"filters": [16, 16, 16], "hidden": 16}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a = {}
+        for blocked in (False, True):
+            model, _, _ = fit_tfbind_cnn(ex, g, 200, cfg, arch_params=small, block_core=blocked, strategy="s")
+            p = predict(model, examples_dataset(ex, g, rows=test, block_core=blocked))[:, 0]
+            a[blocked] = roc_auc_score(y, p)
+    finally:
+        torch.set_num_threads(threads)
+    assert model.targets == ["s:cnn-blocked"]
+    # measured: kept 1.000, blocked 0.453 (100 test windows: one standard error of chance is 0.06)
+    assert a[False] > 0.95 and abs(a[True] - 0.5) < 0.15, a
+
+
+def cisgram_genome(path):
+    from cisgram.genome import Genome
+
+    return Genome(path)

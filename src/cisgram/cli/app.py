@@ -271,6 +271,8 @@ def tfbind(
     lr: Annotated[float, typer.Option(help="Adam learning rate of the CNN.")] = 3e-3,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     train_fraction: Annotated[float, typer.Option(help="Train on this share of the training examples of each class (a learning curve); validation and test unchanged.")] = 1.0,
+    arch: Annotated[str, typer.Option(help="The CNN: deepsea (DeepSEA-style, batch-normalised) | danq (conv + max-pool + BiLSTM + dense, Quang & Xie 2016's sizes).")] = "deepsea",
+    core: Annotated[str, typer.Option(help="kept | kept,blocked: also train, per negative set, a CNN whose windows hold N over the core motif (AgentBind's blocked condition), reported as model cnn-blocked.")] = "kept",
     resume: ResumeOption = False,
 ) -> None:
     """Does the context around a motif tell bound from unbound instances? CNN and baselines per negative set (AgentBind-style)."""
@@ -284,7 +286,8 @@ def tfbind(
                         chroms=chroms.split(",") if chroms else None, threshold=threshold,
                         summit_distance=summit_distance, ratio=ratio, pvalue_bin=pvalue_bin,
                         database=None if database.lower() == "none" else database, config=cfg, init=init,
-                        train_fraction=train_fraction, progress=_say, resume=resume)
+                        train_fraction=train_fraction, arch=arch,
+                        core=[c.strip() for c in core.split(",") if c.strip()], progress=_say, resume=resume)
     tfbind_report(out_dir / "report.html", result)
     for key, m in result.metrics["test"].items():
         out.print(f"{key}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f}")

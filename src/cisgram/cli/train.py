@@ -89,7 +89,7 @@ def _rank_zero() -> bool:
 def train_cnn(
     dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dataset .h5ad from `cisgram prepare`.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
-    arch: Annotated[str, typer.Option(help="deepsea | dilated")] = "deepsea",
+    arch: Annotated[str, typer.Option(help="deepsea | dilated | danq")] = "deepsea",
     task: Annotated[str, typer.Option(help="regression | classification (peak vs GC-matched background)")] = "regression",
     signal: Annotated[str, typer.Option(help="Regression target: logcounts (peaks + background) | access (peaks only, as iq).")] = "logcounts",
     target: Annotated[list[str] | None, typer.Option("--target", "-T", help="Condition(s) to predict (default: all).")] = None,

@@ -1,7 +1,8 @@
 """Bound and unbound motif instances as training examples (``cisgram tfbind``): the instance pool
 of one motif with its labels, windows and split (:func:`instance_pool`), each negative set drawn
 from it (:func:`draw_examples`: ``standard``, ``gc``, ``genomic``, ``open``, ``open-negatives``), and the oriented one-hot windows a
-network reads (:func:`examples_dataset`). See :mod:`cisgram.data.tfbind` for the instances and
+network reads (:func:`examples_dataset`; with ``block_core`` the core site is N,
+:class:`BlockedWindows`, AgentBind's blocked condition). See :mod:`cisgram.data.tfbind` for the instances and
 labels and the rules both follow."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from cisgram.data.tfbind import (
     MAX_N,
@@ -27,7 +29,7 @@ from cisgram.data.tfbind import (
     require_columns,
     resolve_motif,
 )
-from cisgram.data.windows import SequenceWindows, gc_bin, window_fractions
+from cisgram.data.windows import SequenceWindows, gc_bin, item_index, window_fractions
 from cisgram.errors import InputError
 from cisgram.genome import Genome, check_chromosomes
 from cisgram.intervals import check_regions, read_regions
@@ -490,6 +492,7 @@ def examples_dataset(
     rc: bool = False,
     seed: int = 0,
     rows: np.ndarray | pd.Series | Sequence | None = None,
+    block_core: bool = False,
 ) -> SequenceWindows:
     """The examples' windows as a training dataset, read on the motif's strand.
 
@@ -506,6 +509,10 @@ def examples_dataset(
     rows
         Which examples: a boolean mask ``(n,)`` (e.g. ``ex.table["split"] == "train"``) or integer
         positions; default all.
+    block_core
+        Replace each example's core site (``site_start``-``site_end``) by N, all-zero one-hot
+        columns, wherever jitter and orientation put it (AgentBind's "blocked" condition 'b'):
+        a :class:`BlockedWindows`.
 
     Returns
     -------
@@ -530,10 +537,35 @@ def examples_dataset(
         log.warning("jitter %d exceeds the examples' margin %d: shifted windows may cross a hold-out boundary",
                     jitter, ex.params.get("margin", 0))
     centre = t["start"].to_numpy(dtype=np.int64) + window // 2
-    return SequenceWindows(
-        genome, t["chrom"].to_numpy(), centre, window, t["label"].to_numpy(dtype=np.float32).reshape(-1, 1),
-        jitter=jitter, rc=rc, seed=seed, strand=t["strand"].to_numpy(),
-    )
+    args = (genome, t["chrom"].to_numpy(), centre, window, t["label"].to_numpy(dtype=np.float32).reshape(-1, 1))
+    kw = {"jitter": jitter, "rc": rc, "seed": seed, "strand": t["strand"].to_numpy()}
+    if block_core:
+        return BlockedWindows(*args, site_start=t["site_start"].to_numpy(), site_end=t["site_end"].to_numpy(), **kw)
+    return SequenceWindows(*args, **kw)
+
+
+class BlockedWindows(SequenceWindows):
+    """:class:`~cisgram.data.windows.SequenceWindows` whose items hold N (all-zero one-hot
+    columns) over each example's core site ``[site_start, site_end)`` (forward-strand genome
+    coordinates), wherever the item's shift and orientation put it."""
+
+    def __init__(self, *args, site_start: np.ndarray, site_end: np.ndarray, **kw):
+        super().__init__(*args, **kw)
+        self.site_start = np.asarray(site_start, dtype=np.int64).reshape(-1)
+        self.site_end = np.asarray(site_end, dtype=np.int64).reshape(-1)
+        if self.site_start.size != len(self) or self.site_end.size != len(self):
+            raise InputError(f"{self.site_start.size} core sites for {len(self)} windows")
+
+    def __getitem__(self, i) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = super().__getitem__(i)
+        i = item_index(i, len(self))
+        w = self.window(i)
+        lo = int(np.clip(self.site_start[i] - w.start, 0, self.length))
+        hi = int(np.clip(self.site_end[i] - w.start, 0, self.length))
+        if w.reverse:  # the item was read backwards: forward position p is column length - 1 - p
+            lo, hi = self.length - hi, self.length - lo
+        x[:, lo:hi] = 0
+        return x, y
 
 
 _GC_FINE = 8  # sub-bins per GC bin that the "gc" draw follows first

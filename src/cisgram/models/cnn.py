@@ -1,7 +1,8 @@
-"""Sequence CNNs: a DeepSEA-style classifier/regressor and a dilated residual (BPNet-style) trunk.
+"""Sequence CNNs: a DeepSEA-style classifier/regressor, a dilated residual (BPNet-style) trunk and
+DanQ (convolution + bidirectional LSTM).
 
-Both take one-hot ``(B, 4, L)`` float32 (A, C, G, T) and return ``(B, T)``: one output per task
-(condition), logits for classification, values for regression. Neither knows about strands;
+All take one-hot ``(B, 4, L)`` float32 (A, C, G, T) and return ``(B, T)``: one output per task
+(condition), logits for classification, values for regression. None knows about strands;
 :func:`cisgram.inference.predict` averages a sequence and its reverse complement.
 
 :func:`build` makes either from its JSON-safe ``spec`` (``{"arch": ..., **hyper-parameters}``),
@@ -19,11 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-ARCHS = ("deepsea", "dilated")
+from cisgram.errors import InputError
+
+ARCHS = ("deepsea", "dilated", "danq")
 #: what a spec key means when a saved spec lacks it: the architecture before the key existed
-LEGACY = {"deepsea": {"dense_norm": False}, "dilated": {}}
+LEGACY = {"deepsea": {"dense_norm": False}, "dilated": {}, "danq": {}}
 #: the current defaults, written into every new spec (:func:`new_spec`)
-CURRENT = {"deepsea": {"dense_norm": True}, "dilated": {}}
+CURRENT = {"deepsea": {"dense_norm": True}, "dilated": {}, "danq": {}}
 
 
 class DenseNorm(nn.BatchNorm1d):
@@ -161,6 +164,55 @@ class DilatedCNN(nn.Module):
         return self.count(h.amax(-1) if self.pool == "max" else h.mean(-1))
 
 
+class DanQ(nn.Module):
+    """DanQ (Quang & Xie 2016): one convolution, a bidirectional LSTM over the pooled map and a
+    dense head, the second network of AgentBind's simulations.
+
+    ``conv(filters, k=kernel) → ReLU → max-pool(pool) → dropout(0.2) → BiLSTM(units per
+    direction, every position's output) → dropout(0.5) → flatten → linear(hidden) → ReLU →
+    linear(T)``. The defaults are the paper's: 320 filters of 26 bp, pool 13, 320 LSTM units each
+    way, 925 dense units (46 M parameters at 1 kb; pass smaller ones for small data).
+
+    Where it deviates from the paper: no ``sigmoid`` on the output (logits, as every network
+    here), weight decay from the optimiser instead of none, any input length (the dense layer's
+    width follows ``length``), and no initialisation of the filters from JASPAR motifs (DanQ-JASPAR).
+
+    Interpretation: gradient methods (saliency, input × gradient, integrated gradients,
+    Grad-CAM on the convolution, ISM) work. DeepLIFT has no rule for the LSTM's gates: tangermeme
+    would treat them as linear (attributions 13 % off their sum on a small DanQ, with a warning),
+    so a forward pass under its DeepLIFT hooks raises an :class:`~cisgram.errors.InputError`
+    instead (``cisgram explain --method deeplift`` says to pick another method). On a GPU,
+    gradients are taken through the LSTM with cuDNN off in eval mode (cuDNN's RNN backward needs
+    training mode), restored afterwards (not yet run on a GPU).
+    """
+
+    def __init__(self, n_tasks: int, length: int, *, filters: int = 320, kernel: int = 26, pool: int = 13,
+                 units: int = 320, hidden: int = 925, dropout: float = 0.2, dropout_last: float = 0.5):
+        super().__init__()
+        steps = (length - kernel + 1) // pool
+        if steps < 1:
+            raise ValueError(f"input length {length} is too short for a kernel-{kernel} convolution and pool {pool}")
+        self.conv = nn.Sequential(nn.Conv1d(4, filters, kernel), nn.ReLU(), nn.MaxPool1d(pool), nn.Dropout(dropout))
+        self.lstm = nn.LSTM(filters, units, batch_first=True, bidirectional=True)
+        self.drop = nn.Dropout(dropout_last)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(2 * units * steps, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, n_tasks))
+
+    @property
+    def output(self) -> nn.Linear:
+        return self.head[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if getattr(self, "_NON_LINEAR_OPS", None) is not None:  # tangermeme's DeepLIFT hooks are on
+            raise InputError("DeepLIFT has no rule for DanQ's LSTM (it would treat the gates as linear)",
+                             hint="use saliency, input_x_gradient, integrated_gradients, gradcam or ism")
+        h = self.conv(x).transpose(1, 2)  # (B, L', filters): the LSTM reads positions in order
+        no_cudnn = x.is_cuda and not self.training and torch.is_grad_enabled()
+        with torch.backends.cudnn.flags(enabled=False) if no_cudnn else contextlib.nullcontext():
+            h, _ = self.lstm(h)
+        return self.head(self.drop(h))
+
+
 def new_spec(arch: str, n_tasks: int, length: int, **params) -> dict:
     """The spec of a new network: ``{"arch", "n_tasks", "length"}``, the current defaults of the
     keys :data:`LEGACY` knows (so the spec says which head it has) and ``params`` over them."""
@@ -168,7 +220,7 @@ def new_spec(arch: str, n_tasks: int, length: int, **params) -> dict:
 
 
 def build(spec: dict, *, seed: int | None = None) -> nn.Module:
-    """A network from its spec: ``{"arch": "deepsea"|"dilated", "n_tasks": T, "length": L, **kw}``
+    """A network from its spec: ``{"arch": "deepsea"|"dilated"|"danq", "n_tasks": T, "length": L, **kw}``
     (lists in ``kw`` are turned back into tuples, so a spec survives JSON). A key of
     :data:`LEGACY` missing from the spec takes its legacy value, so a run saved before the key
     existed loads the network it was trained with (a DeepSEA spec without ``dense_norm`` is the
@@ -180,7 +232,7 @@ def build(spec: dict, *, seed: int | None = None) -> nn.Module:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in {**LEGACY[arch], **spec}.items()
           if k not in ("arch", "n_tasks", "length")}
-    cls = DeepSEA if arch == "deepsea" else DilatedCNN
+    cls = {"deepsea": DeepSEA, "dilated": DilatedCNN, "danq": DanQ}[arch]
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
