@@ -35,3 +35,27 @@ def emit(result: dict) -> None:
     """Print the result as one JSON object on the last line."""
     result.setdefault("machine", {"python": platform.python_version(), "cpus": os.cpu_count()})
     print(json.dumps(result))
+
+
+def epoch_timer():
+    """A Lightning callback timing the training steps of each epoch: ``seconds`` holds
+    ``(seconds, sequences)`` per epoch (data loading included, validation excluded)."""
+    import time
+
+    from lightning.pytorch.callbacks import Callback
+
+    class Timer(Callback):
+        def __init__(self):
+            self.seconds, self.n = [], 0
+
+        def on_train_epoch_start(self, trainer, pl_module):
+            self.t, self.n = time.perf_counter(), 0
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.n += len(batch[0])
+            self.last = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            self.seconds.append((self.last - self.t, self.n))
+
+    return Timer()

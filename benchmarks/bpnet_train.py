@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 import torch
 
-from _common import SHARED, emit
+from _common import SHARED, emit, epoch_timer
 from cisgram.data.profiles import ProfileDataset, profile_windows
 from cisgram.inference import resolve_device
 from cisgram.models.bpnet import BPNet, chrombpnet_loss, count_loss_weight
@@ -53,33 +53,13 @@ def _inputs():
     return d.genome, d.tracks[name], d.peaks[name]
 
 
-def _timer():
-    from lightning.pytorch.callbacks import Callback
-
-    class Timer(Callback):
-        def __init__(self):
-            self.seconds = []
-
-        def on_train_epoch_start(self, trainer, pl_module):
-            self.t, self.n = time.perf_counter(), 0
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            self.n += len(batch[0])
-            self.last = time.perf_counter()
-
-        def on_train_epoch_end(self, trainer, pl_module):
-            self.seconds.append((self.last - self.t, self.n))
-
-    return Timer()
-
-
 def real_path(data, filters: int, weight: float, epochs: int, device: str) -> list[float]:
     torch.manual_seed(0)
     net = BPNet(n_filters=filters, n_layers=8, length=LENGTH, output_len=OUTPUT)
     train = ProfileDataset(data, None, kinds=("peak",), augment=True)
     val = ProfileDataset(data, None, kinds=("peak",))
     val = torch.utils.data.Subset(val, range(BATCH))
-    timer = _timer()
+    timer = epoch_timer()
     cfg = TrainConfig(max_epochs=epochs, patience=epochs, batch_size=BATCH, lr=1e-3, weight_decay=0.0,
                       accelerator="gpu" if device.startswith("cuda") else "cpu")
 

@@ -29,7 +29,7 @@ import time
 import numpy as np
 import torch
 
-from _common import SHARED, emit
+from _common import SHARED, emit, epoch_timer
 from cisgram.data.windows import SequenceWindows
 from cisgram.genome import Genome
 from cisgram.inference import resolve_device
@@ -57,32 +57,12 @@ def _regions():
     return str(genome), g, df
 
 
-def _epoch_timer():
-    from lightning.pytorch.callbacks import Callback
-
-    class Timer(Callback):
-        def __init__(self):
-            self.seconds, self.n = [], 0
-
-        def on_train_epoch_start(self, trainer, pl_module):
-            self.t, self.n = time.perf_counter(), 0
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            self.n += len(batch[0])
-            self.last = time.perf_counter()
-
-        def on_train_epoch_end(self, trainer, pl_module):
-            self.seconds.append((self.last - self.t, self.n))
-
-    return Timer()
-
-
 def real_path(genome: str, chroms, centres, Y, epochs: int, workers: int, device: str) -> list[float]:
     torch.manual_seed(0)
     net = DeepSEA(Y.shape[1], LENGTH)
     train = SequenceWindows(genome, chroms, centres, LENGTH, Y, jitter=20, rc=True, seed=0)
     val = SequenceWindows(genome, chroms[:BATCH], centres[:BATCH], LENGTH, Y[:BATCH])
-    timer = _epoch_timer()
+    timer = epoch_timer()
     cfg = TrainConfig(max_epochs=epochs, patience=epochs, batch_size=BATCH, num_workers=workers,
                       accelerator="gpu" if device.startswith("cuda") else "cpu")
     fit(net, train, val, cfg, callbacks=(timer,))

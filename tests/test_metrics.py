@@ -240,3 +240,11 @@ def test_specificity_bootstrap_matches_a_plain_loop_and_direct_models_turn_with_
     assert plain["head_gc"] == {} and plain["pairs"][0]["models"]["planted"]["difference_r_gc"] is None
     with pytest.raises(InputError, match="direct model"):
         specificity(obs, heads, ["A", "B"], direct={"x": ("A", "C", dap)})
+
+
+def test_most_common_share_counts_exact_ties():
+    from cisgram.metrics import most_common_share
+
+    assert most_common_share([0.5, 0.5, 0.5, 0.1]) == 0.75
+    assert most_common_share([0.5, 0.5 + 1e-12]) == 0.5  # exact float equality, no tolerance
+    assert np.isnan(most_common_share([]))

@@ -22,7 +22,7 @@ from cisgram.errors import InputError
 
 __all__ = ["ProfileBaselines", "auprc", "auroc", "bootstrap_target", "classification_metrics", "paired_bootstrap",
            "pearson", "pearson_columns", "profile_baselines", "profile_jsd", "profile_pearson", "r2",
-           "regression_metrics", "spearman", "specificity"]
+           "most_common_share", "regression_metrics", "spearman", "specificity"]
 
 
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -450,3 +450,11 @@ def specificity(observed, predicted, targets, *, gc=None, direct=None, pairs=Non
                                                  "high": high,
                                                  "share_above_zero": float((fin > 0).mean()) if fin.size else None})
     return {"n": N, "targets": targets, "gc": gc is not None, "head_gc": head_gc, "pairs": out_pairs}
+
+
+def most_common_share(values) -> float:
+    """The share of ``values`` equal (exact float equality) to the most common one; NaN when empty."""
+    values = np.asarray(values)
+    if values.size == 0:
+        return float("nan")
+    return float(np.unique(values, return_counts=True)[1].max() / values.size)

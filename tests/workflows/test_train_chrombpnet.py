@@ -1,13 +1,6 @@
-"""`cisgram train chrombpnet` and `cisgram predict --bigwig` on a planted simulation
-(``tests/workflows/conftest.py``: the simulation and the run, trained once per session).
-
-The simulated genome (4 random chromosomes, 360 kb) carries a Tn5-like sequence preference
-everywhere: each base's insertion rate is multiplied by ``exp(Σ W[o, base at o])`` over the 7-mer
-centred on it (``W`` drawn ~N(0, 0.5)). Peaks every 1 kb hold 1-7 copies of an AP-1 site
-(TGACTCA), each raising the rate in a Gaussian bump (sd 12 bp) around it; background holds the
-bias alone. Counts are Poisson draws of the rate, written as an insertion bigWig. Tiny networks
-(16 filters, 256 bp in, 128 out) train in about 20 s on one thread.
-"""
+"""`cisgram train chrombpnet` and `cisgram predict --bigwig` on the planted simulation of
+``tests/workflows/conftest.py`` (a random genome with a Tn5-like preference and AP-1 peaks; the
+tiny run is trained once per session there)."""
 
 from __future__ import annotations
 

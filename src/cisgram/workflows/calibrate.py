@@ -42,7 +42,7 @@ import numpy as np
 
 from cisgram.data.targets import training_data
 from cisgram.errors import InputError
-from cisgram.metrics import pearson
+from cisgram.metrics import most_common_share, pearson
 from cisgram.results import RunResult
 from cisgram.splits import Split
 from cisgram.workflows.rundir import (
@@ -53,7 +53,6 @@ from cisgram.workflows.rundir import (
     predictions_table,
     start_run,
 )
-from cisgram.workflows.train_cnn import most_common_share
 
 log = logging.getLogger(__name__)
 

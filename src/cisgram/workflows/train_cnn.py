@@ -22,6 +22,7 @@ from cisgram.data.windows import SequenceWindows
 from cisgram.errors import InputError
 from cisgram.inference import predict
 from cisgram.interpret.attribution import input_x_gradient
+from cisgram.metrics import most_common_share
 from cisgram.models.cnn import CNNModel, build, new_spec
 from cisgram.results import CNNResult
 from cisgram.training import TrainConfig, fit
@@ -123,14 +124,6 @@ def train_cnn(dataset, out, *, arch: str = "deepsea", task: str = "regression", 
     logos = attribution_logos(model, windows, data, pred, device=device)
     return CNNResult(out, "cnn", {"family": "cnn", **conf}, metrics, preds, arch=arch, task=task, history=history,
                      logos=logos)
-
-
-def most_common_share(values) -> float:
-    """The share of ``values`` equal (exact float equality) to the most common one; NaN when empty."""
-    values = np.asarray(values)
-    if values.size == 0:
-        return float("nan")
-    return float(np.unique(values, return_counts=True)[1].max() / values.size)
 
 
 def output_floor(metrics: dict, preds: pd.DataFrame, dead: dict[str, bool]) -> dict[tuple[str, str], float]:
