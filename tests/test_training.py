@@ -235,3 +235,18 @@ def test_a_get_fit_with_a_schedule_early_stopping_and_a_killed_epoch_resumes_exa
         assert _same_fit(ref, res)
     # resume without a checkpoint there starts afresh
     assert _same_fit(ref, fit(make_net(), data, val, cfg, loss=get_loss(), checkpoint=tmp_path / "new", resume=True))
+
+
+def test_a_redirected_fit_prints_a_line_per_epoch_and_no_progress_bar(capsys):
+    """With ``progress`` and a stderr that is not a terminal (pytest captures it), each epoch is one
+    line with its losses, and no progress bar redraws are written."""
+    from tests.toys import tiny_deepsea
+
+    data = sequences(64)
+    fit(tiny_deepsea(length=200, seed=1)[0], data, data, TrainConfig(max_epochs=2, patience=2, batch_size=32,
+                                                                      progress=True))
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split(":")[0] for ln in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("train_loss" in ln and "val_loss" in ln for ln in lines)
+    assert "\r" not in err and "━" not in err

@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from cisgram.checkpoints import (
 )
 from cisgram.data.get_windows import MaskedWindow
 from cisgram.errors import InputError
+from cisgram.fit_hooks import epoch_lines
 from cisgram.models.get import RegionTransformer
 
 log = logging.getLogger(__name__)
@@ -357,10 +359,13 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
     hooks = [best, stop, *callbacks]
     if checkpoint is not None:
         hooks.append(epoch_checkpoint(checkpoint, g, meta, saved["seconds"] if saved else 0.0))
-    if cfg.progress:
+    bar = cfg.progress and sys.stderr.isatty()
+    if bar:
         from lightning.pytorch.callbacks import RichProgressBar
 
         hooks.append(RichProgressBar(leave=True))
+    elif cfg.progress:  # a redirected log: a line per epoch, no redrawn bar
+        hooks.append(epoch_lines())
     t0 = time.perf_counter()
     with _quiet(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -368,7 +373,7 @@ def fit(net: nn.Module, train: Dataset, val: Dataset, config: TrainConfig | None
             trainer = L.Trainer(
                 accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
                 precision=cfg.precision, max_epochs=cfg.max_epochs, callbacks=hooks, logger=False,
-                enable_checkpointing=checkpoint is not None, enable_progress_bar=cfg.progress,
+                enable_checkpointing=checkpoint is not None, enable_progress_bar=bar,
                 enable_model_summary=False, num_sanity_val_steps=0,
                 plugins=[checkpoint_io()] if checkpoint is not None else None,
             )

@@ -81,3 +81,31 @@ def chrombpnet_run(chrombpnet_sim, tmp_path_factory):
     result = train_chrombpnet(sim.fasta, sim.bigwig, sim.peaks, out, max_epochs=15, patience=15, **TINY)
     chrombpnet_report(out / "report.html", result)
     return out, result
+
+
+TFBIND_SMALL = {"filters": [16, 16, 16], "hidden": 16}
+
+
+@pytest.fixture(scope="session")
+def tiny_tfbind_run(tmp_path_factory):
+    """A tfbind run on the demo slice's real K562 CTCF peaks, made once per session: ``standard``
+    and ``genomic`` negatives (1 per bound instance), kept and blocked cores, small DeepSEA-style
+    networks (16 filters, 400 bp windows, 2 epochs, one thread), no context baseline. Read by the
+    tfbind pattern and variant tests. Returns ``(run directory, TFBindResult)``."""
+    import torch
+
+    from cisgram.bundled import demo
+    from cisgram.training import TrainConfig
+    from cisgram.workflows.tfbind import run_tfbind
+
+    d = demo()
+    out = tmp_path_factory.mktemp("runs") / "tfbind"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], out, negatives=("standard", "genomic"),
+                            window=400, ratio=1, database=None, core=("kept", "blocked"), arch_params=TFBIND_SMALL,
+                            config=TrainConfig(task="classification", max_epochs=2, patience=2, lr=3e-3))
+    finally:
+        torch.set_num_threads(threads)
+    return out, result

@@ -177,11 +177,64 @@ def test_a_collapsed_cnn_is_trained_again(tmp_path, monkeypatch):
     d = demo()
     said = []
     tb.run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "run", negatives=("gc",), window=400, database=None,
-                  config=TrainConfig(task="classification", max_epochs=1, patience=1), progress=said.append)
+                  config=TrainConfig(task="classification", max_epochs=1, patience=1), progress=said.append, seeds=1)
     assert calls == [(0, 1e-3), (1, pytest.approx(1e-3 / 3))]
     attempts = json.loads((tmp_path / "run" / "fits.json").read_text())["cnn"]["gc"]["attempts"]
     assert attempts[0]["val_prediction_range"] == 0 and attempts[1]["val_prediction_range"] > 1e-6
     assert any("collapsed to a constant output" in s for s in said)
+
+
+def test_a_collapse_is_caught_after_the_first_epoch(tmp_path, monkeypatch):
+    """A network stuck at a constant output (its output layer's weights zero and frozen) is
+    stopped after its first epoch, not after early stopping, and started again; the restart is
+    counted in comparison.tsv."""
+    import json
+
+    import pandas as pd
+
+    import cisgram.workflows.tfbind as tb
+    from cisgram.bundled import demo
+
+    real_build, built = tb.build, []
+
+    def build_dead_once(spec, seed=0):
+        net = real_build(spec, seed=seed)
+        built.append(seed)
+        if len(built) == 2:  # the first network trained (the first build only checks the architecture)
+            for p in net.output.parameters():
+                if p.dim() > 1:
+                    p.data.zero_()
+                    p.requires_grad_(False)
+        return net
+
+    monkeypatch.setattr(tb, "build", build_dead_once)
+    d = demo()
+    tb.run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "run", negatives=("gc",), window=400,
+                  database=None, config=TrainConfig(task="classification", max_epochs=4, patience=4), seeds=1,
+                  arch_params={"filters": [16, 16, 16], "hidden": 16})
+    fits = json.loads((tmp_path / "run" / "fits.json").read_text())["cnn"]["gc"]
+    first, second = fits["attempts"]
+    assert first["collapsed"] and first["first_epoch_spread"] == 0 and not second["collapsed"]
+    assert built[2:] == [1]
+    comparison = pd.read_csv(tmp_path / "run" / "comparison.tsv", sep="\t")
+    assert comparison.loc[comparison["model"] == "cnn", "restarts"].tolist() == [1]
+
+
+def test_a_dataset_split_beside_the_run_is_named(tmp_path):
+    import json
+
+    from cisgram.workflows.tfbind import dataset_split_near
+
+    class G:
+        chroms = ["chr1", "chr2"]
+
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "split.json").write_text(json.dumps({"kind": "blocks", "blocks": [["chr1", 0, 10, "test"]]}))
+    assert dataset_split_near(tmp_path / "run", G()) is None  # a split.json without a dataset beside it
+    (tmp_path / "ds" / "dataset.h5ad").write_text("")
+    assert dataset_split_near(tmp_path / "run", G()) == (tmp_path / "ds" / "split.json").resolve()
+    G.chroms = ["chrX"]
+    assert dataset_split_near(tmp_path / "run", G()) is None  # another genome's
 
 
 def test_train_fraction_thins_only_the_training_examples():

@@ -30,6 +30,7 @@ CNN's ``model.safetensors`` + ``model.json`` (the blocked one's in ``<strategy>/
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -59,6 +60,8 @@ MODELS = ("cnn", "cnn-blocked", "core-score", "context-motifs")
 CORES = ("kept", "blocked")  # AgentBind's conditions 'c' and 'b': the core motif in the windows, or N over it
 RETRIES = 2  # new starts of a CNN that collapsed to a constant output
 COLLAPSED = 1e-6  # validation predictions spread no more than this: a constant output
+SMALL_SET = 300  # fewer bound training instances than this: a seed ensemble by default
+ENSEMBLE_SEEDS = 3  # the networks of that ensemble, their predictions averaged
 
 
 def _l1_argument() -> dict:
@@ -165,22 +168,27 @@ def _check_classes(ex, strategy: str, chip) -> None:
 def fit_tfbind_cnn(ex, genome, window: int, cfg, *, jitter: int = 20, start: dict | None = None, strategy: str = "",
                    say: Callable[[str], None] = lambda msg: None, checkpoints: Path | None = None,
                    resume: bool = False, arch: str = "deepsea", arch_params: dict | None = None,
-                   block_core: bool = False):
-    """The CNN of one negative set, trained on its training windows with early stopping on
-    validation auROC: ``(CNNModel, FitResult, attempts)``.
+                   block_core: bool = False, seed_index: int = 0):
+    """The CNN of one negative set, trained on its training windows, the epoch kept by validation
+    auROC: ``(CNNModel, FitResult, attempts)``.
 
     Classes are weighed equally: on the unbalanced sets (genomic: ~1 bound in 12) an unweighted
     network can settle on the base rate and never leave it. Small sets (a few hundred windows)
     get smaller batches, so an epoch is at least ~40 steps: with 10 steps an epoch the network
-    had not left its starting plateau when early stopping ended it. A network that dies in its
-    first steps (every ReLU off: constant output, auROC 0.50) is trained again from another
-    start with a third of the learning rate, at most :data:`RETRIES` times; ``attempts`` records
-    each start. With ``checkpoints`` each start's fit keeps its last completed epoch in
-    ``checkpoints/<strategy>-<attempt>`` (``resume``: :func:`~cisgram.training.fit`'s). ``arch``
-    and ``arch_params`` pick the network (:func:`~cisgram.models.cnn.new_spec`: ``deepsea`` or
-    ``danq``, with hyper-parameters over the defaults). ``block_core``: train and validate on
-    windows whose core site is N (AgentBind's blocked condition); the output is then
-    ``<strategy>:cnn-blocked`` and the checkpoints ``<strategy>-blocked-<attempt>``."""
+    had not left its starting plateau when early stopping ended it. A network that settles on a
+    constant output (every ReLU off: auROC 0.50) is caught at the end of its **first** epoch
+    (:func:`~cisgram.fit_hooks.constant_output_check` on the validation windows) and started
+    again from another seed with a third of the learning rate, at most :data:`RETRIES` times;
+    the final network is checked once more. ``attempts`` records each start (seed, learning
+    rate, the first epoch's output spread, whether it collapsed). With ``checkpoints`` each
+    start's fit keeps its last completed epoch in ``checkpoints/<name>-<attempt>``
+    (``resume``: :func:`~cisgram.training.fit`'s). ``arch`` and ``arch_params`` pick the network
+    (:func:`~cisgram.models.cnn.new_spec`: ``deepsea`` or ``danq``). ``block_core``: train and
+    validate on windows whose core site is N (AgentBind's blocked condition); the output is then
+    ``<strategy>:cnn-blocked``. ``seed_index`` k > 0 is member k of a seed ensemble: its seeds
+    start at ``cfg.seed + 100·k`` and its checkpoints are named ``<name>-s<k>-<attempt>``."""
+    from cisgram.fit_hooks import constant_output_check
+
     t = ex.table
     y, part = t["label"].to_numpy().astype(int), t["split"].to_numpy()
     tr, va = part == "train", part == "val"
@@ -188,51 +196,166 @@ def fit_tfbind_cnn(ex, genome, window: int, cfg, *, jitter: int = 20, start: dic
     pos, neg = int(y[tr].sum()), int((1 - y[tr]).sum())
     batch = int(np.clip(tr.sum() // 40, 16, cfg.batch_size))
     name = f"{strategy or 'cnn'}-blocked" if block_core else strategy or "cnn"
-    say(f"{strategy}: training the {arch} CNN{' (core blocked)' if block_core else ''} on {int(tr.sum()):,} windows "
-        f"(batch {batch})")
+    if seed_index:
+        name = f"{name}-s{seed_index}"
+    say(f"{strategy}: training the {arch} CNN{' (core blocked)' if block_core else ''}"
+        f"{f' (seed {seed_index + 1})' if seed_index else ''} on {int(tr.sum()):,} windows (batch {batch})")
+    val_windows = examples_dataset(ex, genome, rows=va, block_core=block_core)
     attempts = []
     for attempt in range(RETRIES + 1):
-        seed, lr = cfg.seed + attempt, cfg.lr / 3**attempt
+        seed, lr = cfg.seed + 100 * seed_index + attempt, cfg.lr / 3**attempt
         net = build(spec, seed=seed)
         if start is not None:
             _load_trunk(net, start)
+        check = constant_output_check(val_windows)
         res = fit(net, examples_dataset(ex, genome, jitter=jitter, rc=True, seed=seed, rows=tr, block_core=block_core),
-                  examples_dataset(ex, genome, rows=va, block_core=block_core),
-                  replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch, monitor="auroc", seed=seed, lr=lr),
-                  checkpoint=None if checkpoints is None else checkpoints / f"{name}-{attempt}",
+                  val_windows, replace(cfg, pos_weight=neg / max(pos, 1), batch_size=batch, monitor="auroc", seed=seed,
+                                       lr=lr),
+                  callbacks=(check,), checkpoint=None if checkpoints is None else checkpoints / f"{name}-{attempt}",
                   resume=resume)
         model = CNNModel(res.net, spec, "classification", [f"{strategy}:cnn{'-blocked' if block_core else ''}"])
-        spread = (float(np.ptp(predict(model, examples_dataset(ex, genome, rows=va, block_core=block_core))[:, 0]))
-                  if va.any() else 1.0)
-        attempts.append({"seed": seed, "lr": lr, "val_prediction_range": spread})
-        if spread > COLLAPSED:
+        spread = float(np.ptp(predict(model, val_windows)[:, 0])) if va.any() else 1.0
+        collapsed = check.collapsed or spread <= COLLAPSED
+        attempts.append({"seed": seed, "lr": lr, "first_epoch_spread": check.spread,
+                         "val_prediction_range": spread, "collapsed": collapsed})
+        if not collapsed:
             break
-        say(f"{strategy}: the CNN collapsed to a constant output (seed {seed}, lr {lr:.1e})"
+        when = "in its first epoch" if check.collapsed else "by the end of training"
+        say(f"{strategy}: the CNN collapsed to a constant output {when} (seed {seed}, lr {lr:.1e})"
             + ("; training it again" if attempt < RETRIES else "; giving up"))
     return model, res, attempts
 
 
-def _write_blocked(d: Path, model, genome, motif: str, strategy: str, window: int) -> None:
-    """The blocked-core CNN of one strategy in its own directory (opened by ``cisgram.load``)."""
-    model.save(d)
-    write_json(d / "config.json", {"family": "cnn", "task": "classification", **path_entries(genome=genome),
-                                   "length": window, "motif": motif, "negatives": strategy, "core": "blocked",
-                                   "spec": model.spec})
+def fit_seed_ensemble(ex, genome, window: int, cfg, n_seeds: int, *, block_core: bool = False, **kw):
+    """``n_seeds`` CNNs of :func:`fit_tfbind_cnn` from different seeds: ``(models, fits)``, each fit
+    ``{"best_epoch", "attempts", "epochs", "seconds"}``. Their predictions are averaged
+    (:func:`ensemble_predict`)."""
+    models, fits = [], []
+    for k in range(n_seeds):
+        model, res, attempts = fit_tfbind_cnn(ex, genome, window, cfg, block_core=block_core, seed_index=k, **kw)
+        models.append(model)
+        fits.append({"best_epoch": res.best_epoch, "attempts": attempts, "epochs": res.history,
+                     "seconds": res.seconds})
+    return models, fits
 
 
-def _write_strategy(d: Path, strategy: str, model, t: pd.DataFrame, preds: dict, genome, motif: str,
-                    window: int) -> pd.DataFrame:
-    """The strategy's CNN (opened by ``cisgram.load``), config and predictions table; returns the table."""
-    model.save(d / strategy)
-    write_json(d / strategy / "config.json", {"family": "cnn", "task": "classification", **path_entries(genome=genome),
-                                              "length": window, "motif": motif, "negatives": strategy,
-                                              "spec": model.spec})
+def ensemble_predict(models: Sequence[CNNModel], windows) -> np.ndarray:
+    """The mean of the models' (strand-averaged) probabilities on ``windows``: ``(N,)``."""
+    return np.mean([predict(m, windows)[:, 0] for m in models], axis=0)
+
+
+def seeds_for(ex, seeds: int | None) -> int:
+    """``seeds`` when given, else :data:`ENSEMBLE_SEEDS` for a set with fewer than
+    :data:`SMALL_SET` bound training instances and 1 otherwise."""
+    if seeds is not None:
+        return seeds
+    t = ex.table
+    bound = int(((t["split"] == "train") & (t["label"] == 1)).sum())
+    return ENSEMBLE_SEEDS if bound < SMALL_SET else 1
+
+
+def _save_networks(d: Path, models: Sequence[CNNModel], genome, motif: str, strategy: str, window: int,
+                   core: str) -> None:
+    """A regime's networks, each opened by ``cisgram.load``: the first seed's in ``d``, the
+    others' in ``d/seed-<k>`` (:func:`network_dirs`)."""
+    for k, model in enumerate(models):
+        target = d if k == 0 else d / f"seed-{k}"
+        model.save(target)
+        write_json(target / "config.json", {"family": "cnn", "task": "classification", **path_entries(genome=genome),
+                                            "length": window, "motif": motif, "negatives": strategy, "core": core,
+                                            "seed_member": k, "spec": model.spec})
+
+
+def _write_predictions(d: Path, t: pd.DataFrame, preds: dict) -> pd.DataFrame:
+    """``d/predictions.parquet``: the examples and every model's probability; returns the table."""
     table = t[["name", "chrom", "start", "end", "strand", "site_start", "site_end", "score", "label", "split"]].copy()
     for name, p in preds.items():
         table[name] = p
-    with atomic_path(d / strategy / "predictions.parquet") as tmp:
+    with atomic_path(d / "predictions.parquet") as tmp:
         table.to_parquet(tmp, index=False)
     return table
+
+
+def _train_networks(ex, g, d: Path, strategy: str, *, genome, motif: str, window: int, cfg, core: Sequence[str],
+                    n_seeds: int, kw: dict) -> tuple[dict, dict]:
+    """The kept (and with ``"blocked"`` in ``core`` the blocked) seed ensemble of one negative
+    set, trained, saved under ``d/<strategy>`` and scored on every example: ``(predictions,
+    fits)`` keyed ``cnn`` / ``cnn-blocked``."""
+    preds, fits = {}, {}
+    for condition in core:
+        blocked = condition == "blocked"
+        key = "cnn-blocked" if blocked else "cnn"
+        models, fits[key] = fit_seed_ensemble(ex, g, window, cfg, n_seeds, block_core=blocked, strategy=strategy, **kw)
+        preds[key] = ensemble_predict(models, examples_dataset(ex, g, block_core=blocked))
+        _save_networks(d / strategy / ("blocked" if blocked else ""), models, genome, motif, strategy, window,
+                       condition)
+    return preds, fits
+
+
+def _comparison_rows(pool, chip, strategy: str, metrics: dict, y: np.ndarray, part: np.ndarray, preds: dict,
+                     n_seeds: int, fits: dict) -> list[dict]:
+    """Fill ``metrics`` for every split and model of one negative set; return its test rows of
+    ``comparison.tsv`` (with the seeds and the restarts the CNNs needed)."""
+    rows = []
+    for s in ("train", "val", "test"):
+        k = part == s
+        for name in (m for m in MODELS if m in preds):
+            m = metrics[s][f"{strategy}:{name}"] = classification_metrics(y[k], preds[name][k])
+            if s != "test":
+                continue
+            restarts = sum(len(f["attempts"]) - 1 for f in fits.get(name, []))
+            rows.append({"motif": pool.motif.name, "chip": "" if isinstance(chip, pd.DataFrame) else Path(chip).name,
+                         "strategy": strategy, "model": name, "core": "blocked" if name == "cnn-blocked" else "kept",
+                         "auroc": m["auroc"], "auprc": m["auprc"], "n_bound": m["n_pos"], "n_unbound": m["n"] - m["n_pos"],
+                         "seeds": n_seeds if name in fits else 0, "restarts": restarts if name in fits else 0})
+    return rows
+
+
+def dataset_split_near(out: str | os.PathLike, genome: Genome) -> Path | None:
+    """A ``split.json`` beside a ``dataset.h5ad`` in ``out``'s parent directory or one of its
+    sub-directories whose chromosomes all belong to ``genome`` (a ``cisgram prepare`` dataset
+    of the same genome), or ``None``. ``--split auto`` draws its own hold-out, which differs from
+    the dataset's, so a tfbind run and an accessibility run would not share their test regions."""
+    parent = Path(out).resolve().parent
+    for path in [parent / "split.json", *sorted(parent.glob("*/split.json"))]:
+        if not (path.parent / "dataset.h5ad").is_file():
+            continue
+        try:
+            spec = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        chroms = {b[0] for b in spec.get("blocks", [])} | {c for k in ("train", "val", "test")
+                                                           for c in spec.get(k, []) if isinstance(c, str)}
+        if chroms and chroms <= set(genome.chroms):
+            return path
+    return None
+
+
+def network_dirs(run: str | os.PathLike) -> dict[str, list[Path]]:
+    """The CNN directories of a tfbind run, keyed ``<strategy>:cnn`` / ``<strategy>:cnn-blocked``:
+    ``<strategy>/`` (and ``<strategy>/blocked/``) hold the first seed's network, ``seed-<k>/``
+    inside them the other seeds' of a seed ensemble (``--seeds``), whose predictions are averaged."""
+    run = Path(run)
+    config_path = run / "config.json"
+    if not config_path.is_file():
+        raise InputError("not a tfbind run directory (no config.json)", path=run)
+    config = json.loads(config_path.read_text())
+    if config.get("family") != "tfbind":
+        raise InputError(f"not a tfbind run (family {config.get('family')!r})", path=run)
+    out: dict[str, list[Path]] = {}
+    for strategy in config["negatives"]:
+        for key, d in ((f"{strategy}:cnn", run / strategy), (f"{strategy}:cnn-blocked", run / strategy / "blocked")):
+            if (d / "model.safetensors").is_file():
+                out[key] = [d, *sorted((p for p in d.glob("seed-*") if (p / "model.safetensors").is_file()),
+                                       key=lambda p: int(p.name.split("-")[1]))]
+    return out
+
+
+def tfbind_networks(run: str | os.PathLike) -> dict[str, list[CNNModel]]:
+    """Every CNN of a tfbind run (:func:`network_dirs`), loaded: ``{key: [seed 0, seed 1, ...]}``.
+    A ``cnn-blocked`` network must be given windows whose core site is N
+    (:func:`masked_context_codes`)."""
+    return {key: [CNNModel.load(d) for d in dirs] for key, dirs in network_dirs(run).items()}
 
 
 def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, out: str | os.PathLike, *,
@@ -241,7 +364,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
                summit_distance: int | None = None, ratio: float | None = None, pvalue_bin: float = 0.1,
                database: str | None = "jaspar:2024/CORE/vertebrates", config=None, jitter: int = 20,
                init: str | os.PathLike | None = None, train_fraction: float = 1.0, arch: str = "deepsea",
-               arch_params: dict | None = None, core: Sequence[str] = ("kept",),
+               arch_params: dict | None = None, core: Sequence[str] = ("kept",), seeds: int | None = None,
                progress: Callable[[str], None] | None = None, resume: bool = False) -> TFBindResult:
     """``cisgram tfbind``: every strategy in ``negatives``, every model of :data:`MODELS`, written
     to the run directory ``out`` (see the module docstring).
@@ -257,8 +380,17 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
     (:data:`TFBIND_ARCHS`: ``deepsea`` or ``danq``) and ``arch_params`` its hyper-parameters over
     the defaults. ``core`` ``("kept", "blocked")`` also trains, per negative set, a second CNN
     on the same windows with the core site replaced by N in training, validation and test
-    (model ``cnn-blocked``, written to ``<strategy>/blocked/``); ``"kept"`` is always trained."""
-    say = progress or (lambda msg: None)
+    (model ``cnn-blocked``, written to ``<strategy>/blocked/``); ``"kept"`` is always trained.
+    ``seeds`` networks per CNN, their predictions averaged (default: :data:`ENSEMBLE_SEEDS` for a
+    set with fewer than :data:`SMALL_SET` bound training instances, else 1; the others saved in
+    ``seed-<k>/``). Every CNN keeps the epoch of its best validation auROC; one that collapses to
+    a constant output is started again after its first epoch (``restarts`` in
+    ``comparison.tsv``, each start in ``fits.json``). Without ``progress`` the messages go to the
+    log. With ``split="auto"``, a ``cisgram prepare`` dataset split of the same genome found
+    beside ``out`` is named in a message (:func:`dataset_split_near`)."""
+    say = progress or log.info
+    if seeds is not None and seeds < 1:
+        raise InputError(f"seeds must be at least 1, got {seeds}")
     unknown = [s for s in negatives if s not in STRATEGIES]
     if unknown or not negatives:
         raise InputError(f"unknown negative strategy {', '.join(unknown) or '(none)'}",
@@ -285,12 +417,17 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
                                   "chroms": None if chroms is None else list(chroms), "threshold": threshold,
                                   "summit_distance": summit_distance, "ratio": ratio, "pvalue_bin": pvalue_bin,
                                   "database": database, "jitter": jitter, "train_fraction": train_fraction, "arch": arch,
-                                  "arch_params": arch_params, "core": list(core), "training": cfg.resumable()},
+                                  "arch_params": arch_params, "core": list(core), "seeds": seeds,
+                                  "training": cfg.resumable()},
                             resume=resume)
     if isinstance(split, str | os.PathLike) and str(split).endswith(".json"):
         split = Split.load(split)
     start = _initial_weights(init, window, arch) if init is not None else None
     g = Genome(genome)
+    near = dataset_split_near(out, g) if split == "auto" else None
+    if near is not None:
+        say(f"note: --split auto draws its own hold-out; the dataset beside this run has one ({near}): "
+            f"pass --split {near} to share its test regions with the accessibility runs")
     db = load_motifs(database) if database else None
     # the scan, labels, windows and split once; each negative set is a draw from them
     pool = instance_pool(g, motif, chip, accessible=accessible, window=window, split=split, chroms=chroms,
@@ -307,7 +444,6 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         except InputError as e:
             if len(negatives) == 1:
                 raise
-            log.warning("skipping the %s negatives: %s", strategy, str(e).splitlines()[0])
             skipped[strategy] = str(e).splitlines()[0]
             say(f"{strategy}: skipped ({str(e).splitlines()[0]})")
             continue
@@ -319,31 +455,17 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
         preds = {"core-score": fit_core_score(t["score"].to_numpy(), y, tr)}
         if db is not None:
             preds["context-motifs"], extra[strategy] = fit_context_motifs(context_motif_scores(g, t, db), y, tr, va)
-        model, res, attempts = fit_tfbind_cnn(ex, g, window, cfg, jitter=jitter, start=start, strategy=strategy,
-                                              say=say, checkpoints=checkpoints, resume=resume, arch=arch,
-                                              arch_params=arch_params)
-        preds["cnn"] = predict(model, examples_dataset(ex, g))[:, 0]
-        if "blocked" in core:
-            blocked, bres, battempts = fit_tfbind_cnn(ex, g, window, cfg, jitter=jitter, start=start, strategy=strategy,
-                                                      say=say, checkpoints=checkpoints, resume=resume, arch=arch,
-                                                      arch_params=arch_params, block_core=True)
-            preds["cnn-blocked"] = predict(blocked, examples_dataset(ex, g, block_core=True))[:, 0]
-            _write_blocked(d / strategy / "blocked", blocked, genome, motif, strategy, window)
-            extra.setdefault("cnn-blocked", {})[strategy] = {"best_epoch": bres.best_epoch, "attempts": battempts,
-                                                             "epochs": bres.history, "seconds": bres.seconds}
-        table = _write_strategy(d, strategy, model, t, preds, genome, motif, window)
+        n_seeds = seeds_for(ex, seeds)
+        cnn, fits = _train_networks(ex, g, d, strategy, genome=genome, motif=motif, window=window, cfg=cfg, core=core,
+                                    n_seeds=n_seeds, kw={"jitter": jitter, "start": start, "say": say,
+                                                         "checkpoints": checkpoints, "resume": resume, "arch": arch,
+                                                         "arch_params": arch_params})
+        preds.update(cnn)
+        table = _write_predictions(d / strategy, t, preds)
         test_scores[strategy] = table[table["split"] == "test"][["label", *[m for m in MODELS if m in preds]]]
-        for s in ("train", "val", "test"):
-            k = part == s
-            for name in (m for m in MODELS if m in preds):
-                m = metrics[s][f"{strategy}:{name}"] = classification_metrics(y[k], preds[name][k])
-                if s == "test":
-                    rows.append({"motif": pool.motif.name, "chip": Path(chip).name if not isinstance(chip, pd.DataFrame)
-                                 else "", "strategy": strategy, "model": name,
-                                 "core": "blocked" if name == "cnn-blocked" else "kept", "auroc": m["auroc"], "auprc": m["auprc"],
-                                 "n_bound": m["n_pos"], "n_unbound": m["n"] - m["n_pos"]})
-        extra.setdefault("cnn", {})[strategy] = {"best_epoch": res.best_epoch, "attempts": attempts,
-                                                 "epochs": res.history, "seconds": res.seconds}
+        rows += _comparison_rows(pool, chip, strategy, metrics, y, part, preds, n_seeds, fits)
+        for key, members in fits.items():
+            extra.setdefault(key, {})[strategy] = {**members[0], "seeds": n_seeds, "members": members[1:]}
     if not rows:
         raise InputError("no negative set could be built: " + "; ".join(skipped.values()), path=chip)
     comparison = pd.DataFrame(rows)
@@ -352,7 +474,7 @@ def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, o
               "split": str(split_arg), "chroms": None if chroms is None else list(chroms), "threshold": threshold,
               "summit_distance": summit_distance, "ratio": ratio, "pvalue_bin": pvalue_bin, "database": database,
               "jitter": jitter, "arch": arch, "arch_params": arch_params, "core": list(core),
-              "train_fraction": train_fraction, "training": cfg.to_dict(), "skipped": skipped}
+              "seeds": seeds, "train_fraction": train_fraction, "training": cfg.to_dict(), "skipped": skipped}
     finish_run(d, config=config, split=pool.split.to_dict(), metrics=metrics, extra={"fits.json": extra},
                tables={"comparison.tsv": comparison})
     end_run(d)
