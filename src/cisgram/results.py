@@ -185,7 +185,14 @@ class ExplainResult:
 @dataclass
 class BenchmarkResult:
     """``cisgram explain benchmark``: the grammar, the classifier's test areas, one row per
-    method (auROC pooled and per sequence, AgentBind's figure, target, seconds) and examples."""
+    method (auROC pooled and per sequence, AgentBind's figure, target, seconds) and examples.
+
+    Since issue 20 also: the region-level columns and bootstrap intervals in ``table``
+    (``auroc_low`` / ``auroc_high``, ``region_auroc`` …, ``note`` for a method the network
+    refuses), ``pairs`` (every pair of methods at each resolution: ``a``, ``b``,
+    ``resolution``, ``difference``, ``low``, ``high``, ``share_above_zero``), ``winners`` (per
+    resolution the best method and its lead over the runner-up), the network's ``arch`` and the
+    ``region_width``. Each defaults to empty so results built before keep working."""
 
     path: Path
     grammar: str
@@ -195,6 +202,10 @@ class BenchmarkResult:
     classifier: dict
     table: pd.DataFrame
     examples: list
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    winners: pd.DataFrame = field(default_factory=pd.DataFrame)
+    arch: str = "deepsea"
+    region_width: int = 30
 
 
 @dataclass

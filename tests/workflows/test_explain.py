@@ -139,10 +139,17 @@ def test_benchmark_methods_find_the_planted_ctcf_sites(bench):
     written = pd.read_csv(out / "benchmark.tsv", sep="\t")
     assert list(written["method"]) == ["ism", "saliency", "deeplift", "gradcam_saliency"]
     np.testing.assert_allclose(written["auroc"], [table[m]["auroc"] for m in written["method"]], atol=1e-4)
+    for method in written["method"]:  # region level (30 bp windows) with bootstrap intervals beside the base level
+        r = table[method]
+        assert r["region_auroc"] > 0.85 and r["region_auroc_low"] <= r["region_auroc"] <= r["region_auroc_high"]
+        assert r["auroc_low"] <= r["auroc"] <= r["auroc_high"] and r["n_windows"] == 200 // 30
+    pairs = pd.read_csv(out / "benchmark_pairs.tsv", sep="\t")
+    assert len(pairs) == 6 * 2 and set(pairs["resolution"]) == {"base", "region"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["family"] == "cnn" and metrics["test"]["label"]["auroc"] == res.classifier["auroc"]
     report = (out / "report.html").read_text()
-    assert "Methods against the ground truth" in report and "AgentBind" in report and report.count("<img") >= 4
+    assert "Methods against the ground truth" in report and "AgentBind" in report and report.count("<img") >= 5
+    assert "Paired differences" in report and "region level" in report
 
 
 def test_benchmark_attributions_are_the_explained_test_positives(bench, ctcf_sim):

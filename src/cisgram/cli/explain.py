@@ -89,18 +89,34 @@ def explain_benchmark(
     method: Annotated[str, typer.Option(help="Methods to score, comma-separated.")] = ",".join(
         ("ism", "saliency", "input_x_gradient", "integrated_gradients", "deeplift", "gradcam", "gradcam_saliency")),
     n_explain: Annotated[int, typer.Option(help="Held-out positives explained.")] = 200,
-    arch: Annotated[str, typer.Option(help="deepsea | dilated")] = "deepsea",
+    arch: Annotated[str, typer.Option(help="Network: deepsea | danq | dilated (DanQ: conv + BiLSTM; DeepLIFT is not available on its LSTM and that row is marked so).")] = "deepsea",
+    arch_params: Annotated[str | None, typer.Option(help='The network\'s constructor arguments over its defaults, as JSON, e.g. \'{"filters": 64, "units": 32, "hidden": 64}\' for a small DanQ.')] = None,
+    region_width: Annotated[int, typer.Option(help="Window width (bp, 20-50) of the region-level score: non-overlapping windows from base 0, a shorter last window dropped.")] = 30,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of the explained sequences (intervals and paired differences).")] = 1000,
     max_epochs: Annotated[int, typer.Option(help="At most this many epochs.")] = 30,
     patience: Annotated[int, typer.Option(help="Early-stopping patience (validation auROC).")] = 5,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
-    seed: Annotated[int, typer.Option(help="Seed of the simulation and the training.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (default: torch's own).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation, the training and the bootstrap.")] = 0,
 ) -> None:
-    """Train a CNN on a simulation and score every attribution method by how well it finds the planted sites (AgentBind's test)."""
+    """Train a CNN on a simulation and score every attribution method by how well it finds the planted sites and the regions holding them (AgentBind's test), with bootstrap intervals."""
+    import json
+
     from cisgram.data import simulate as sim
     from cisgram.report.explain import explain_benchmark_report
     from cisgram.training import TrainConfig
     from cisgram.workflows.explain import benchmark
 
+    try:
+        params = json.loads(arch_params) if arch_params else None
+    except json.JSONDecodeError as e:
+        raise InputError(f"--arch-params is not JSON: {e.msg}", hint='e.g. \'{"filters": 64}\'') from None
+    if params is not None and not isinstance(params, dict):
+        raise InputError("--arch-params must be a JSON object", hint='e.g. \'{"filters": 64}\'')
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     if simulation is not None:
         s = sim.read_simulation(simulation)
     else:
@@ -108,12 +124,26 @@ def explain_benchmark(
         s = sim.simulate(g, sim.grammar_motifs(g), n=n, length=length, seed=seed)
     cfg = TrainConfig(task="classification", max_epochs=max_epochs, patience=patience, seed=seed, monitor="auroc",
                       progress=True)
-    res = benchmark(s, out_dir, methods=_methods(method), n_explain=n_explain, config=cfg, arch=arch, device=device,
-                    progress=_say)
+    try:
+        res = benchmark(s, out_dir, methods=_methods(method), n_explain=n_explain, config=cfg, arch=arch,
+                        arch_params=params, device=device, progress=_say, region_width=region_width, n_boot=n_boot,
+                        boot_seed=seed)
+    except ValueError as e:  # a network the constructor refuses (e.g. an unknown --arch-params key)
+        raise InputError(str(e), hint="check --arch-params against the network's constructor") from None
     explain_benchmark_report(out_dir / "report.html", res)
     out.print(f"classifier test auROC {res.classifier['auroc']:.3f}")
-    out.print(_table([(r.method, f"{r.auroc:.3f}", f"{r.auroc_per_sequence:.3f}", f"{r.seconds:.1f}")
-                      for r in res.table.itertuples()], ["method", "auROC", "per sequence", "seconds"]))
+
+    def ci(r, k: str) -> str:
+        v, lo, hi = getattr(r, k), getattr(r, f"{k}_low"), getattr(r, f"{k}_high")
+        return "n/a" if v != v else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+    out.print(_table([(r.method, ci(r, "auroc"), ci(r, "region_auroc"), f"{r.seconds:.1f}", r.note)
+                      for r in res.table.itertuples()],
+                     ["method", "base auROC [95% CI]", f"region auROC ({region_width} bp)", "seconds", "note"]))
+    for w in res.winners.itertuples():
+        lead = "" if w.runner_up is None else (f", ahead of {w.runner_up} by {w.difference:+.3f} "
+                                               f"[{w.low:+.3f}, {w.high:+.3f}]")
+        out.print(f"{w.resolution} level: {w.best} {w.auroc:.3f}{lead}")
     out.print(f"wrote {out_dir}")
 
 

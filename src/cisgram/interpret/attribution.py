@@ -66,7 +66,7 @@ from cisgram.errors import InputError
 from cisgram.inference import evaluating, net_dtype, network, onehot, select, spans
 from cisgram.interpret.ism import ism
 from cisgram.metrics import auroc
-from cisgram.models.cnn import DeepSEA, DilatedCNN
+from cisgram.models.cnn import DanQ, DeepSEA, DilatedCNN
 
 # ---------------------------------------------------------------- shared loop
 
@@ -263,6 +263,8 @@ def _trunk(net: nn.Module) -> list[nn.Module] | None:
         return list(net.trunk)
     if isinstance(net, DilatedCNN):
         return [*net.stem, *net.blocks]
+    if isinstance(net, DanQ):
+        return list(net.conv)
     return None
 
 
@@ -270,13 +272,15 @@ def _default_layer(net: nn.Module, which: str = "last") -> nn.Module:
     """The rectified feature map of the ``"first"``, ``"middle"`` or ``"last"`` convolution.
 
     DeepSEA: that convolution's ReLU (the middle one is the second of three); DilatedCNN: its
-    stem's ReLU, then each residual block (the last is the map its global pool reads); other
-    networks: that ``Conv1d``.
+    stem's ReLU, then each residual block (the last is the map its global pool reads); DanQ: the
+    ReLU of its one convolution; other networks: that ``Conv1d``.
     """
     if isinstance(net, DeepSEA):
         maps = [m for m in net.trunk if isinstance(m, nn.ReLU)]
     elif isinstance(net, DilatedCNN):
         maps = [net.stem[-1], *net.blocks]
+    elif isinstance(net, DanQ):
+        maps = [net.conv[1]]  # its one convolution's ReLU, whatever "first" / "middle" / "last"
     else:
         maps = [m for m in net.modules() if isinstance(m, nn.Conv1d)]
     if not maps:
@@ -375,7 +379,7 @@ def gradcam(model, X, *, target: int = 0, batch_size: int = 128, device: str = "
         ``"middle"`` (default), ``"first"`` or ``"last"``: that convolution's rectified map
         (DeepSEA: the ReLU after its second, first or third convolution; DilatedCNN: the stem,
         the middle or the last residual block, the last being the map its global pool reads;
-        other networks: that ``Conv1d``), or a module of the network or its dotted name
+        DanQ: the ReLU of its one convolution, whichever is named; other networks: that ``Conv1d``), or a module of the network or its dotted name
         (``"trunk.12"``). Selvaraju et al. take the last layer; on sequence the resolution
         matters as much as the semantics. On the two built-in simulations (``cisgram explain
         benchmark``, DeepSEA default widths, 200 test positives) the planted-site auROC of the

@@ -15,7 +15,13 @@ positives of a simulation (:mod:`cisgram.data.simulate`) from its negatives; eve
 method then explains the held-out positives, and each method is scored by the area under the ROC
 curve of separating the bases of the planted, label-bearing sites from all other bases
 (:func:`cisgram.interpret.attribution.importance` and :func:`~cisgram.interpret.attribution.recovery`
-give each method's per-base importance and the areas).
+give each method's per-base importance and the areas), and, as AgentBind also did, at region
+resolution: the auROC of the ``region_width``-bp windows that overlap a planted site against the
+other windows, ranked by summed importance (:func:`cisgram.interpret.regions.region_recovery`).
+Both areas carry 95 % bootstrap intervals over the explained sequences, and every pair of
+methods a paired interval of its difference at each resolution (:mod:`cisgram.interpret.regions`).
+The network is DeepSEA-style by default, or DanQ (AgentBind's second network; DeepLIFT has no rule
+for its LSTM, so that row is NaN with a note) or the dilated CNN.
 
 Both return typed results (:class:`~cisgram.results.BenchmarkResult`,
 :class:`~cisgram.results.ExplainResult`) that :mod:`cisgram.report.explain` draws.
@@ -49,9 +55,10 @@ from cisgram.interpret.attribution import (
 )
 from cisgram.interpret.discovery import discover as discover_patterns
 from cisgram.interpret.discovery import write_patterns
+from cisgram.interpret.regions import method_pairs, region_recovery, sequence_bootstrap, winners
 from cisgram.metrics import classification_metrics
 from cisgram.models.bpnet_run import EXPLAINED, PARTS
-from cisgram.models.cnn import CNNModel, build, new_spec
+from cisgram.models.cnn import ARCHS, CNNModel, build, new_spec
 from cisgram.motifs.pwm import load_motifs
 from cisgram.results import BenchmarkResult, ExplainedSequence, ExplainResult
 from cisgram.training import TrainConfig, fit
@@ -63,6 +70,10 @@ BENCHMARK_METHODS = ("ism", "saliency", "input_x_gradient", "integrated_gradient
                      "gradcam_saliency")
 AGENTBIND = {"ism": 0.986, "gradcam_saliency": 0.979, "saliency": 0.962, "deeplift": 0.811}
 TARGETS = {"ism": 0.986, "gradcam": 0.979, "gradcam_saliency": 0.979, "saliency": 0.962, "deeplift": 0.95}
+REGION_WIDTH = 30  # bp of the region-level score's windows (AgentBind scored regions and bases)
+REGION_WIDTHS = (20, 50)  # the widths the benchmark accepts
+PAIR_COLUMNS = ["a", "b", "resolution", "difference", "low", "high", "share_above_zero"]
+WINNER_COLUMNS = ["resolution", "best", "auroc", "runner_up", "difference", "low", "high", "share_above_zero"]
 LOGO_WINDOW = 60  # bp of each shown sequence drawn as logos: its most important stretch
 
 
@@ -93,33 +104,52 @@ def train_simulation_model(sim, config, *, arch: str = "deepsea", arch_params: d
 
 def benchmark(sim, out_dir: str | os.PathLike, *, methods: Sequence[str] = BENCHMARK_METHODS,
               n_explain: int = 200, config=None, arch: str = "deepsea", arch_params: dict | None = None,
-              device: str = "cpu", progress: Callable[[str], None] | None = None) -> BenchmarkResult:
+              device: str = "cpu", progress: Callable[[str], None] | None = None, region_width: int = REGION_WIDTH,
+              n_boot: int = 1000, boot_seed: int = 0) -> BenchmarkResult:
     """Train a CNN on a simulation, explain its held-out positives with every method, and score
-    each method against the planted sites.
+    each method against the planted sites at base and at region resolution, with bootstrap
+    intervals over the explained sequences.
 
     Parameters
     ----------
     sim
         A :class:`cisgram.data.simulate.Simulation`.
     out_dir
-        Run directory: ``benchmark.tsv`` (method, auROC pooled and per sequence, seconds),
-        ``metrics.json`` (the classifier's test auROC / auPRC and the table), ``attributions.npz``
-        (per method, ``(n, 4, L)``, with the explained sequences' indices), the model
-        (``model.safetensors`` + ``model.json``) and ``config.json``.
+        Run directory: ``benchmark.tsv`` (per method: base-level auROC pooled with its interval
+        and per sequence, the same at region level, seconds, ``note``), ``benchmark_pairs.tsv``
+        (every pair of methods at each resolution: paired difference and interval),
+        ``metrics.json`` (the classifier's test auROC / auPRC, the tables and the winner per
+        resolution), ``attributions.npz`` (per method, ``(n, 4, L)``, with the explained
+        sequences' indices), the model (``model.safetensors`` + ``model.json``) and ``config.json``.
     methods
-        Attribution methods (:data:`cisgram.interpret.attribution.ATTRIBUTIONS`).
+        Attribution methods (:data:`cisgram.interpret.attribution.ATTRIBUTIONS`). A method the
+        network refuses (DeepLIFT on DanQ's LSTM) keeps its row with NaN scores and the reason in
+        ``note``.
     n_explain
         Held-out positives explained (the first ones of the test split).
     config
         :class:`cisgram.training.TrainConfig` of the classifier (classification task).
     arch, arch_params
-        The network (:func:`cisgram.models.cnn.build`): ``deepsea`` or ``dilated`` and its
-        constructor's arguments (default widths when empty).
+        The network (:func:`cisgram.models.cnn.build`): ``deepsea``, ``danq`` or ``dilated``
+        and its constructor's arguments over the defaults.
+    region_width
+        Window width in bp of the region-level score, 20 to 50
+        (:func:`cisgram.interpret.regions.region_recovery`: non-overlapping, the shorter last
+        window dropped).
+    n_boot, boot_seed
+        Bootstrap resamples of the explained sequences and their seed
+        (:func:`cisgram.interpret.regions.sequence_bootstrap`).
     """
     _check_methods(methods)
     config = config or TrainConfig(task="classification")
     if config.task != "classification":
         raise InputError("the benchmark trains a classifier: give a TrainConfig with task='classification'")
+    if arch not in ARCHS:
+        raise InputError(f"unknown architecture {arch!r}", hint=f"choose from {', '.join(ARCHS)}")
+    if not REGION_WIDTHS[0] <= region_width <= REGION_WIDTHS[1]:
+        raise InputError(f"--region-width must be {REGION_WIDTHS[0]} to {REGION_WIDTHS[1]} bp, got {region_width}")
+    if n_boot < 1:
+        raise InputError(f"--n-boot must be at least 1, got {n_boot}")
     say = progress or (lambda msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -135,28 +165,73 @@ def benchmark(sim, out_dir: str | os.PathLike, *, methods: Sequence[str] = BENCH
         raise InputError("the test split holds no positive sequence to explain", hint="simulate more sequences")
     X = codes_to_onehot(sim.codes[pick])
     truth = sim.truth()[pick]
-    rows, arrays = [], {"index": pick}
-    for method in methods:
-        say(f"explaining {pick.size} test positives with {method}")
-        t0 = time.perf_counter()
-        attr = attribute(model, X, method, device=device)
-        seconds = time.perf_counter() - t0
-        arrays[method] = attr.astype(np.float32)
-        rows.append({"method": method, **recovery(importance(attr, X, method), truth), "seconds": seconds,
-                     "agentbind": AGENTBIND.get(method, float("nan")), "target": TARGETS.get(method, float("nan"))})
-    table = pd.DataFrame(rows)
+    arrays, seconds, notes = _attribute_all(model, X, methods, device, say)
+    say(f"bootstrapping {n_boot} resamples of the {pick.size} explained sequences")
+    imps = {m: importance(arrays[m], X, m) for m in methods if m in arrays}
+    boot = sequence_bootstrap(imps, truth, width=region_width, n_boot=n_boot, seed=boot_seed)
+    table = _benchmark_table(methods, imps, truth, boot, seconds, notes, region_width)
+    pairs = pd.DataFrame(method_pairs(boot), columns=PAIR_COLUMNS)
+    wins = pd.DataFrame(winners(boot), columns=WINNER_COLUMNS)
     model.save(out)
     with atomic_path(out / "attributions.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
-    with atomic_write(out / "benchmark.tsv") as fh:
-        table.to_csv(fh, sep="\t", index=False, float_format="%.4f")
-    write_json(out / "metrics.json", {"family": "cnn", "test": {"label": clf}, "methods": table.to_dict("records"),
-                                      "best_epoch": res.best_epoch, "training_seconds": res.seconds}, indent=2)
+        np.savez_compressed(fh, index=pick, **arrays)
+    for name, frame in (("benchmark.tsv", table), ("benchmark_pairs.tsv", pairs)):
+        with atomic_write(out / name) as fh:
+            frame.to_csv(fh, sep="\t", index=False, float_format="%.4f")
+    write_json(out / "metrics.json", {"family": "cnn", "test": {"label": clf}, "methods": _records(table),
+                                      "pairs": _records(pairs), "winners": _records(wins), "region_width": region_width,
+                                      "n_boot": n_boot, "best_epoch": res.best_epoch,
+                                      "training_seconds": res.seconds}, indent=2)
     write_json(out / "config.json", {"command": "explain benchmark", "grammar": sim.grammar.to_dict(),
                                      "simulation": sim.config, "arch": arch, "spec": model.spec, "n_explain": n_explain,
+                                     "region_width": region_width, "n_boot": n_boot, "boot_seed": boot_seed,
                                      "train": config.to_dict(), "methods": list(table["method"])}, indent=2)
     return BenchmarkResult(out, sim.grammar.name, sim.grammar.description, len(sim.label), int(sim.codes.shape[1]),
-                           clf, table, _benchmark_examples(sim, arrays, X, list(methods)))
+                           clf, table, _benchmark_examples(sim, {"index": pick, **arrays}, X, list(arrays)),
+                           pairs, wins, arch, region_width)
+
+
+def _attribute_all(model, X: np.ndarray, methods: Sequence[str], device: str, say) -> tuple[dict, dict, dict]:
+    """``(arrays, seconds, notes)`` per method: the ``(n, 4, L)`` attributions of the methods the
+    network allows, the seconds each took and, for a method it refuses (an
+    :class:`~cisgram.errors.InputError` such as DeepLIFT on DanQ's LSTM), the reason instead."""
+    arrays, seconds, notes = {}, {}, {}
+    for method in methods:
+        say(f"explaining {len(X)} test positives with {method}")
+        t0 = time.perf_counter()
+        try:
+            arrays[method] = attribute(model, X, method, device=device).astype(np.float32)
+        except InputError as e:
+            notes[method] = f"not available: {e.problem}"
+            log.warning("%s: %s", method, notes[method])
+        seconds[method] = time.perf_counter() - t0
+    return arrays, seconds, notes
+
+
+def _benchmark_table(methods, imps: dict, truth: np.ndarray, boot, seconds: dict, notes: dict,
+                     width: int) -> pd.DataFrame:
+    """One row per method: both resolutions' areas (pooled with the bootstrap interval, and per
+    sequence), AgentBind's figure, the target, seconds and a note (NaN scores when refused)."""
+    nan = float("nan")
+    rows = []
+    for m in methods:
+        row = {"method": m, "auroc": nan, "auroc_low": nan, "auroc_high": nan, "auroc_per_sequence": nan,
+               "region_auroc": nan, "region_auroc_low": nan, "region_auroc_high": nan,
+               "region_auroc_per_sequence": nan, "n_sequences": len(truth), "region_width": width,
+               "n_windows": truth.shape[1] // width}
+        if m in imps:
+            row.update(recovery(imps[m], truth), **region_recovery(imps[m], truth, width))
+            (row["auroc_low"], row["auroc_high"]), (row["region_auroc_low"], row["region_auroc_high"]) = (
+                boot.intervals[m]["base"], boot.intervals[m]["region"])
+        rows.append({**row, "seconds": seconds[m], "agentbind": AGENTBIND.get(m, nan), "target": TARGETS.get(m, nan),
+                     "note": notes.get(m, "")})
+    return pd.DataFrame(rows)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Table rows for JSON, NaN as null."""
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+            for r in frame.to_dict("records")]
 
 
 def _benchmark_examples(sim, arrays: dict, X: np.ndarray, methods: list[str], n: int = 3) -> list[ExplainedSequence]:
