@@ -162,7 +162,8 @@ def main() -> None:
                 cfg = TrainConfig(task="classification", max_epochs=a.max_epochs, patience=a.patience, lr=3e-3)
                 run_tfbind(genome, motif, chip, run, accessible=accessible, negatives=a.negatives.split(","),
                            core=a.core.split(","), ratio=a.ratio, split=a.split, database=str(meme), config=cfg,
-                           progress=lambda msg, s=stem: print(f"  {s} {msg}", flush=True))
+                           progress=lambda msg, s=stem: print(f"  {s} {msg}", flush=True),
+                           resume=(run / "checkpoint").is_dir())  # a stopped survey goes on where it was
                 print(f"{stem}: done in {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
             except InputError as e:  # e.g. a 6 bp motif with no site at p < 1e-4, one class in a split
                 skipped.append((stem, str(e).splitlines()[0]))

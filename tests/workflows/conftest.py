@@ -89,8 +89,9 @@ TFBIND_SMALL = {"filters": [16, 16, 16], "hidden": 16}
 @pytest.fixture(scope="session")
 def tiny_tfbind_run(tmp_path_factory):
     """A tfbind run on the demo slice's real K562 CTCF peaks, made once per session: ``standard``
-    and ``genomic`` negatives (1 per bound instance), kept and blocked cores, small DeepSEA-style
-    networks (16 filters, 400 bp windows, 2 epochs, one thread), no context baseline. Read by the
+    and ``genomic`` negatives (1 per bound instance), kept and blocked cores, seed ensembles of two,
+    small DeepSEA-style networks (16 filters, 400 bp windows, 2 epochs, one thread), no context
+    baseline. Read by the
     tfbind pattern and variant tests. Returns ``(run directory, TFBindResult)``."""
     import torch
 
@@ -104,7 +105,7 @@ def tiny_tfbind_run(tmp_path_factory):
     torch.set_num_threads(1)
     try:
         result = run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], out, negatives=("standard", "genomic"),
-                            window=400, ratio=1, database=None, core=("kept", "blocked"), arch_params=TFBIND_SMALL,
+                            window=400, ratio=1, database=None, core=("kept", "blocked"), arch_params=TFBIND_SMALL, seeds=2,
                             config=TrainConfig(task="classification", max_epochs=2, patience=2, lr=3e-3))
     finally:
         torch.set_num_threads(threads)

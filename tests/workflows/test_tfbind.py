@@ -82,7 +82,7 @@ def test_tfbind_run_on_the_demo_slice(tmp_path):
     out = tmp_path / "ctcf"
     res = CliRunner().invoke(app, ["tfbind", "-g", str(d.genome), "-m", f"{d.motifs}#CTCF", "--chip", str(d.ctcf_chip["K562"]),
                                    "--accessible", str(d.peaks["K562"]), "--negatives", "standard,gc,open", "--window", "400",
-                                   "--database", str(d.motifs), "--max-epochs", "2", "-o", str(out)])
+                                   "--database", str(d.motifs), "--max-epochs", "2", "--seeds", "1", "-o", str(out)])
     assert res.exit_code == 0, res.output
     comparison = pd.read_csv(out / "comparison.tsv", sep="\t")
     assert set(comparison["strategy"]) == {"standard", "gc", "open"}
@@ -145,7 +145,7 @@ def test_a_negative_set_that_cannot_be_built_is_skipped(tmp_path):
     nowhere = tmp_path / "nowhere.bed"
     nowhere.write_text("chr22\t100\t200\n")
     metrics = run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "run", accessible=nowhere,
-                         negatives=["gc", "open"], window=300, database=None,
+                         negatives=["gc", "open"], window=300, database=None, seeds=1,
                          config=TrainConfig(task="classification", max_epochs=1)).metrics
     assert set(metrics["test"]) == {"gc:cnn", "gc:core-score"}
     config = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -237,6 +237,22 @@ def test_a_dataset_split_beside_the_run_is_named(tmp_path):
     assert dataset_split_near(tmp_path / "run", G()) is None  # another genome's
 
 
+def test_a_small_set_gets_a_seed_ensemble_by_default():
+    import pandas as pd
+
+    from cisgram.data.tfbind_examples import TFBindExamples
+    from cisgram.workflows.tfbind import ENSEMBLE_SEEDS, SMALL_SET, seeds_for
+
+    def ex(bound_train: int):
+        n = bound_train + 50
+        t = pd.DataFrame({"split": ["train"] * n + ["test"] * 400, "label": [1] * bound_train + [0] * 50 + [1] * 400})
+        return TFBindExamples(t, split=None, params={})
+
+    assert seeds_for(ex(SMALL_SET - 1), None) == ENSEMBLE_SEEDS == 3
+    assert seeds_for(ex(SMALL_SET), None) == 1  # test instances do not count
+    assert seeds_for(ex(10), 1) == 1
+
+
 def test_train_fraction_thins_only_the_training_examples():
     import pandas as pd
 
@@ -269,7 +285,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_numbers(tmp_path, monkeypatch
 
     d = demo()
     args = (d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"])
-    kw = dict(negatives=("gc",), window=200, train_fraction=0.25, database=None,
+    kw = dict(negatives=("gc",), window=200, train_fraction=0.25, database=None, seeds=1,
               config=TrainConfig(task="classification", max_epochs=2, patience=2))
     real_build = tb.build
     monkeypatch.setattr(tb, "build", lambda spec, seed: real_build({**spec, "filters": [8, 8, 8], "hidden": 8}, seed=seed))
@@ -308,7 +324,7 @@ def test_tfbind_trains_danq_and_the_run_reopens(tmp_path):
     try:
         res = run_tfbind(d.genome, f"{d.motifs}#CTCF", d.ctcf_chip["K562"], tmp_path / "run", negatives=("gc",),
                          window=200, train_fraction=0.25, database=None, arch="danq", arch_params=small,
-                         core=("kept", "blocked"), config=TrainConfig(task="classification", max_epochs=1))
+                         core=("kept", "blocked"), seeds=1, config=TrainConfig(task="classification", max_epochs=1))
     finally:
         torch.set_num_threads(threads)
     assert res.config["arch"] == "danq" and {"gc:cnn", "gc:cnn-blocked"} <= set(res.metrics["test"])
@@ -409,3 +425,28 @@ def cisgram_genome(path):
     from cisgram.genome import Genome
 
     return Genome(path)
+
+
+def test_a_seed_ensemble_averages_its_networks(tiny_tfbind_run):
+    """Two networks per regime (seed 0 in the regime's directory, the other in seed-1/), and the
+    stored predictions are the mean of the networks' own."""
+    import pandas as pd
+
+    from cisgram.data.tfbind_examples import TFBindExamples, examples_dataset
+    from cisgram.genome import Genome
+    from cisgram.workflows.tfbind import ensemble_predict, network_dirs, tfbind_networks
+
+    run, result = tiny_tfbind_run
+    dirs = network_dirs(run)
+    assert {k: [p.name for p in v] for k, v in dirs.items()} == {
+        k: [v[0].name, "seed-1"] for k, v in dirs.items()}
+    cnn = result.comparison["model"].str.startswith("cnn")
+    assert set(result.comparison.loc[cnn, "seeds"]) == {2} and set(result.comparison.loc[~cnn, "seeds"]) == {0}
+    nets = tfbind_networks(run)
+    t = pd.read_parquet(run / "standard" / "predictions.parquet")
+    ex = TFBindExamples(t, split=None, params={"window": 400, "margin": 20})
+    g = Genome(result.config["genome"])
+    for key, column, blocked in (("standard:cnn", "cnn", False), ("standard:cnn-blocked", "cnn-blocked", True)):
+        each = [predict(m, examples_dataset(ex, g, block_core=blocked))[:, 0] for m in nets[key]]
+        assert np.ptp(np.stack(each), axis=0).max() > 1e-4  # two different networks
+        assert np.allclose(ensemble_predict(nets[key], examples_dataset(ex, g, block_core=blocked)), t[column], atol=1e-5)

@@ -266,13 +266,15 @@ def tfbind(
     ratio: Annotated[float | None, typer.Option(help="Negatives per bound instance (default: all; standard, gc: 1 per bin).")] = None,
     pvalue_bin: Annotated[float, typer.Option(help="Width of the standard set's bins in -log10 motif p-value (AgentBind's 0.1).")] = 0.1,
     database: Annotated[str, typer.Option(help="Motifs of the context baseline (MEME file or jaspar: address; 'none' to skip).")] = "jaspar:2024/CORE/vertebrates",
-    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per CNN.")] = 40,
+    max_epochs: Annotated[int, typer.Option(help="At most this many epochs per CNN (the epoch of the best validation auROC is kept; a network stuck at a constant output after its first epoch is started again from another seed, at most twice).")] = 40,
     patience: Annotated[int, typer.Option(help="Early-stopping patience.")] = 8,
     lr: Annotated[float, typer.Option(help="Adam learning rate of the CNN.")] = 3e-3,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     train_fraction: Annotated[float, typer.Option(help="Train on this share of the training examples of each class (a learning curve); validation and test unchanged.")] = 1.0,
     arch: Annotated[str, typer.Option(help="The CNN: deepsea (DeepSEA-style, batch-normalised) | danq (conv + max-pool + BiLSTM + dense, Quang & Xie 2016's sizes).")] = "deepsea",
     core: Annotated[str, typer.Option(help="kept | kept,blocked: also train, per negative set, a CNN whose windows hold N over the core motif (AgentBind's blocked condition), reported as model cnn-blocked.")] = "kept",
+    seeds: Annotated[int | None, typer.Option(help="Networks per CNN from different seeds, their predictions averaged (default: 3 for a set with fewer than 300 bound training instances, else 1).")] = None,
+    patterns: Annotated[bool, typer.Option("--patterns", help="Also find what each network learns: TF-MoDISco patterns of DeepLIFT contributions on the bound test windows, named by TOMTOM against --database (or JASPAR) and classed; `cisgram tfbind-patterns RUN` does it for a finished run.")] = False,
     resume: ResumeOption = False,
 ) -> None:
     """Does the context around a motif tell bound from unbound instances? CNN and baselines per negative set (AgentBind-style)."""
@@ -287,7 +289,12 @@ def tfbind(
                         summit_distance=summit_distance, ratio=ratio, pvalue_bin=pvalue_bin,
                         database=None if database.lower() == "none" else database, config=cfg, init=init,
                         train_fraction=train_fraction, arch=arch,
-                        core=[c.strip() for c in core.split(",") if c.strip()], progress=_say, resume=resume)
+                        core=[c.strip() for c in core.split(",") if c.strip()], seeds=seeds, progress=_say,
+                        resume=resume)
+    if patterns:
+        from cisgram.workflows.tfbind_patterns import tfbind_patterns as find_patterns
+
+        find_patterns(out_dir, database=None if database.lower() == "none" else database, progress=_say)
     tfbind_report(out_dir / "report.html", result)
     for key, m in result.metrics["test"].items():
         out.print(f"{key}: test auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f}")
@@ -346,10 +353,46 @@ def compare(
     out.print(f"wrote {out_dir}")
 
 
+def _tfbind_variants(model: Path, out_path: Path, vcf: Path | None, core_snvs: bool, flank: int | None,
+                     windows: str | None, scale: str | None, genome: Path | None, device: str, refused: dict) -> None:
+    """``cisgram variants`` for a tfbind run: --core-snvs writes the VCF, --vcf scores it with every network."""
+    from cisgram.report.variants import tfbind_variants_report
+    from cisgram.workflows import variants_tfbind as vt
+
+    given = [name for name, v in refused.items() if v not in (None, False)]
+    if given:
+        raise InputError(f"{', '.join(given)} cannot be used with a tfbind run", path=model,
+                         hint="a tfbind run is scored in its own windows (--vcf) or gives its core SNVs (--core-snvs)")
+    if (vcf is None) == (not core_snvs):
+        raise InputError("give either --vcf or --core-snvs for a tfbind run")
+    if core_snvs:
+        if scale is not None:
+            raise InputError("--scale applies to scoring (--vcf), not to --core-snvs")
+        rec = vt.core_snvs(model, out_path, flank=50 if flank is None else flank, windows=windows or "test",
+                           genome=genome)
+        out.print(f"{len(rec):,} SNVs at {len(rec) // 3:,} positions; wrote {out_path}")
+        return
+    if flank is not None:
+        raise InputError("--flank applies to --core-snvs, not to scoring")
+    with console.status("scoring variants with every network of the run…"):
+        res = vt.score_tfbind_variants(model, vcf, out_path, windows=windows or "test", scale=scale or "logit",
+                                       genome=genome, device=device)
+    page = vt.side_file(out_path, "concordance.html")
+    tfbind_variants_report(page, res)
+    by = {(a, b, s_): (r, o) for a, b, s_, r, o in res.concordance[["a", "b", "subset", "spearman", "top_shared"]]
+          .itertuples(index=False)}
+    rows = [(a, b, *[f"{v:.3f}" for s_ in ("all", "outside_core") for v in by[(a, b, s_)]])
+            for i, a in enumerate(res.keys) for b in res.keys[i + 1:]]
+    out.print(_table(rows, ["network a", "network b", "ρ", "top 1 %", "ρ outside core", "top 1 % outside"]))
+    extra = f"; {res.problems:,} record(s) not scored, listed in {vt.side_file(out_path, 'problems.tsv')}" if res.problems else ""
+    out.print(f"{len(res.table):,} (variant, window) rows × {len(res.keys)} networks, Δ on the {res.scale} scale; wrote "
+              f"{out_path}, {res.concordance_path} and {page}{extra}")
+
+
 @app.command()
 def variants(
-    model: Annotated[Path, typer.Option("--model", "-M", help="A `cisgram train iq|cnn|chrombpnet` run (or get, --vcf only).")],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Scores (.tsv) for --vcf; a directory for --saturate.")],
+    model: Annotated[Path, typer.Option("--model", "-M", help="A `cisgram train iq|cnn|chrombpnet` run (or get, --vcf only; or tfbind, --vcf or --core-snvs).")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Scores (.tsv) for --vcf; a directory for --saturate; the VCF for --core-snvs.")],
     vcf: Annotated[Path | None, typer.Option(help="VCF (plain or .gz) of SNVs and short indels.")] = None,
     saturate: Annotated[str | None, typer.Option(help="Score every SNV of this region (chrom:start-end, 0-based half-open, at most the model's width).")] = None,
     window: Annotated[int | None, typer.Option(help="Window width (bp); must be the model's input width.")] = None,
@@ -357,12 +400,30 @@ def variants(
     attribution: Annotated[bool, typer.Option(help="Also input x gradient over the REF bases (CNN and ChromBPNet runs).")] = False,
     part: Annotated[str | None, typer.Option("--part", help="ChromBPNet runs: bias_free (default: the accessibility model alone, as chrombpnet scores variants) or full (with the Tn5 bias model).")] = None,
     target: Annotated[str | None, typer.Option("--target", "-T", help="Target drawn in the saturation map (default: the first).")] = None,
+    core_snvs: Annotated[bool, typer.Option("--core-snvs", help="tfbind runs: write every SNV (3 per position) over the core motif sites of the run's bound windows ± --flank bp to --out (a VCF), for --vcf.")] = False,
+    flank: Annotated[int | None, typer.Option(help="tfbind runs, --core-snvs: bp on each side of the core site (default 50).")] = None,
+    windows: Annotated[str | None, typer.Option(help="tfbind runs: test (the held-out windows, default) | all: the windows variants are scored in, and whose bound sites --core-snvs covers.")] = None,
+    scale: Annotated[str | None, typer.Option(help="tfbind runs: logit (default) | probability: the scale of Δ of the strand-averaged prediction.")] = None,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu",
 ) -> None:
-    """Reference vs alternative predictions of variants (--vcf), or saturation mutagenesis of a region (--saturate)."""
+    """Reference vs alternative predictions of variants (--vcf), or saturation mutagenesis of a region (--saturate).
+
+    A tfbind run is scored by every network (negative set, core kept or blocked) in the run's own windows, with the
+    concordance between them beside the scores (<out>.concordance.tsv and .html); --core-snvs writes the SNVs
+    around its bound sites."""
     from cisgram.report.variants import saturation_report
     from cisgram.workflows import variants as v
+    from cisgram.workflows.variants_tfbind import is_tfbind
 
+    if is_tfbind(model):
+        _tfbind_variants(model, out_path, vcf, core_snvs, flank, windows, scale, genome, device,
+                         {"--saturate": saturate, "--window": window, "--attribution": attribution, "--part": part,
+                          "--target": target})
+        return
+    tfbind_only = [n for n, x in (("--core-snvs", core_snvs), ("--flank", flank), ("--windows", windows),
+                                  ("--scale", scale)) if x not in (None, False)]
+    if tfbind_only:
+        raise InputError(f"{', '.join(tfbind_only)} apply to tfbind runs only", path=model)
     if (vcf is None) == (saturate is None):
         raise InputError("give either --vcf or --saturate REGION")
     if saturate is not None:
@@ -410,6 +471,9 @@ def predict(
 
 app.command()(calibrate)
 app.command()(structure)  # after the dataset and model commands in --help
+from cisgram.cli.tfbind import tfbind_patterns  # noqa: E402  (cisgram tfbind-patterns, after tfbind's helpers)
+
+app.command("tfbind-patterns")(tfbind_patterns)
 
 
 def main() -> None:

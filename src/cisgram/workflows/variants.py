@@ -18,32 +18,30 @@ Windows (0-based, half-open; REF span ``[s, e)`` with ``r = e − s`` bases, ALT
     ref window  genome[s − ⌊(L−r)/2⌋, e + ⌈(L−r)/2⌉)                                     (L bp)
     alt window  genome[s − ⌊(L−a)/2⌋, s) + ALT + genome[e, e + ⌈(L−a)/2⌉)                (L bp)
 
-so an SNV or MNV only swaps bases, a deletion pulls in ``r − a`` more flanking bases (split
-between the two sides) and an insertion drops ``a − r`` of them, and both windows stay centred
-on the variant.
+so an SNV or MNV only swaps bases, a deletion pulls in ``r − a`` more flanking bases (split between the two
+sides) and an insertion drops ``a − r`` of them, and both windows stay centred on the variant.
 
-Supported: IQ, CNN and ChromBPNet runs (ChromBPNet's log-count change and profile JSD, bias-free by
-default: :mod:`cisgram.workflows.variants_bpnet`), whose input width is fixed, and GET runs
-(:func:`score_variants_get`: regions re-scanned for motifs, gene windows predicted again).
+Supported: IQ, CNN and ChromBPNet runs (ChromBPNet's log-count change and profile JSD, bias-free by default:
+:mod:`cisgram.workflows.variants_bpnet`), whose input width is fixed, GET runs (:func:`score_variants_get`: regions
+re-scanned, gene windows predicted again) and tfbind runs (:mod:`cisgram.workflows.variants_tfbind`).
 
 Pitfalls
 --------
-- REF must match the genome: a mismatch (reported per line, not scored) nearly always means
-  the VCF was made for another assembly. Chromosome names must match too (``22`` vs ``chr22``);
-  when none does the reading stops with the fix.
-- Indels move the flanks: every base on each side shifts by about half the length difference,
-  so an indel's delta includes the effect of that shift (small for a model that only looks near
-  the centre). Normalise indels first (``bcftools norm -f genome.fa``): two spellings of one
-  indel in a repeat are centred differently and score slightly differently.
-- Windows hanging over a chromosome's end are padded with N (code 4, one-hot all zeros); such
-  variants are flagged in the ``padded`` column and counted in the log.
-- CNN predictions average the sequence and its reverse complement (as in training); the optional
-  attribution explains the forward strand's raw output (standardised value or logit), so its
-  scale is not that of the delta.
-- A model can be blind to a whole window (a DeepSEA with every dense ReLU off there outputs one
-  constant), so its variants score Δ = 0: those with Δ exactly 0 are tested
-  (:func:`unresponsive_windows`) and the blind ones flagged ``unresponsive``. A variant in a
-  training region was scored by a model that saw its sequence: see the ``split`` column.
+- REF must match the genome: a mismatch (reported per line, not scored) nearly always means the VCF was made for
+  another assembly. Chromosome names must match too (``22`` vs ``chr22``); when none does the reading stops with
+  the fix.
+- Indels move the flanks: every base on each side shifts by about half the length difference, so an indel's delta
+  includes the effect of that shift (small for a model that only looks near the centre). Normalise indels first
+  (``bcftools norm -f genome.fa``): two spellings of one indel in a repeat are centred differently and score
+  slightly differently.
+- Windows hanging over a chromosome's end are padded with N (code 4, one-hot all zeros); such variants are flagged
+  in the ``padded`` column and counted in the log.
+- CNN predictions average the sequence and its reverse complement (as in training); the optional attribution
+  explains the forward strand's raw output (standardised value or logit), so its scale is not that of the delta.
+- A model can be blind to a whole window (a DeepSEA with every dense ReLU off there outputs one constant), so its
+  variants score Δ = 0: those with Δ exactly 0 are tested (:func:`unresponsive_windows`) and the blind ones
+  flagged ``unresponsive``. A variant in a training region was scored by a model that saw its sequence: see the
+  ``split`` column.
 """
 
 from __future__ import annotations
@@ -71,6 +69,7 @@ from cisgram.results import SaturationResult, VariantScores
 from cisgram.vcf import CHUNK as VCF_CHUNK
 from cisgram.vcf import COLUMNS, Problem, iter_vcf, read_vcf
 from cisgram.workflows import variants_bpnet as bpnet
+from cisgram.workflows import variants_tfbind as tfbind
 from cisgram.workflows.rundir import GETRun, Run, load
 
 log = logging.getLogger(__name__)
@@ -203,12 +202,14 @@ def write_variant_scores(run, vcf: str | os.PathLike, out: str | os.PathLike, *,
                          device: str = "cpu", chunk: int = VCF_CHUNK, keep: list | None = None,
                          part: str | None = None) -> VariantScores:
     """:func:`score_variants` in bounded memory: the VCF is read ``chunk`` records at a time
-    (:func:`~cisgram.vcf.iter_vcf`), each piece scored in batches and appended to ``out`` (a
-    temporary file renamed into place at the end, so a failed run leaves nothing). Returns a
-    :class:`~cisgram.results.VariantScores`: the rows written, how many are unresponsive, in
-    training regions and padded; with ``keep`` (a list) each scored piece is also appended to
-    it. A ``get`` run is scored by :func:`score_variants_get`, which holds its table."""
+    (:func:`~cisgram.vcf.iter_vcf`), each piece scored in batches and appended to ``out`` (a temporary file renamed
+    into place at the end, so a failed run leaves nothing). Returns a :class:`~cisgram.results.VariantScores`: the
+    rows written, how many are unresponsive, in training regions and padded; with ``keep`` (a list) each scored
+    piece is also appended to it. A ``get`` run is scored by :func:`score_variants_get`, which holds its table,
+    a ``tfbind`` one by :func:`~cisgram.workflows.variants_tfbind.score_tfbind_variants` (its own columns)."""
     bpnet.check_part(_family_of(run), part, getattr(run, "path", run))
+    if _family_of(run) == "tfbind":
+        return tfbind.as_variant_scores(run, vcf, out, genome, batch_size, device, keep, window, attribution)
     if _family_of(run) == "get":
         return VariantScores(Path(out), len(score_variants_get(run, vcf, out, genome=genome, max_indel=max_indel,
                                                                batch_size=min(batch_size, 64), device=device)))
@@ -256,11 +257,10 @@ def write_variant_scores(run, vcf: str | os.PathLike, out: str | os.PathLike, *,
 
 
 def _run_windows(run) -> pd.DataFrame | None:
-    """The windows the run's model read in fitting, validation and test (``chrom, start, end,
-    split``; :func:`~cisgram.data.variants.training_regions` widened to the model's width and
-    ``±jitter`` by :func:`~cisgram.data.variants.model_windows`), or None where the run names no
-    dataset (a model fitted without one) or its dataset is gone or unreadable: the split is then
-    unknown."""
+    """The windows the run's model read in fitting, validation and test (``chrom, start, end, split``;
+    :func:`~cisgram.data.variants.training_regions` widened to the model's width and ``±jitter`` by
+    :func:`~cisgram.data.variants.model_windows`), or None where the run names no dataset (a model fitted
+    without one) or its dataset is gone or unreadable: the split is then unknown."""
     dataset = run.config.get("dataset")
     if not dataset:
         log.info("the run names no dataset: the variants' split is 'unknown'")
