@@ -18,6 +18,7 @@ from cisgram.workflows.tfbind_patterns import (
 def test_names_and_families():
     assert same_tf("CTCFL", ["MA1930.2", "CTCF"]) and same_tf("MA1930.1", ["MA1930.2"])
     assert same_tf("GATA1::TAL1", ["GATA2"]) and same_tf("FOSL2", ["FOS"])
+    assert same_tf("SPIB", ["MA0080.7", "SPI1"]) and same_tf("JUND", ["FOS::JUN"]) and same_tf("CEBPA", ["CEBPB"])
     assert not same_tf("ZNF384", ["ZNF143"]) and not same_tf("SPI1", ["SP1"]) and not same_tf("REST", ["CTCF"])
     assert accessibility_family("FOS::JUN") == "AP-1" and accessibility_family("Spi1") == "ETS/SPI1"
     assert accessibility_family("CTCF") == "CTCF" and accessibility_family("ZNF143") == ""

@@ -141,6 +141,11 @@ def name_parts(name: str) -> list[str]:
 NUMBERED_GENES = re.compile(r"ZNF|ZFP|ZBTB|ZSCAN|ZKSCAN|ZIM|PRDM|THAP|ZFHX|ZHX")  # the number is the gene
 
 
+PARALOGS = {"SPI": r"SPI[1BC]", "CEBP": r"CEBP[A-G]", "JUN": r"JUN[BD]?", "FOS": r"FOSB?|FOSL[12]"}
+"""Paralog groups whose names share no stem after the digits go (``SPIB`` for ``SPI1``, ``JUND``
+for ``JUN``, ``CEBPA`` for ``CEBPB``): each name in a group has the group's key as its stem."""
+
+
 def _stem(part: str) -> str:
     """The family stem of a TF name: trailing digits dropped (``GATA1`` -> ``GATA``, ``FOSL2``
     -> ``FOSL``), and a trailing ``L`` (a "-like" paralog: ``CTCFL``, ``FOSL``) after that. JASPAR
@@ -150,6 +155,9 @@ def _stem(part: str) -> str:
         return part.split(".")[0]
     if NUMBERED_GENES.match(part):
         return part
+    group = next((key for key, rx in PARALOGS.items() if re.fullmatch(rx, part)), None)
+    if group is not None:
+        return group
     s = re.sub(r"\d+$", "", part)
     return s[:-1] if len(s) > 3 and s.endswith("L") else s
 
@@ -157,7 +165,8 @@ def _stem(part: str) -> str:
 def same_tf(name: str, tf_names: list[str]) -> bool:
     """Whether a motif named ``name`` is the TF named by any of ``tf_names``: a name part equal
     to one of the TF's, or with the same family stem (``CTCFL`` for ``CTCF``, ``GATA2`` for
-    ``GATA1``, ``FOSL2`` for ``FOS``; ``MA0139.1`` for ``MA0139.2``)."""
+    ``GATA1``, ``FOSL2`` for ``FOS``, ``SPIB`` for ``SPI1``: :data:`PARALOGS`; ``MA0139.1`` for
+    ``MA0139.2``)."""
     stems = {_stem(p) for n in tf_names for p in name_parts(n)}
     return any(_stem(p) in stems for p in name_parts(name))
 
