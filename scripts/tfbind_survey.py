@@ -114,6 +114,34 @@ def test_rows(run: Path, stem: str, n_boot: int = 1000) -> pd.DataFrame:
     return t
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """One row per set and negative set: test counts, the kept and blocked CNNs' auROC with
+    intervals, the two baselines, and the kept CNN's lead over the core score (paired interval);
+    a set with fewer than 20 test instances of a class is listed without scores."""
+    def cell(r) -> str:
+        return "–" if r is None else f"{r.auroc:.3f} [{r.auroc_low:.2f}, {r.auroc_high:.2f}]"
+
+    # fewer test instances of either class than this: no auROC is shown (8 bound against 3
+    # unbound gives 24 pairs, and 0.500 by chance)
+    min_test = 20
+    lines = ["| set | negatives | test bound / unbound | CNN, core kept | CNN, core blocked | core score | "
+             "context motifs | kept CNN − core score | seeds (restarts) |", "|---" * 9 + "|"]
+    for (stem, strategy), rows in table.groupby(["set", "strategy"], sort=False):
+        by = {r.model: r for r in rows.itertuples()}
+        k = by.get("cnn")
+        lead = "–" if k is None or pd.isna(getattr(k, "minus_core", np.nan)) else (
+            f"{k.minus_core:+.3f} [{k.minus_core_low:+.2f}, {k.minus_core_high:+.2f}]")
+        if k is not None and min(k.n_bound, k.n_unbound) < min_test:
+            lines.append(f"| {stem} | {strategy} | {int(k.n_bound)} / {int(k.n_unbound)} | too few test instances "
+                         f"(< {min_test} of a class) | | | | | |")
+            continue
+        seeds = "–" if k is None else f"{int(k.seeds)} ({int(k.restarts) + int(getattr(by.get('cnn-blocked'), 'restarts', 0))})"
+        lines.append(f"| {stem} | {strategy} | {int(k.n_bound)} / {int(k.n_unbound)} | {cell(k)} | "
+                     f"{cell(by.get('cnn-blocked'))} | {by['core-score'].auroc:.3f} | "
+                     f"{by['context-motifs'].auroc:.3f} | {lead} | {seeds} |" if k is not None else f"| {stem} | {strategy} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/tfbind_survey")
@@ -172,6 +200,8 @@ def main() -> None:
             rows.append(test_rows(run, stem))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     table.to_csv(out / "survey.tsv", sep="\t", index=False, float_format="%.4f")
+    if len(table):
+        (out / "survey.md").write_text(markdown(table))
     pd.DataFrame(skipped, columns=["set", "why"]).to_csv(out / "skipped.tsv", sep="\t", index=False)
     if len(table):
         wide = table.pivot_table(index="set", columns=["strategy", "model"], values="auroc")
