@@ -82,7 +82,7 @@ def test_tfbind_run_on_the_demo_slice(tmp_path):
     out = tmp_path / "ctcf"
     res = CliRunner().invoke(app, ["tfbind", "-g", str(d.genome), "-m", f"{d.motifs}#CTCF", "--chip", str(d.ctcf_chip["K562"]),
                                    "--accessible", str(d.peaks["K562"]), "--negatives", "standard,gc,open", "--window", "400",
-                                   "--database", str(d.motifs), "--max-epochs", "2", "--seeds", "1", "-o", str(out)])
+                                   "--database", str(d.motifs), "--max-epochs", "2", "--seeds", "1", "--patterns", "-o", str(out)])
     assert res.exit_code == 0, res.output
     comparison = pd.read_csv(out / "comparison.tsv", sep="\t")
     assert set(comparison["strategy"]) == {"standard", "gc", "open"}
@@ -101,6 +101,10 @@ def test_tfbind_run_on_the_demo_slice(tmp_path):
     assert (standard["label"] == 1).sum() == (standard["label"] == 0).sum() > 0
     assert abs(metrics["test"]["standard:core-score"]["auroc"] - 0.5) < 0.15
     assert "ROC" in (out / "report.html").read_text()
+    # --patterns: what each regime's network learnt, one block per regime in patterns.tsv and the report
+    patterns = pd.read_csv(out / "patterns.tsv", sep="\t")
+    assert set(patterns["regime"]) == {"standard", "gc", "open"} and set(patterns["core"]) == {"kept"}
+    assert "What each regime learns" in (out / "report.html").read_text()
     run = cisgram.load(out / "gc")
     assert run.family == "cnn" and run.length == 400
 
