@@ -454,3 +454,25 @@ def test_a_seed_ensemble_averages_its_networks(tiny_tfbind_run):
         each = [predict(m, examples_dataset(ex, g, block_core=blocked))[:, 0] for m in nets[key]]
         assert np.ptp(np.stack(each), axis=0).max() > 1e-4  # two different networks
         assert np.allclose(ensemble_predict(nets[key], examples_dataset(ex, g, block_core=blocked)), t[column], atol=1e-5)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--negatives", "standard,nearby"], "unknown negative strategy nearby"),
+    (["--negatives", "open"], "the open strategies need accessibility peaks"),
+])
+def test_bad_tfbind_options_exit_2_with_one_line_and_no_run_directory(tmp_path, monkeypatch, capsys, args, message):
+    import sys
+
+    from cisgram.bundled import demo
+    from cisgram.cli.app import main
+
+    d = demo()
+    out = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["cisgram", "tfbind", "-g", str(d.genome), "-m", f"{d.motifs}#CTCF", "--chip",
+                                      str(d.ctcf_chip["K562"]), *args, "-o", str(out)])
+    with pytest.raises(SystemExit) as e:
+        main()
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert e.value.code == 2 and message in text and "Traceback" not in text
+    assert not out.exists()
