@@ -100,7 +100,7 @@ def test_rows(run: Path, stem: str, n_boot: int = 1000) -> pd.DataFrame:
                    for d in diffs if d["metric"] == "auroc" and "core-score" in (d["a"], d["b"])}
         for i in rows.index:
             m = t.at[i, "model"]
-            lo, hi = intervals[m]["auroc"]
+            lo, hi = intervals[m]["auroc"] or (None, None)  # fewer than 3 test instances: no interval
             row = {"auroc_low": lo, "auroc_high": hi}
             if m in vs_core:
                 d, sign = vs_core[m]
