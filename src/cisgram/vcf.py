@@ -17,12 +17,13 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cisgram.errors import InputError, few
-from cisgram.files import open_text
+from cisgram.files import atomic_write, open_text
 from cisgram.genome import open_genome
 
 log = logging.getLogger(__name__)
@@ -214,3 +215,28 @@ def iter_vcf(path: str | os.PathLike, genome=None, *, max_indel: int = 50,
                     ", ".join(list(unknown)[:5]))
     if rows or problems or not yielded:
         yield _frame(rows), problems
+
+
+def problems_path(out: str | os.PathLike) -> Path:
+    """Where a variant scoring lists the records it left out: ``scores.tsv`` ->
+    ``scores.problems.tsv`` (any other name gets ``.problems.tsv`` appended)."""
+    p = Path(out)
+    return p.with_name((p.name[:-4] if p.name.endswith(".tsv") else p.name) + ".problems.tsv")
+
+
+def report_problems(problems: list[Problem], n_scored: int, vcf, out, *, nothing: str = "no variant to score") -> None:
+    """Write the records left out to :func:`problems_path` ``(out)`` (or remove a stale list) and
+    refuse a VCF with nothing scored (``n_scored`` rows): an :class:`InputError` naming ``vcf``,
+    saying ``nothing`` and the first problem."""
+    problems.sort(key=lambda p: p.line)
+    extra = problems_path(out)
+    if problems:
+        with atomic_write(extra) as fh:
+            pd.DataFrame({"line": [p.line for p in problems], "reason": [p.reason for p in problems]}).to_csv(
+                fh, sep="\t", index=False)
+        log.warning("%s: %d record(s) or allele(s) not scored, listed in %s", vcf, len(problems), extra)
+    elif extra.exists():
+        extra.unlink()
+    if not n_scored:
+        first = f"; first: line {problems[0].line}: {problems[0].reason}" if problems else ""
+        raise InputError(f"{nothing}{first}", path=vcf, hint=f"see {extra}" if problems else "the VCF holds no records")

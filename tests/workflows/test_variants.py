@@ -24,10 +24,9 @@ from cisgram.errors import InputError
 from cisgram.genome import Genome
 from cisgram.intervals import parse_region
 from cisgram.report.variants import saturation_report
-from cisgram.vcf import read_vcf, variant_kind
+from cisgram.vcf import problems_path, read_vcf, variant_kind
 from cisgram.workflows.rundir import Run, load
 from cisgram.workflows.variants import (
-    problems_path,
     saturate,
     saturation_matrix,
     score_variants,

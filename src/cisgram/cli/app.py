@@ -412,6 +412,7 @@ def variants(
     concordance between them beside the scores (<out>.concordance.tsv and .html); --core-snvs writes the SNVs
     around its bound sites."""
     from cisgram.report.variants import saturation_report
+    from cisgram.vcf import problems_path
     from cisgram.workflows import variants as v
     from cisgram.workflows.variants_tfbind import is_tfbind
 
@@ -435,7 +436,7 @@ def variants(
         return
     res = v.write_variant_scores(model, vcf, out_path, window=window, genome=genome, attribution=attribution,
                                  device=device, part=part)
-    problems = v.problems_path(out_path)
+    problems = problems_path(out_path)
     extra = f"; {sum(1 for _ in open(problems)) - 1:,} line(s) not scored, listed in {problems}" if problems.is_file() else ""
     flags = ""
     if res.unresponsive is not None:  # IQ and CNN runs (GET rows are not tested)

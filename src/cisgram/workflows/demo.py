@@ -65,6 +65,7 @@ from cisgram.report.prepare import prepare_report
 from cisgram.report.variants import saturation_report
 from cisgram.results import DemoResult
 from cisgram.training import TrainConfig
+from cisgram.vcf import problems_path
 from cisgram.workflows.compare import compare_runs
 from cisgram.workflows.explain_get import explain_get, explain_summary
 from cisgram.workflows.rundir import end_run, load
@@ -72,7 +73,7 @@ from cisgram.workflows.train_baseline import train_baseline
 from cisgram.workflows.train_cnn import train_cnn
 from cisgram.workflows.train_get import train_get
 from cisgram.workflows.train_iq import train_iq
-from cisgram.workflows.variants import problems_path, saturate, score_variants
+from cisgram.workflows.variants import saturate, score_variants
 
 STEPS = ("prepare", "scan", "iq", "cnn", "baseline", "get_data", "get", "explain_get", "compare", "variants",
          "report")

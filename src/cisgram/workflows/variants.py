@@ -67,7 +67,7 @@ from cisgram.motifs.features import region_features
 from cisgram.motifs.pwm import load_motifs
 from cisgram.results import SaturationResult, VariantScores
 from cisgram.vcf import CHUNK as VCF_CHUNK
-from cisgram.vcf import COLUMNS, Problem, iter_vcf, read_vcf
+from cisgram.vcf import COLUMNS, Problem, iter_vcf, read_vcf, report_problems
 from cisgram.workflows import variants_bpnet as bpnet
 from cisgram.workflows import variants_tfbind as tfbind
 from cisgram.workflows.rundir import GETRun, Run, load
@@ -115,32 +115,9 @@ def _open_run(run) -> Run:
     return opened
 
 
-def problems_path(out: str | os.PathLike) -> Path:
-    """Where :func:`score_variants` lists the records it left out: ``scores.tsv`` ->
-    ``scores.problems.tsv`` (any other name gets ``.problems.tsv`` appended)."""
-    p = Path(out)
-    return p.with_name(p.name[:-4] + ".problems.tsv") if p.name.endswith(".tsv") else p.with_name(p.name + ".problems.tsv")
-
-
 def _write_tsv(df: pd.DataFrame, path: Path) -> None:
     with atomic_write(path) as fh:
         df.to_csv(fh, sep="\t", index=False)
-
-
-def _report_problems(problems: list[Problem], n_scored: int, vcf, out) -> None:
-    """Write the records left out to :func:`problems_path` (or remove a stale list) and refuse
-    a VCF with nothing scored (``n_scored`` rows), naming the first problem."""
-    problems.sort(key=lambda p: p.line)
-    extra = problems_path(out)
-    if problems:
-        _write_tsv(pd.DataFrame({"line": [p.line for p in problems], "reason": [p.reason for p in problems]}), extra)
-        log.warning("%s: %d record(s) or allele(s) not scored, listed in %s", vcf, len(problems), extra)
-    elif extra.exists():
-        extra.unlink()
-    if not n_scored:
-        first = f"; first: line {problems[0].line}: {problems[0].reason}" if problems else ""
-        raise InputError(f"no variant to score{first}", path=vcf,
-                         hint=f"see {extra}" if problems else "the VCF holds no records")
 
 
 def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, window: int | None = None, genome=None,
@@ -157,7 +134,7 @@ def score_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windo
         The variants (:func:`read_vcf`).
     out
         The table, written atomically as TSV. The records left out are listed in
-        :func:`problems_path` ``(out)`` (columns ``line``, ``reason``); when there are none that file
+        :func:`~cisgram.vcf.problems_path` ``(out)`` (columns ``line``, ``reason``); when there are none that file
         is not written (and one left by an earlier run is removed).
     window
         Input width; IQ and CNN models read a fixed width ``L``, so anything but ``L`` raises.
@@ -244,7 +221,7 @@ def write_variant_scores(run, vcf: str | os.PathLike, out: str | os.PathLike, *,
             if keep is not None:
                 keep.append(res)
             log.info("scored %d variant allele(s)", n_rows)
-        _report_problems(problems, n_rows, vcf, out)  # raises inside the block: no scores file then
+        report_problems(problems, n_rows, vcf, out)  # raises inside the block: no scores file then
     if n_padded:
         log.warning("%d variant window(s) run past a chromosome end and were padded with N", n_padded)
     if n_flat:
@@ -503,7 +480,7 @@ def score_variants_get(run, vcf: str | os.PathLike, out: str | os.PathLike, *, d
         rows.append(r)
     table = table[np.array([r is not None for r in rows], dtype=bool)].reset_index(drop=True)
     vrow = np.array([r for r in rows if r is not None], dtype=np.int64)
-    _report_problems(problems, len(table), vcf, out)
+    report_problems(problems, len(table), vcf, out)
     delta_feat = motif_feature_deltas(g, rmd, motifs, table, vrow)
     R = int(opened.config["n_regions"])
     windows = tss_windows(rmd, [cell], n_regions=R, require_targets=False)

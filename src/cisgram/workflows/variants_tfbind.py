@@ -57,7 +57,7 @@ from cisgram.genome import encode
 from cisgram.inference import predict
 from cisgram.metrics import spearman
 from cisgram.results import VariantScores
-from cisgram.vcf import Problem, read_vcf
+from cisgram.vcf import Problem, read_vcf, report_problems
 from cisgram.workflows.rundir import load
 from cisgram.workflows.tfbind import network_dirs, tfbind_networks
 
@@ -107,7 +107,7 @@ def is_tfbind(run) -> bool:
 def side_file(out: str | os.PathLike, what: str) -> Path:
     """A file beside the scores: ``scores.tsv`` -> ``scores.<what>`` (``problems.tsv``,
     ``concordance.tsv``, ``concordance.html``); any other name gets ``.<what>`` appended, as
-    :func:`cisgram.workflows.variants.problems_path` does."""
+    :func:`cisgram.vcf.problems_path` does."""
     p = Path(out)
     return p.with_name((p.name[:-4] if p.name.endswith(".tsv") else p.name) + "." + what)
 
@@ -196,23 +196,6 @@ def _substitutions(table: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame
     return table[same].reset_index(drop=True)
 
 
-def _write_problems(problems: list[Problem], n_scored: int, vcf, out) -> None:
-    """``<out>.problems.tsv`` (or remove a stale one); no row scored is an InputError naming ``vcf``."""
-    problems.sort(key=lambda p: p.line)
-    extra = side_file(out, "problems.tsv")
-    if problems:
-        with atomic_write(extra) as fh:
-            pd.DataFrame({"line": [p.line for p in problems], "reason": [p.reason for p in problems]}).to_csv(
-                fh, sep="\t", index=False)
-        log.warning("%s: %d record(s) or allele(s) not scored, listed in %s", vcf, len(problems), extra)
-    elif extra.exists():
-        extra.unlink()
-    if not n_scored:
-        first = f"; first: line {problems[0].line}: {problems[0].reason}" if problems else ""
-        raise InputError(f"no variant inside a window of the tfbind run{first}", path=vcf,
-                         hint=f"see {extra}" if problems else "the VCF holds no records")
-
-
 def score_tfbind_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *, windows: str = "test",
                           scale: str = "logit", genome=None, batch_size: int = 256,
                           device: str = "cpu") -> TFBindVariantScores:
@@ -257,7 +240,7 @@ def score_tfbind_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *
     inside[vi] = True
     for line, c, p in table.loc[~inside, ["line", "chrom", "pos"]].itertuples(index=False):
         problems.append(Problem(int(line), f"{c}:{p}: not inside any {windows} window of the tfbind run"))
-    _write_problems(problems, vi.size, vcf, out)
+    report_problems(problems, vi.size, vcf, out, nothing="no variant inside a window of the tfbind run")
     used, wi = np.unique(wi, return_inverse=True)
     w = wins.iloc[used].reset_index(drop=True)
     codes = g.fetch_codes_batch(w["chrom"].to_numpy(), w["start"].to_numpy(), w["end"].to_numpy())
