@@ -434,10 +434,11 @@ def test_a_seed_ensemble_averages_its_networks(tiny_tfbind_run):
 
     from cisgram.data.tfbind_examples import TFBindExamples, examples_dataset
     from cisgram.genome import Genome
-    from cisgram.workflows.tfbind import ensemble_predict, network_dirs, tfbind_networks
+    from cisgram.workflows.rundir import tfbind_network_dirs
+    from cisgram.workflows.tfbind import ensemble_predict, tfbind_networks
 
     run, result = tiny_tfbind_run
-    dirs = network_dirs(run)
+    dirs = tfbind_network_dirs(run)
     assert {k: [p.name for p in v] for k, v in dirs.items()} == {
         k: [v[0].name, "seed-1"] for k, v in dirs.items()}
     cnn = result.comparison["model"].str.startswith("cnn")
@@ -472,3 +473,20 @@ def test_bad_tfbind_options_exit_2_with_one_line_and_no_run_directory(tmp_path, 
     text = captured.out + captured.err
     assert e.value.code == 2 and message in text and "Traceback" not in text
     assert not out.exists()
+
+
+def test_the_loaded_run_predicts_with_the_whole_seed_ensemble(tiny_tfbind_run):
+    """``cisgram.load`` of a run trained as seed ensembles gives, per negative set, the members'
+    mean: the run's own stored predictions on its examples."""
+    import pandas as pd
+
+    import cisgram
+    from cisgram.genome import Genome
+
+    run, result = tiny_tfbind_run
+    loaded = cisgram.load(run)
+    assert all(len(ms) == 2 for ms in loaded.model.models.values())
+    t = pd.read_parquet(run / "standard" / "predictions.parquet").head(40)
+    codes = Genome(result.config["genome"]).fetch_codes_batch(t["chrom"], t["start"], t["end"])
+    got = loaded.predict(codes)["standard:cnn"].to_numpy()
+    assert np.allclose(got, t["cnn"], atol=1e-5)

@@ -15,7 +15,7 @@ from cisgram.genome import Genome, encode
 from cisgram.inference import predict
 from cisgram.models.cnn import CNNModel
 from cisgram.workflows import variants_tfbind as vt
-from cisgram.workflows.tfbind import network_dirs
+from cisgram.workflows.rundir import tfbind_network_dirs
 
 KEYS = ["standard:cnn", "standard:cnn-blocked", "genomic:cnn", "genomic:cnn-blocked"]
 
@@ -70,7 +70,7 @@ def _by_hand(run_dir, key, codes, lo, hi):
     x = codes.copy()
     if key.endswith("cnn-blocked"):
         x[:, lo:hi] = 4
-    dirs = network_dirs(run_dir)[key]
+    dirs = tfbind_network_dirs(run_dir)[key]
     return np.mean([predict(CNNModel.load(d), x)[:, 0] for d in dirs], axis=0)
 
 
@@ -81,7 +81,7 @@ def test_delta_equals_a_hand_computation_for_every_network(tiny_tfbind_run, scor
     run_dir, _ = tiny_tfbind_run
     res, w, table, records, g = scored
     assert res.keys == KEYS and res.scale == "logit"
-    assert res.seeds == {k: len(v) for k, v in network_dirs(run_dir).items()}
+    assert res.seeds == {k: len(v) for k, v in tfbind_network_dirs(run_dir).items()}
     rows = res.table[res.table["window"] == w["name"]].reset_index(drop=True)
     assert len(rows) == len(records)
     ref = g.fetch_codes(w["chrom"], int(w["start"]), int(w["end"]))

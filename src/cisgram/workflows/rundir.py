@@ -427,23 +427,45 @@ class GETRun(Run):
                                               "or `cisgram explain get`")
 
 
+def tfbind_network_dirs(run: str | os.PathLike) -> dict[str, list[Path]]:
+    """The CNN directories of a tfbind run, keyed ``<strategy>:cnn`` / ``<strategy>:cnn-blocked``:
+    ``<strategy>/`` (and ``<strategy>/blocked/``) hold the first seed's network, ``seed-<k>/``
+    inside them the other seeds' of a seed ensemble (``--seeds``), whose predictions are averaged
+    (:class:`StrategyModels`; :func:`cisgram.workflows.tfbind.tfbind_networks` loads them)."""
+    run = Path(run)
+    config_path = run / "config.json"
+    if not config_path.is_file():
+        raise InputError("not a tfbind run directory (no config.json)", path=run)
+    config = json.loads(config_path.read_text())
+    if config.get("family") != "tfbind":
+        raise InputError(f"not a tfbind run (family {config.get('family')!r})", path=run)
+    out: dict[str, list[Path]] = {}
+    for strategy in config["negatives"]:
+        for key, d in ((f"{strategy}:cnn", run / strategy), (f"{strategy}:cnn-blocked", run / strategy / "blocked")):
+            if (d / "model.safetensors").is_file():
+                out[key] = [d, *sorted((p for p in d.glob("seed-*") if (p / "model.safetensors").is_file()),
+                                       key=lambda p: int(p.name.split("-")[1]))]
+    return out
+
+
 class StrategyModels:
     """The networks of a tfbind run, one per negative set: one output column each
-    (``<strategy>:cnn``), the same input width."""
+    (``<strategy>:cnn``), the same input width; a negative set trained as a seed ensemble
+    predicts the mean of its members' probabilities, as the run scored its examples."""
 
     family = "tfbind"
     reads = "sequence"
 
     def __init__(self, models: dict):
-        self.models = dict(models)
-        lengths = {m.length for m in self.models.values()}
+        self.models = {s: list(m) if isinstance(m, list | tuple) else [m] for s, m in models.items()}
+        lengths = {m.length for ms in self.models.values() for m in ms}
         if len(lengths) != 1:
             raise InputError(f"the tfbind strategies read different widths: {sorted(lengths)}")
         self.length = lengths.pop()
         self.targets = [f"{s}:cnn" for s in self.models]
 
     def predict(self, codes: np.ndarray) -> np.ndarray:
-        return np.column_stack([predict(m, codes)[:, 0] for m in self.models.values()])
+        return np.column_stack([np.mean([predict(m, codes)[:, 0] for m in ms], axis=0) for ms in self.models.values()])
 
 
 @dataclass
@@ -533,7 +555,11 @@ def _open_tfbind(d: Path, config: dict) -> TFBindRun:
                   if (d / s / "model.safetensors").is_file()}
     if not strategies:
         raise InputError("this tfbind run holds no trained network", path=d)
-    model = StrategyModels({s: r.model for s, r in strategies.items()})
+    from cisgram.models.cnn import CNNModel
+
+    members = tfbind_network_dirs(d)
+    model = StrategyModels({s: [r.model, *(CNNModel.load(p) for p in members[f"{s}:cnn"][1:])]
+                            for s, r in strategies.items()})
     return TFBindRun(d, "tfbind", config, model.targets, model, strategies=strategies)
 
 

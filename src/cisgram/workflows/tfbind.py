@@ -52,7 +52,15 @@ from cisgram.motifs.pwm import load_motifs
 from cisgram.results import TFBindResult
 from cisgram.splits import Split
 from cisgram.training import TrainConfig, fit
-from cisgram.workflows.rundir import begin_run, end_run, finish_run, path_entries, request_paths, start_run
+from cisgram.workflows.rundir import (
+    begin_run,
+    end_run,
+    finish_run,
+    path_entries,
+    request_paths,
+    start_run,
+    tfbind_network_dirs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +265,7 @@ def seeds_for(ex, seeds: int | None) -> int:
 def _save_networks(d: Path, models: Sequence[CNNModel], genome, motif: str, strategy: str, window: int,
                    core: str) -> None:
     """A regime's networks, each opened by ``cisgram.load``: the first seed's in ``d``, the
-    others' in ``d/seed-<k>`` (:func:`network_dirs`)."""
+    others' in ``d/seed-<k>`` (:func:`~cisgram.workflows.rundir.tfbind_network_dirs`)."""
     for k, model in enumerate(models):
         target = d if k == 0 else d / f"seed-{k}"
         model.save(target)
@@ -331,31 +339,12 @@ def dataset_split_near(out: str | os.PathLike, genome: Genome) -> Path | None:
     return None
 
 
-def network_dirs(run: str | os.PathLike) -> dict[str, list[Path]]:
-    """The CNN directories of a tfbind run, keyed ``<strategy>:cnn`` / ``<strategy>:cnn-blocked``:
-    ``<strategy>/`` (and ``<strategy>/blocked/``) hold the first seed's network, ``seed-<k>/``
-    inside them the other seeds' of a seed ensemble (``--seeds``), whose predictions are averaged."""
-    run = Path(run)
-    config_path = run / "config.json"
-    if not config_path.is_file():
-        raise InputError("not a tfbind run directory (no config.json)", path=run)
-    config = json.loads(config_path.read_text())
-    if config.get("family") != "tfbind":
-        raise InputError(f"not a tfbind run (family {config.get('family')!r})", path=run)
-    out: dict[str, list[Path]] = {}
-    for strategy in config["negatives"]:
-        for key, d in ((f"{strategy}:cnn", run / strategy), (f"{strategy}:cnn-blocked", run / strategy / "blocked")):
-            if (d / "model.safetensors").is_file():
-                out[key] = [d, *sorted((p for p in d.glob("seed-*") if (p / "model.safetensors").is_file()),
-                                       key=lambda p: int(p.name.split("-")[1]))]
-    return out
-
-
 def tfbind_networks(run: str | os.PathLike) -> dict[str, list[CNNModel]]:
-    """Every CNN of a tfbind run (:func:`network_dirs`), loaded: ``{key: [seed 0, seed 1, ...]}``.
+    """Every CNN of a tfbind run (:func:`~cisgram.workflows.rundir.tfbind_network_dirs`), loaded:
+    ``{key: [seed 0, seed 1, ...]}``.
     A ``cnn-blocked`` network must be given windows whose core site is N
     (:func:`masked_context_codes`)."""
-    return {key: [CNNModel.load(d) for d in dirs] for key, dirs in network_dirs(run).items()}
+    return {key: [CNNModel.load(d) for d in dirs] for key, dirs in tfbind_network_dirs(run).items()}
 
 
 def run_tfbind(genome: str | os.PathLike, motif: str, chip: str | os.PathLike, out: str | os.PathLike, *,

@@ -77,7 +77,8 @@ from cisgram.interpret.attribution import deeplift
 from cisgram.interpret.discovery import DEFAULT_DATABASE, MIN_SEQUENCES, discover, write_patterns
 from cisgram.motifs.pwm import load_motifs
 from cisgram.results import TFBindResult
-from cisgram.workflows.tfbind import MODELS, masked_context_codes, network_dirs, tfbind_networks
+from cisgram.workflows.rundir import tfbind_network_dirs
+from cisgram.workflows.tfbind import MODELS, masked_context_codes, tfbind_networks
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +317,7 @@ def read_tfbind_result(run: str | os.PathLike) -> TFBindResult:
     import json
 
     run = Path(run)
-    network_dirs(run)  # refuses what is not a tfbind run
+    tfbind_network_dirs(run)  # refuses what is not a tfbind run
     for name in ("metrics.json", "comparison.tsv"):
         if not (run / name).is_file():
             raise InputError(f"the tfbind run has no {name}: it is unfinished", path=run)
@@ -370,7 +371,7 @@ def tfbind_patterns(run: str | os.PathLike, *, database: str | os.PathLike | Non
 
     say = progress or (lambda msg: None)
     run = Path(run)
-    dirs = network_dirs(run)  # refuses what is not a tfbind run
+    dirs = tfbind_network_dirs(run)  # refuses what is not a tfbind run
     config = json.loads((run / "config.json").read_text())
     if windows not in WINDOW_SETS:
         raise InputError(f"windows must be test or bound, got {windows!r}")

@@ -3,7 +3,7 @@ training regime (the negative set, the core kept or blocked) moves a variant's s
 
 A tfbind run holds one CNN per negative set (``<strategy>:cnn``) and, with ``--core
 kept,blocked``, a second one trained with N over the core motif site (``<strategy>:cnn-blocked``);
-each may be a seed ensemble (:func:`~cisgram.workflows.tfbind.network_dirs`). Every network is
+each may be a seed ensemble (:func:`~cisgram.workflows.rundir.tfbind_network_dirs`). Every network is
 scored on the same variants in the same windows:
 
 - the windows are the run's own examples (``<strategy>/predictions.parquet`` of every negative
@@ -58,8 +58,8 @@ from cisgram.inference import predict
 from cisgram.metrics import spearman
 from cisgram.results import VariantScores
 from cisgram.vcf import Problem, read_vcf, report_problems
-from cisgram.workflows.rundir import load
-from cisgram.workflows.tfbind import network_dirs, tfbind_networks
+from cisgram.workflows.rundir import load, tfbind_network_dirs
+from cisgram.workflows.tfbind import tfbind_networks
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def score_tfbind_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *
         conc.to_csv(fh, sep="\t", index=False)
     return TFBindVariantScores(Path(out), res, keys, scale, windows, conc, conc_path,
                                {s: spearman_matrix(conc, keys, s) for s in SUBSETS}, len(problems),
-                               str(opened.path), {k: len(v) for k, v in network_dirs(opened.path).items()})
+                               str(opened.path), {k: len(v) for k, v in tfbind_network_dirs(opened.path).items()})
 
 
 def top_share(a: np.ndarray, b: np.ndarray, fraction: float = TOP_FRACTION) -> tuple[float, int]:
