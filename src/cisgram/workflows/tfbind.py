@@ -82,14 +82,20 @@ STRATEGIES = NEGATIVES
 TFBIND_ARCHS = ("deepsea", "danq")  # AgentBind's two networks
 
 
+def block_span(codes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """A copy of ``(N, W)`` codes with N (code 4) over each row's ``[lo, hi)``: what a blocked
+    network reads."""
+    pos = np.arange(codes.shape[1])
+    out = codes.copy()
+    out[(pos >= np.asarray(lo)[:, None]) & (pos < np.asarray(hi)[:, None])] = 4
+    return out
+
+
 def masked_context_codes(genome, table: pd.DataFrame) -> np.ndarray:
     """``(N, W)`` codes of each example's window with its core site set to N (code 4)."""
     codes = genome.fetch_codes_batch(table["chrom"].to_numpy(), table["start"].to_numpy(), table["end"].to_numpy())
-    lo = (table["site_start"] - table["start"]).to_numpy()
-    hi = (table["site_end"] - table["start"]).to_numpy()
-    pos = np.arange(codes.shape[1])
-    codes[(pos >= lo[:, None]) & (pos < hi[:, None])] = 4
-    return codes
+    return block_span(codes, (table["site_start"] - table["start"]).to_numpy(),
+                      (table["site_end"] - table["start"]).to_numpy())
 
 
 def context_motif_scores(genome, table: pd.DataFrame, database, *, batch_size: int = 2000) -> np.ndarray:
@@ -247,9 +253,10 @@ def fit_seed_ensemble(ex, genome, window: int, cfg, n_seeds: int, *, block_core:
     return models, fits
 
 
-def ensemble_predict(models: Sequence[CNNModel], windows) -> np.ndarray:
-    """The mean of the models' (strand-averaged) probabilities on ``windows``: ``(N,)``."""
-    return np.mean([predict(m, windows)[:, 0] for m in models], axis=0)
+def ensemble_predict(models: Sequence[CNNModel], windows, **kw) -> np.ndarray:
+    """The mean of the models' (strand-averaged) probabilities on ``windows`` (a dataset or
+    codes; ``kw``: :func:`~cisgram.inference.predict`'s ``batch_size``, ``device``): ``(N,)``."""
+    return np.mean([predict(m, windows, **kw)[:, 0] for m in models], axis=0)
 
 
 def seeds_for(ex, seeds: int | None) -> int:

@@ -54,12 +54,11 @@ import pandas as pd
 from cisgram.errors import InputError
 from cisgram.files import atomic_write
 from cisgram.genome import encode
-from cisgram.inference import predict
 from cisgram.metrics import spearman
 from cisgram.results import VariantScores
 from cisgram.vcf import Problem, read_vcf, report_problems
 from cisgram.workflows.rundir import load, tfbind_network_dirs
-from cisgram.workflows.tfbind import tfbind_networks
+from cisgram.workflows.tfbind import block_span, ensemble_predict, tfbind_networks
 
 log = logging.getLogger(__name__)
 
@@ -167,19 +166,6 @@ def site_distance(pos0: np.ndarray, length: np.ndarray, site_start: np.ndarray, 
     return d == 0, np.where(np.asarray(strand) == "-", -d, d)
 
 
-def _blocked(codes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``codes`` (N, W) with N (code 4) over each row's ``[lo, hi)``."""
-    pos = np.arange(codes.shape[1])
-    out = codes.copy()
-    out[(pos >= lo[:, None]) & (pos < hi[:, None])] = 4
-    return out
-
-
-def _ensemble(models: list, codes: np.ndarray, batch_size: int, device: str) -> np.ndarray:
-    """``(N,)`` strand-averaged probability averaged over the seeds' networks."""
-    return np.mean([predict(m, codes, batch_size=batch_size, device=device)[:, 0] for m in models], axis=0)
-
-
 def _on_scale(p: np.ndarray, scale: str) -> np.ndarray:
     if scale == "probability":
         return p
@@ -258,8 +244,8 @@ def score_tfbind_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *
     alts = [encode(a) for a in res["alt"]]
     for key, models in networks.items():
         block = key.endswith("-blocked")
-        ref_codes = _blocked(codes, lo, hi) if block else codes
-        p_ref = _ensemble(models, ref_codes, batch_size, device)
+        ref_codes = block_span(codes, lo, hi) if block else codes
+        p_ref = ensemble_predict(models, ref_codes, batch_size=batch_size, device=device)
         delta = np.empty(len(res))
         for a in range(0, len(res), batch_size):
             b = min(a + batch_size, len(res))
@@ -267,13 +253,13 @@ def score_tfbind_variants(run, vcf: str | os.PathLike, out: str | os.PathLike, *
             for r in range(a, b):
                 alt[r - a, offset[r]: offset[r] + alts[r].size] = alts[r]
             if block:
-                alt = _blocked(alt, lo[wi[a:b]], hi[wi[a:b]])
+                alt = block_span(alt, lo[wi[a:b]], hi[wi[a:b]])
             # an alternative window the network reads as the reference (every changed base under a blocked
             # core) is not predicted: its Δ is exactly 0, not the rounding of two batches
             moved = np.flatnonzero((alt != ref_codes[wi[a:b]]).any(1))
             delta[a:b] = 0.0
             if moved.size:
-                p_alt = _ensemble(models, alt[moved], batch_size, device)
+                p_alt = ensemble_predict(models, alt[moved], batch_size=batch_size, device=device)
                 delta[a + moved] = _on_scale(p_alt, scale) - _on_scale(p_ref[wi[a + moved]], scale)
         res[f"ref:{key}"], res[key] = p_ref[wi], delta
         log.info("%s: %d variant-window rows scored", key, len(res))
